@@ -1,0 +1,79 @@
+// swift-tools-version: 6.0
+// Lectern: domain adaptation of LLMs by extended-text reading comprehension, one SQLite file.
+//
+// The folder names follow the pipeline (see ARCHITECTURE.md):
+//   ingest -> embed -> cluster -> generate | mine -> build -> (train -> evaluate)
+// with the store (LecternStore), the text tools (LecternText) and the vector extension
+// (LecternVec, also shipped as the loadable library libLecternVec.so) underneath.
+import PackageDescription
+
+let package = Package(
+    name: "Lectern",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "lectern", targets: ["LecternCLI"]),
+        // The loadable SQLite extension: `.load .build/release/libLecternVec` in the sqlite3 shell.
+        .library(name: "LecternVec", type: .dynamic, targets: ["LecternVec"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+    ],
+    targets: [
+        // C shim: sqlite3ext.h routines and macros Swift cannot import (variadics, SQLITE_TRANSIENT).
+        .target(name: "CSQLiteExt"),
+        // zlib, for gzip-compressed corpora.
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+
+        // Vector similarity extension: knows nothing of Lectern, talks to SQLite only through
+        // the sqlite3_api_routines pointer it is handed.
+        .target(name: "LecternVec", dependencies: ["CSQLiteExt"]),
+
+        // The one-file store: open, migrate (migrations/ embedded by the plugin), stage bookkeeping.
+        .target(
+            name: "LecternStore",
+            dependencies: [
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            plugins: ["EmbedMigrations"]
+        ),
+        // Tokenizers, sentence splitting, token counting.
+        .target(name: "LecternText"),
+
+        // Pipeline stages, in order.
+        .target(name: "LecternIngest", dependencies: ["LecternStore", "CZlib"]),
+        .target(name: "LecternEmbed", dependencies: ["LecternStore", "LecternText"]),
+        .target(name: "LecternCluster", dependencies: ["LecternStore"]),
+        .target(name: "LecternGenerate", dependencies: ["LecternStore"]),
+        .target(name: "LecternMine", dependencies: ["LecternStore", "LecternText"]),
+        .target(name: "LecternBuild", dependencies: ["LecternStore", "LecternText"]),
+
+        // The `lectern` command.
+        .executableTarget(
+            name: "LecternCLI",
+            dependencies: [
+                "LecternStore", "LecternVec", "LecternIngest", "LecternEmbed", "LecternCluster",
+                "LecternGenerate", "LecternMine", "LecternBuild", "LecternText",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        // Build-time: turns migrations/*.sql into Swift string constants.
+        .executableTarget(name: "EmbedSQL"),
+        .plugin(name: "EmbedMigrations", capability: .buildTool(), dependencies: ["EmbedSQL"]),
+
+        .testTarget(name: "LecternStoreTests", dependencies: ["LecternStore"]),
+        .testTarget(name: "LecternIngestTests", dependencies: ["LecternIngest", "LecternStore"]),
+        .testTarget(name: "LecternCLITests", dependencies: ["LecternCLI", "LecternStore"]),
+        .testTarget(name: "LecternVecTests", dependencies: ["LecternVec", "LecternStore"]),
+        .testTarget(name: "LecternTextTests", dependencies: ["LecternText"]),
+        .testTarget(name: "LecternEmbedTests", dependencies: ["LecternEmbed", "LecternText", "LecternStore"]),
+        .testTarget(name: "LecternClusterTests", dependencies: ["LecternCluster", "LecternStore"]),
+        .testTarget(name: "LecternGenerateTests", dependencies: ["LecternGenerate", "LecternStore"]),
+        .testTarget(name: "LecternMineTests", dependencies: ["LecternMine", "LecternText", "LecternStore"]),
+        .testTarget(name: "LecternBuildTests", dependencies: ["LecternBuild", "LecternStore"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

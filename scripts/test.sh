@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs all of Lectern's tests. Installs what they need first (cached under $LECTERN_CACHE):
+# every scripts/setup.d/*.sh, in order; each records what it set up in $LECTERN_ENV_FILE.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+cd "$LECTERN_ROOT"
+export LECTERN_REQUIRE_COMPONENTS=1   # tests fail (not skip) when a component is missing
+for s in scripts/setup.d/*.sh; do
+    [ -e "$s" ] || continue
+    log "setup: $s"
+    bash "$s"
+done
+[ -f "$LECTERN_ENV_FILE" ] && . "$LECTERN_ENV_FILE"
+log "building (debug) and running the test suite"
+swift build --build-tests
+swift test --skip-build "$@"
