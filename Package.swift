@@ -29,7 +29,9 @@ let package = Package(
 
         // Vector similarity extension: knows nothing of Lectern, talks to SQLite only through
         // the sqlite3_api_routines pointer it is handed.
-        .target(name: "LecternVec", dependencies: ["CSQLiteExt"]),
+        // Optimised even in debug builds: the scan and k-means loops are ~50x slower at -Onone,
+        // which every test that touches a vector table (embed, cluster) would pay.
+        .target(name: "LecternVec", dependencies: ["CSQLiteExt"], swiftSettings: [.unsafeFlags(["-O"])]),
         // Entry point of the loadable library; -static-stdlib makes it load with no Swift toolchain.
         .target(
             name: "LecternVecLoadable",

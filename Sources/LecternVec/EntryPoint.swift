@@ -31,3 +31,7 @@ public func sqlite3_lecternvec_init(
 public let lecternVecEntryPoint: @convention(c) (
     OpaquePointer?, UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?, UnsafePointer<sqlite3_api_routines>?
 ) -> Int32 = sqlite3_lecternvec_init
+
+/// The entry point typed as `sqlite3_auto_extension` wants it (`void (*)(void)`): in-app use is
+/// `sqlite3_auto_extension(lecternVecAutoExtension)` before opening connections.
+public let lecternVecAutoExtension: @convention(c) () -> Void = unsafeBitCast(lecternVecEntryPoint, to: (@convention(c) () -> Void).self)

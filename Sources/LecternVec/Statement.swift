@@ -34,7 +34,7 @@ final class Statement {
             case .text(let s): lx_bind_text(handle, idx, s)
             case .blob(let b): b.withUnsafeBytes { _ = lx_bind_blob(handle, idx, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32($0.count)) }
             case .zeroblob(let n): lx_bind_zeroblob(handle, idx, Int32(n))
-            case .value(let v): lx_bind_value(handle, idx, v)
+            case .value(let v): if let v { lx_bind_value(handle, idx, v) } else { lx_bind_null(handle, idx) }
             case .null: lx_bind_null(handle, idx)
             }
         }
