@@ -72,24 +72,31 @@ final class ChunkStore {
     /// Puts one vector in the last chunk of (list, partition) with a free slot, making a new chunk
     /// when full. Returns where it went.
     func append(listId: Int64, partition: OpaquePointer?, rowid: Int64, vector: UnsafeRawPointer) throws -> (Int64, Int) {
-        let find = try statement("SELECT chunk_id, used FROM \(q)\(quoteIdent(chunksTable)) WHERE list_id = ? AND partition IS ? AND used < size ORDER BY chunk_id DESC LIMIT 1")
+        // The validity bitmap and the fill count change in one UPDATE of the small chunk row:
+        // incremental BLOB handles cost a statement compile each, so only the two big BLOBs use them.
+        let find = try statement("SELECT chunk_id, used, validity FROM \(q)\(quoteIdent(chunksTable)) WHERE list_id = ? AND partition IS ? AND used < size ORDER BY chunk_id DESC LIMIT 1")
         find.bind([.int(listId), .value(partition)])
         var chunkId: Int64
         var slot: Int
+        var validity: [UInt8]
         if try find.step() {
             chunkId = find.int(0)
             slot = Int(find.int(1))
+            validity = Array(find.bytes(2))
             find.reset()
         } else {
             find.reset()
             chunkId = try newChunk(listId: listId, partition: partition)
             slot = 0
+            validity = [UInt8](repeating: 0, count: chunkSize / 8)
         }
+        guard slot >> 3 < validity.count else { throw VecError("lectern_vec: chunk \(chunkId) of \(prefix) has a short validity bitmap (corrupt shadow tables?)") }
         try writeBlob(vectorsTable, "vectors", chunkId, offset: slot * vectorBytes, UnsafeRawBufferPointer(start: vector, count: vectorBytes))
         var r = rowid
         try withUnsafeBytes(of: &r) { try writeBlob(vectorsTable, "rowids", chunkId, offset: slot * 8, $0) }
-        try setValid(chunkId, slot, true)
-        try statement("UPDATE \(q)\(quoteIdent(chunksTable)) SET used = used + 1 WHERE chunk_id = ?").bind([.int(chunkId)]).run()
+        validity[slot >> 3] |= 1 << UInt8(slot & 7)
+        try statement("UPDATE \(q)\(quoteIdent(chunksTable)) SET used = ?, validity = ? WHERE chunk_id = ?")
+            .bind([.int(Int64(slot + 1)), .blob(validity), .int(chunkId)]).run()
         return (chunkId, slot)
     }
 
