@@ -73,9 +73,11 @@ let package = Package(
         .executableTarget(name: "EmbedSQL"),
         .plugin(name: "EmbedMigrations", capability: .buildTool(), dependencies: ["EmbedSQL"]),
 
-        .testTarget(name: "LecternStoreTests", dependencies: ["LecternStore"]),
-        .testTarget(name: "LecternIngestTests", dependencies: ["LecternIngest", "LecternStore"]),
-        .testTarget(name: "LecternCLITests", dependencies: ["LecternCLI", "LecternStore"]),
+        // Paths, fixtures and process helpers shared by the test targets.
+        .target(name: "LecternTestSupport", path: "Tests/Support"),
+        .testTarget(name: "LecternStoreTests", dependencies: ["LecternStore", "LecternTestSupport"]),
+        .testTarget(name: "LecternIngestTests", dependencies: ["LecternIngest", "LecternStore", "LecternTestSupport"]),
+        .testTarget(name: "LecternCLITests", dependencies: ["LecternStore", "LecternTestSupport"]),
         .testTarget(name: "LecternVecTests", dependencies: ["LecternVec", "LecternStore"]),
         .testTarget(name: "LecternTextTests", dependencies: ["LecternText"]),
         .testTarget(name: "LecternEmbedTests", dependencies: ["LecternEmbed", "LecternText", "LecternStore"]),
