@@ -88,16 +88,17 @@ func runProcess(_ exe: String, _ args: [String], env: [String: String] = [:], st
     return (p.terminationStatus, String(decoding: data, as: UTF8.self))
 }
 
-/// The package root (for .build/ and the built library).
-let packageRoot: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
-/// The loadable library built by `swift build` (debug or release), without its suffix.
+/// The loadable library built alongside this test bundle (same build directory, so never a stale
+/// one from another configuration), or LECTERN_VEC_LIB; returned without its ".so".
 func loadableLibrary() -> String? {
     if let p = ProcessInfo.processInfo.environment["LECTERN_VEC_LIB"], FileManager.default.fileExists(atPath: p) {
         return p.hasSuffix(".so") ? String(p.dropLast(3)) : p
     }
-    for c in ["debug", "release"] {
-        let p = packageRoot.appendingPathComponent(".build/\(c)/libLecternVec.so").path
+    var dirs: [URL] = []
+    if let exe = Bundle.main.executableURL { dirs.append(exe.deletingLastPathComponent()) }
+    dirs.append(URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent())
+    for d in dirs {
+        let p = d.appendingPathComponent("libLecternVec.so").path
         if FileManager.default.fileExists(atPath: p) { return String(p.dropLast(3)) }
     }
     return nil
