@@ -43,7 +43,9 @@ let package = Package(
         .target(
             name: "LecternStore",
             dependencies: [
+                "LecternVec",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             plugins: ["EmbedMigrations"]

@@ -150,3 +150,21 @@ final class StoreTests: XCTestCase {
         }
     }
 }
+
+final class StoreExtensionTests: XCTestCase {
+    /// Every connection the store opens has the vector extension: functions and the KNN table.
+    func testVectorExtensionIsRegisteredOnEveryConnection() throws {
+        let path = try TestSupport.temporaryDirectory(self).appendingPathComponent("v.lectern").path
+        let store = try Store.create(path: path, domain: "x")
+        try store.pool.write { db in
+            try db.execute(sql: "CREATE VIRTUAL TABLE v USING lectern_vec(embedding float[3] distance_metric=cosine)")
+            try db.execute(sql: "INSERT INTO v(rowid, embedding) VALUES (1, '[1,0,0]'), (2, '[0,1,0]'), (3, '[0.9,0.1,0]')")
+        }
+        let ids = try store.pool.read { db in
+            try Int64.fetchAll(db, sql: "SELECT rowid FROM v WHERE embedding MATCH '[1,0,0]' AND k = 2 ORDER BY distance")
+        }
+        XCTAssertEqual(ids, [1, 3])
+        let d = try store.pool.read { try Double.fetchOne($0, sql: "SELECT vec_distance_cosine('[1,0]', '[0,1]')") }
+        XCTAssertEqual(d ?? -1, 1, accuracy: 1e-6)
+    }
+}
