@@ -11,7 +11,7 @@ enum Fixtures {
 
     /// A component the test needs is missing: fail under scripts/test.sh, skip otherwise.
     static func missing(_ what: String, file: StaticString = #filePath, line: UInt = #line) throws -> Never {
-        let msg = "\(what) not found: run scripts/setup.d/10-models.sh"
+        let msg = "\(what) not found: run scripts/setup.d/10-models.sh (scripts/test.sh runs it)"
         if env["LECTERN_REQUIRE_COMPONENTS"] == "1" {
             XCTFail(msg, file: file, line: line)
             throw XCTSkip("failed: " + msg)
@@ -37,12 +37,19 @@ enum Fixtures {
         return py
     }
 
-    /// PubMedQA abstracts as the ingest stage sees them: each instance's CONTEXTS joined by one space,
-    /// in ascending PMID order.
-    static func pubmedqaAbstracts() throws -> [String] {
+    /// PubMedQA's ori_pqal.json.
+    static func pubmedqaPath() throws -> String {
         let dataDir = env["LECTERN_DATA_DIR"] ?? repoRoot.appendingPathComponent("../shared/data").path
         var path = dataDir + "/pubmedqa/ori_pqal.json"
         if !FileManager.default.fileExists(atPath: path) { path = "/work/shared/data/pubmedqa/ori_pqal.json" }
+        guard FileManager.default.fileExists(atPath: path) else { try missing("PubMedQA \(path)") }
+        return path
+    }
+
+    /// PubMedQA abstracts as the ingest stage sees them: each instance's CONTEXTS joined by one space,
+    /// in ascending PMID order.
+    static func pubmedqaAbstracts() throws -> [String] {
+        let path = try pubmedqaPath()
         guard let data = FileManager.default.contents(atPath: path),
               let obj = try JSONSerialization.jsonObject(with: data) as? [String: [String: Any]] else {
             try missing("PubMedQA \(path)")
