@@ -64,6 +64,26 @@ final class BPETests: XCTestCase {
         XCTAssertTrue(emoji.contains("<0xF0>"), "\(emoji)")
     }
 
+    /// A LLaMA-type GGUF (`tokenizer.ggml.model = llama`: tokens, scores, types, no merges) made
+    /// from a trained byte-fallback tokenizer, read by our GGUF loader and by `transformers`' one.
+    func testLlamaGGUFMatchesTransformers() throws {
+        let texts = try Fixtures.pubmedqaAbstracts()
+        let py = try Fixtures.python()
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lectern-spmgguf-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let corpus = dir.appendingPathComponent("corpus.json"), json = dir.appendingPathComponent("tokenizer.json")
+        let gguf = dir.appendingPathComponent("spm.gguf")
+        try JSONSerialization.data(withJSONObject: Array(texts.prefix(500))).write(to: corpus)
+        try Fixtures.runPython(py, ["train-bytefallback", "--input", corpus.path, "--output", json.path, "--vocab-size", "3000"])
+        try Fixtures.runPython(py, ["spm-gguf", "--tokenizer-json", json.path, "--input", corpus.path, "--output", gguf.path])
+        let tok = try TokenizerLoader.load(path: gguf.path)
+        XCTAssertEqual(tok.kind, .sentencePieceBPE)
+        let sample = Array(texts.suffix(300)) + Fixtures.adversarial + ["<s>hello</s> <unk>", "  two  spaces  "]
+        let ref = try Fixtures.referenceIds(sample, ["--hf-gguf", gguf.path])
+        assertSameIds(sample.map { tok.encode($0, addSpecialTokens: true) }, ref, sample, "LLaMA GGUF")
+    }
+
     func testBadFilesGiveClearErrors() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lectern-bad-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

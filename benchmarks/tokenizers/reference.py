@@ -4,6 +4,8 @@
   reference.py ids   --tokenizer-json T.json | --gguf M.gguf   --input texts.json --output ids.json
   reference.py train-bytefallback --input texts.json --output tokenizer.json [--vocab-size N]
   reference.py export  --gguf M.gguf [--pre NAME] --input texts.json --output tokenizer.json
+  reference.py spm-gguf --tokenizer-json T.json --input texts.json --output M.gguf   (LLaMA-style GGUF)
+  reference.py ids   --hf-gguf M.gguf ...   (transformers' GGUF tokenizer loader)
   reference.py bench --tokenizer-json T.json | --gguf M.gguf   --input texts.json [--repeat R]
 
 texts.json is a JSON list of strings; ids.json is a JSON list of id lists (special tokens added
@@ -58,9 +60,40 @@ def gguf_tokenizer(path, pre_override=None):
     return tok
 
 
+def spm_gguf(tokenizer_json, out):
+    """A `tokenizer.ggml.model = llama` GGUF from a SentencePiece-style tokenizer.json: tokens,
+    scores (-id: later merges rank lower, as SentencePiece BPE pieces do), token types."""
+    import gguf, numpy as np
+    t = json.load(open(tokenizer_json, encoding="utf-8"))
+    vocab = t["model"]["vocab"]
+    n = max(vocab.values()) + 1
+    tokens = [""] * n
+    for k, v in vocab.items():
+        tokens[v] = k
+    added = {a["id"] for a in t["added_tokens"]}
+    types = [6 if (s.startswith("<0x") and len(s) == 6) else 2 if s == "<unk>" else 3 if i in added else 1
+             for i, s in enumerate(tokens)]
+    w = gguf.GGUFWriter(out, "llama")
+    w.add_context_length(2048); w.add_embedding_length(8); w.add_block_count(1); w.add_feed_forward_length(8)
+    w.add_head_count(1); w.add_head_count_kv(1); w.add_layer_norm_rms_eps(1e-5)
+    w.add_tokenizer_model("llama"); w.add_token_list(tokens); w.add_token_scores([float(-i) for i in range(n)])
+    w.add_token_types(types); w.add_bos_token_id(1); w.add_eos_token_id(2); w.add_unk_token_id(0)
+    w.add_add_bos_token(True); w.add_add_eos_token(False); w.add_add_space_prefix(True)
+    w.add_tensor("token_embd.weight", np.zeros((n, 8), dtype=np.float32))
+    w.write_header_to_file(); w.write_kv_data_to_file(); w.write_tensors_to_file(); w.close()
+
+
 def load(args):
     from tokenizers import Tokenizer
-    if args.tokenizer_json:
+    if args.hf_gguf:
+        import logging, os, tempfile
+        logging.disable(logging.WARNING)
+        from transformers import AutoTokenizer
+        # A folder holding only the GGUF: transformers would prefer a tokenizer.json beside it.
+        d = tempfile.mkdtemp()
+        os.symlink(os.path.abspath(args.hf_gguf), os.path.join(d, "model.gguf"))
+        tok = AutoTokenizer.from_pretrained(d, gguf_file="model.gguf").backend_tokenizer
+    elif args.tokenizer_json:
         tok = Tokenizer.from_file(args.tokenizer_json)
     else:
         tok = gguf_tokenizer(args.gguf, args.pre)
@@ -71,7 +104,8 @@ def load(args):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["ids", "train-bytefallback", "export", "bench"])
+    ap.add_argument("mode", choices=["ids", "train-bytefallback", "export", "spm-gguf", "bench"])
+    ap.add_argument("--hf-gguf", help="load the GGUF's tokenizer with transformers")
     ap.add_argument("--pre", help="override tokenizer.ggml.pre (e.g. llama3, gpt-2)")
     ap.add_argument("--tokenizer-json")
     ap.add_argument("--gguf")
@@ -95,6 +129,9 @@ def main():
                                       limit_alphabet=200, show_progress=False)
         tok.train_from_iterator(texts, trainer)
         tok.save(args.output)
+        return
+    if args.mode == "spm-gguf":
+        spm_gguf(args.tokenizer_json, args.output)
         return
     tok = load(args)
     if args.mode == "export":

@@ -4,9 +4,10 @@ import Foundation
 ///
 /// `tokenizer.ggml.model = gpt2`: byte-level BPE with the split regex named by
 /// `tokenizer.ggml.pre` (llama.cpp's table: `smollm`, `gpt-2`/`default`, `llama3`/`llama-bpe`, ...).
-/// `llama`: SentencePiece-style BPE; without merges in the file, merge ranks come from the
-/// token scores (a pair's rank is its merged token's score order), as SentencePiece does.
-/// Control (3) and user-defined (4) tokens are matched verbatim as added tokens.
+/// `llama`: SentencePiece-style BPE with byte fallback; GGUF files carry no merges for it, so
+/// merge ranks come from the token scores (``mergesFromScores(tokens:scores:types:)``).
+/// Unknown (2), control (3) and user-defined (4) tokens are matched verbatim as added tokens
+/// (llama.cpp's special-token cache, and transformers' GGUF loader, do the same).
 public enum GGUFTokenizer {
     public static func load(path: String) throws -> any Tokenizer {
         let meta = try GGUFMetadata(path: path)
@@ -16,7 +17,7 @@ public enum GGUFTokenizer {
         let model = meta["tokenizer.ggml.model"]?.string ?? "?"
         var types = [Int](repeating: 1, count: tokens.count)
         if case .numbers(let t)? = meta["tokenizer.ggml.token_type"], t.count == tokens.count { types = t.map { Int($0) } }
-        let added = tokens.indices.filter { types[$0] == 3 || types[$0] == 4 }
+        let added = tokens.indices.filter { types[$0] == 2 || types[$0] == 3 || types[$0] == 4 }
             .map { AddedToken(content: tokens[$0], id: Int32($0), special: types[$0] == 3) }
         var prefix: [Int32] = [], suffix: [Int32] = []
         let bos = meta["tokenizer.ggml.bos_token_id"]?.int, eos = meta["tokenizer.ggml.eos_token_id"]?.int
@@ -49,8 +50,9 @@ public enum GGUFTokenizer {
                 if case .numbers(let s)? = meta["tokenizer.ggml.scores"], s.count == tokens.count { scores = s }
                 let merges = mergesFromScores(tokens: tokens, scores: scores, types: types)
                 let unk = meta["tokenizer.ggml.unknown_token_id"]?.int.map { tokens[$0] }
+                // Metaspace(prepend_scheme: first, split: false), as transformers converts it.
                 let prepend = meta["tokenizer.ggml.add_space_prefix"]?.bool ?? true
-                return try BPETokenizer(mode: .sentencePiece(prepend: prepend ? .always : .never, splitWords: false),
+                return try BPETokenizer(mode: .sentencePiece(prepend: prepend ? .metaspaceFirst : .never, splitWords: false),
                                         vocabulary: tokens, merges: merges, addedTokens: added, unkToken: unk,
                                         byteFallback: true, fuseUnk: true, prefixIds: prefix, suffixIds: suffix)
             default:
@@ -61,24 +63,36 @@ public enum GGUFTokenizer {
         }
     }
 
-    /// SentencePiece BPE merges from scores: every normal token that splits into two vocabulary
-    /// tokens gives a merge, ranked by the merged token's score (higher first), then by the
-    /// ids of its parts (as `tokenizers`' SentencePiece extractor orders them).
+    /// SentencePiece BPE merges from scores, built as `transformers`' GGUF loader builds them
+    /// (the reference the tests use): every token that splits into two vocabulary tokens gives a
+    /// merge; merges are ordered by the merged token's score (higher first), then token order,
+    /// then the parts' scores (higher first), then split position.
     static func mergesFromScores(tokens: [String], scores: [Double], types: [Int]) -> [(String, String)] {
-        var index: [String: Int] = [:]
-        for (i, t) in tokens.enumerated() where types[i] == 1 { index[t] = i }
-        var found: [(score: Double, l: Int, r: Int)] = []
-        for (i, t) in tokens.enumerated() where types[i] == 1 {
+        var score: [String: Double] = [:]
+        var firstIndex: [String: Int] = [:]
+        for (i, t) in tokens.enumerated() {
+            score[t] = scores[i]
+            if firstIndex[t] == nil { firstIndex[t] = i }
+        }
+        struct Candidate { var score: Double; var token: Int; var sl: Double; var sr: Double; var split: Int; var l: String; var r: String }
+        var found: [Candidate] = []
+        for (i, t) in tokens.enumerated() where firstIndex[t] == i {
             let chars = Array(t.unicodeScalars)
             guard chars.count >= 2 else { continue }
             for k in 1..<chars.count {
-                if let l = index[String(String.UnicodeScalarView(chars[..<k]))],
-                   let r = index[String(String.UnicodeScalarView(chars[k...]))] {
-                    found.append((scores[i], l, r))
+                let l = String(String.UnicodeScalarView(chars[..<k])), r = String(String.UnicodeScalarView(chars[k...]))
+                if let sl = score[l], let sr = score[r] {
+                    found.append(Candidate(score: score[t]!, token: i, sl: sl, sr: sr, split: k, l: l, r: r))
                 }
             }
         }
-        found.sort { a, b in a.score != b.score ? a.score > b.score : (a.l, a.r) < (b.l, b.r) }
-        return found.map { (tokens[$0.l], tokens[$0.r]) }
+        found.sort { a, b in
+            if a.score != b.score { return a.score > b.score }
+            if a.token != b.token { return a.token < b.token }
+            if a.sl != b.sl { return a.sl > b.sl }
+            if a.sr != b.sr { return a.sr > b.sr }
+            return a.split < b.split
+        }
+        return found.map { ($0.l, $0.r) }
     }
 }
