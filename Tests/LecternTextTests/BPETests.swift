@@ -64,6 +64,35 @@ final class BPETests: XCTestCase {
         XCTAssertTrue(emoji.contains("<0xF0>"), "\(emoji)")
     }
 
+    /// Every scalar of planes 0-1 and every 7th of planes 2-3 and 14 (CJK, tags; 15-16 are private
+    /// use) around spaces, digits, a contraction and a newline,
+    /// under SmolLM2's pre-tokenizer (Digits + GPT-2 regex) and LLaMA-3's: checks our letter,
+    /// number and space classes against the Rust regex engine's (Unicode 16) and Rust's
+    /// `is_numeric` (current Unicode).
+    func testEveryScalarMatchesHuggingFace() throws {
+        let gguf = try Fixtures.smollm2GGUF()
+        var texts: [String] = []
+        var chunk = ""
+        var n = 0
+        let scalars = Array(UInt32(0)...0x1FFFF) + Array(stride(from: UInt32(0x20000), through: 0x3FFFF, by: 7))
+            + Array(stride(from: UInt32(0xE0000), through: 0xEFFFF, by: 7))
+        for v in scalars {
+            guard let u = Unicode.Scalar(v) else { continue }
+            let c = String(Character(u))
+            chunk += " " + c + "1 " + c + c + "'s\n" + c + " "
+            n += 1
+            if n % 1000 == 0 { texts.append(chunk); chunk = "" }
+        }
+        texts.append(chunk)
+        let smol = try TokenizerLoader.load(path: gguf)
+        let ref = try Fixtures.referenceIds(texts, ["--gguf", gguf])
+        assertSameIds(texts.map { smol.encode($0, addSpecialTokens: true) }, ref, texts, "SmolLM2 every scalar")
+        let json = try export(gguf, pre: "llama3")
+        let llama3 = try TokenizerLoader.load(path: json)
+        let ref3 = try Fixtures.referenceIds(texts, ["--tokenizer-json", json])
+        assertSameIds(texts.map { llama3.encode($0, addSpecialTokens: true) }, ref3, texts, "LLaMA-3 split every scalar")
+    }
+
     /// A LLaMA-type GGUF (`tokenizer.ggml.model = llama`: tokens, scores, types, no merges) made
     /// from a trained byte-fallback tokenizer, read by our GGUF loader and by `transformers`' one.
     func testLlamaGGUFMatchesTransformers() throws {

@@ -44,15 +44,22 @@ private let asciiClasses: [CharClass] = (0..<128).map { b -> CharClass in
     }
 }
 
+/// The Unicode version of the Oniguruma tables inside `tokenizers` (and of llama.cpp's): letters
+/// and numbers assigned later are unassigned there, hence "other" (`[^\s\p{L}\p{N}]`).
+let regexUnicodeVersion = (major: 16, minor: 0)
+
 @inline(__always)
 func charClass(_ p: UnsafeBufferPointer<UInt8>, _ i: Int) -> (CharClass, Int) {
     let b = p[i]
     if b < 0x80 { return (asciiClasses[Int(b)], 1) }
     let (s, w) = decodeScalar(p, i)
     if s.isWhiteSpaceProperty { return (.space, w) }
-    if s.isLetterCategory { return (.letter, w) }
-    if s.isNumberCategory { return (.number, w) }
-    return (.other, w)
+    let letter = s.isLetterCategory, number = !letter && s.isNumberCategory
+    guard letter || number else { return (.other, w) }
+    guard let age = s.properties.age,
+          age.major < regexUnicodeVersion.major
+            || (age.major == regexUnicodeVersion.major && age.minor <= regexUnicodeVersion.minor) else { return (.other, w) }
+    return (letter ? .letter : .number, w)
 }
 
 struct Splitter {
@@ -66,8 +73,13 @@ struct Splitter {
         if !individualDigits { run(p, start, end, piece); return }
         var s = start, i = start
         while i < end {
-            let (c, w) = charClass(p, i)
-            if c == .number {
+            // Rust's `char::is_numeric` (current Unicode, unlike the regex engine's tables).
+            let isDigit: Bool, w: Int
+            if p[i] < 0x80 { isDigit = p[i] >= 48 && p[i] <= 57; w = 1 } else {
+                let (scalar, width) = decodeScalar(p, i)
+                isDigit = scalar.isNumberCategory; w = width
+            }
+            if isDigit {
                 if i > s { run(p, s, i, piece) }
                 piece(i, i + w)
                 s = i + w
