@@ -71,6 +71,10 @@ let package = Package(
             ]
         ),
 
+        // Benchmark: LecternText tokenizers vs Rust `tokenizers` (benchmarks/tokenizers/run.sh).
+        .executableTarget(name: "lectern-bench-tokenizers", dependencies: ["LecternText"],
+                          path: "benchmarks/tokenizers/Bench"),
+
         // Build-time: turns migrations/*.sql into Swift string constants.
         .executableTarget(name: "EmbedSQL"),
         .plugin(name: "EmbedMigrations", capability: .buildTool(), dependencies: ["EmbedSQL"]),
