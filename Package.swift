@@ -43,7 +43,9 @@ let package = Package(
         .target(
             name: "LecternStore",
             dependencies: [
+                "LecternVec",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             plugins: ["EmbedMigrations"]
@@ -68,6 +70,10 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+
+        // Benchmark: LecternText tokenizers vs Rust `tokenizers` (benchmarks/tokenizers/run.sh).
+        .executableTarget(name: "lectern-bench-tokenizers", dependencies: ["LecternText"],
+                          path: "benchmarks/tokenizers/Bench"),
 
         // Build-time: turns migrations/*.sql into Swift string constants.
         .executableTarget(name: "EmbedSQL"),

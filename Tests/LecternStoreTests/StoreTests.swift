@@ -132,4 +132,39 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(ContentHash.of(text: "héllo wörld 𝔘"), ContentHash.of(text: "héllo  wörld\n𝔘"))
         XCTAssertEqual(ContentHash.of(text: "x").count, 16)
     }
+
+    /// The byte-level fast paths agree with a plain reference on random texts.
+    func testContentHashAndScalarCountAgreeWithReference() {
+        let pieces = ["a", "bc", "déf", " ", "  ", "\t", "\n", "\u{00A0}", "\u{3000}", "\u{2009}", "\u{1F600}", "\u{1C}", "x y", "\u{0085}", "é"]
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<3000 {
+            let n = Int.random(in: 0..<40, using: &rng)
+            let text = (0..<n).map { _ in pieces.randomElement(using: &rng)! }.joined()
+            let reference = text.unicodeScalars.split(whereSeparator: { $0.properties.isWhitespace })
+                .map { String(String.UnicodeScalarView($0)) }.joined(separator: " ")
+            XCTAssertEqual(ContentHash.of(text: text), ContentHash.of(text: reference), "text \(text.debugDescription)")
+            var copy = text
+            XCTAssertEqual(copy.withUTF8 { UTF8Scan.scalarCount($0) }, text.unicodeScalars.count)
+            copy = reference
+            XCTAssertFalse(copy.withUTF8 { ContentHash.needsNormalising($0) }, "reference \(reference.debugDescription)")
+        }
+    }
+}
+
+final class StoreExtensionTests: XCTestCase {
+    /// Every connection the store opens has the vector extension: functions and the KNN table.
+    func testVectorExtensionIsRegisteredOnEveryConnection() throws {
+        let path = try TestSupport.temporaryDirectory(self).appendingPathComponent("v.lectern").path
+        let store = try Store.create(path: path, domain: "x")
+        try store.pool.write { db in
+            try db.execute(sql: "CREATE VIRTUAL TABLE v USING lectern_vec(embedding float[3] distance_metric=cosine)")
+            try db.execute(sql: "INSERT INTO v(rowid, embedding) VALUES (1, '[1,0,0]'), (2, '[0,1,0]'), (3, '[0.9,0.1,0]')")
+        }
+        let ids = try store.pool.read { db in
+            try Int64.fetchAll(db, sql: "SELECT rowid FROM v WHERE embedding MATCH '[1,0,0]' AND k = 2 ORDER BY distance")
+        }
+        XCTAssertEqual(ids, [1, 3])
+        let d = try store.pool.read { try Double.fetchOne($0, sql: "SELECT vec_distance_cosine('[1,0]', '[0,1]')") }
+        XCTAssertEqual(d ?? -1, 1, accuracy: 1e-6)
+    }
 }

@@ -96,7 +96,8 @@ func loadableLibrary() -> String? {
     }
     var dirs: [URL] = []
     if let exe = Bundle.main.executableURL { dirs.append(exe.deletingLastPathComponent()) }
-    dirs.append(URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent())
+    let bundleDir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    dirs += [bundleDir, bundleDir.deletingLastPathComponent()]   // Linux: the .xctest file; macOS: inside the bundle
     for d in dirs {
         let p = d.appendingPathComponent("libLecternVec.so").path
         if FileManager.default.fileExists(atPath: p) { return String(p.dropLast(3)) }

@@ -15,22 +15,25 @@ if [ -z "${LECTERN_BIN:-}" ]; then
     LECTERN_BIN="$(swift build -c release --show-bin-path)/lectern"
 fi
 LECTERN="$LECTERN_BIN"
-BYTES=$(stat -c %s "$CORPUS")
 rm -f "$DATA"/bench-*.lectern* "$DATA"/bench-py.sqlite*
 sync
-now() { date +%s.%N; }
-t0=$(now)
-"$LECTERN" init "$DATA/bench-swift.lectern" --domain biomedicine >/dev/null
-LECTERN_PROGRESS=off "$LECTERN" ingest "$DATA/bench-swift.lectern" "$CORPUS" >&2
-t1=$(now)
-/usr/bin/python3 benchmarks/ingest/python_loader.py "$DATA/bench-py.sqlite" migrations/0001_initial.sql "$CORPUS" >&2
-t2=$(now)
-python3 - "$BYTES" "$t0" "$t1" "$t2" <<'PY'
-import sys
-b, t0, t1, t2 = int(sys.argv[1]), *map(float, sys.argv[2:])
-swift, py = b / 1e6 / (t1 - t0), b / 1e6 / (t2 - t1)
-print(f"corpus: {b/1e6:.1f} MB")
-print(f"lectern ingest : {t1-t0:6.2f} s  {swift:7.1f} MB/s")
-print(f"python loader  : {t2-t1:6.2f} s  {py:7.1f} MB/s")
-print(f"ratio (lectern / python): {swift/py:.2f}x")
+# Wall time and CPU time (user + system) of each, measured by the same Python driver.
+/usr/bin/python3 - "$CORPUS" "$LECTERN" "$DATA" <<'PY'
+import os, resource, subprocess, sys, time
+corpus, lectern, data = sys.argv[1:]
+size = os.path.getsize(corpus)
+def measure(cmds):
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN); t0 = time.perf_counter()
+    for c in cmds:
+        subprocess.run(c, check=True, stdout=subprocess.DEVNULL, env={**os.environ, "LECTERN_PROGRESS": "off"})
+    t1 = time.perf_counter(); r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return t1 - t0, (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+swift = measure([[lectern, "init", f"{data}/bench-swift.lectern", "--domain", "biomedicine"],
+                 [lectern, "ingest", f"{data}/bench-swift.lectern", corpus]])
+py = measure([["/usr/bin/python3", "benchmarks/ingest/python_loader.py", f"{data}/bench-py.sqlite", "migrations/0001_initial.sql", corpus]])
+mb = size / 1e6
+print(f"corpus: {mb:.1f} MB")
+for name, (wall, cpu) in (("lectern ingest", swift), ("python loader", py)):
+    print(f"{name:15s}: wall {wall:6.2f} s = {mb / wall:6.1f} MB/s   cpu {cpu:6.2f} s")
+print(f"ratio (lectern / python): wall {py[0] / swift[0]:.2f}x, cpu {py[1] / swift[1]:.2f}x")
 PY
