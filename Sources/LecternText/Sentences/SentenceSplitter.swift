@@ -3,7 +3,9 @@
 /// gives the text back (AdaptLLM's miner relies on that when it cuts a text in two).
 ///
 /// A boundary is a run of `.`, `!` or `?` (with any closing quotes or brackets) followed by
-/// whitespace and a token that does not start with a lowercase letter, or a blank line.
+/// whitespace and the next token, or a blank line. After a single `.`, a next token that starts
+/// lowercase (`mRNA`, `p53`) still begins a sentence when the word before the period is an
+/// ordinary word of three or more letters.
 /// A single `.` is not a boundary after a known abbreviation (`e.g.`, `i.e.`, `et al.`, `Fig.`,
 /// `vs.`, `Dr.`, ...), after an initial (`J. Smith`), or inside a number (`0.05`, which has no
 /// whitespace after the period anyway).
@@ -94,10 +96,10 @@ public struct SentenceSplitter: Sendable {
         while p < b.count, let w = openerWidth(b, p) { p += w }
         guard p < b.count else { return true }
         let scalar = decodeScalar(b, p)
-        if scalar.properties.isLowercase { return false }
+        let nextIsLower = scalar.properties.isLowercase
 
         let onlyPeriod = punct.count == 1 && b[punct.lowerBound] == 0x2E
-        guard onlyPeriod else { return true }
+        guard onlyPeriod else { return !nextIsLower }
 
         // The token before the period: back to whitespace or an opening bracket/quote.
         var t = punct.lowerBound
@@ -107,7 +109,7 @@ public struct SentenceSplitter: Sendable {
             t -= 1
         }
         let tokenLength = punct.lowerBound - t
-        if tokenLength == 0 { return true }
+        if tokenLength == 0 { return !nextIsLower }
         // An initial: one uppercase letter ("J. Smith", "A. B. Jones").
         if tokenLength == 1 && b[t] >= 0x41 && b[t] <= 0x5A { return false }
         if tokenLength <= 8 {
@@ -119,11 +121,22 @@ public struct SentenceSplitter: Sendable {
             }
             if abbreviations.contains(lower) {
                 // "et al." only counts when "et" precedes it; a bare "al." is a word.
-                if lower == "al" { return !precededByEt(b, t) }
-                // "no." only abbreviates "number" before a digit ("No. 5").
-                if lower == "no" || lower == "p" { return !(scalar.value >= 0x30 && scalar.value <= 0x39) }
-                return false
+                if lower == "al" { if precededByEt(b, t) { return false } }
+                // "no." and "p." only abbreviate before a number ("No. 5", "p. 12").
+                else if lower == "no" || lower == "p" {
+                    if scalar.value >= 0x30 && scalar.value <= 0x39 { return false }
+                } else { return false }
             }
+        }
+        if !nextIsLower { return true }
+        // A lowercase start ("mRNA levels ...", "p53 was ...") still begins a sentence after an
+        // ordinary word of three or more letters; after shorter or dotted tokens ("i.v.", "ca.")
+        // it is more often an unlisted abbreviation.
+        if tokenLength < 3 { return false }
+        for q in t..<punct.lowerBound {
+            let x = b[q]
+            let letter = (x | 0x20) >= 0x61 && (x | 0x20) <= 0x7A
+            if !(letter || x >= 0x80 || x == 0x2D || x == 0x27) { return false }
         }
         return true
     }
