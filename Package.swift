@@ -60,6 +60,9 @@ let package = Package(
             ]
         ),
 
+        // Benchmark: the miner over a directory of raw texts (benchmarks/miner/run.sh).
+        .executableTarget(name: "lectern-miner-bench", dependencies: ["LecternMine"], path: "benchmarks/miner/bench"),
+
         // Build-time: turns migrations/*.sql into Swift string constants.
         .executableTarget(name: "EmbedSQL"),
         .plugin(name: "EmbedMigrations", capability: .buildTool(), dependencies: ["EmbedSQL"]),
