@@ -41,7 +41,7 @@ enum TestSupport {
         proc.executableURL = URL(fileURLWithPath: py)
         proc.arguments = [script.path, tmp.path]
         let outFile = tmp.appendingPathExtension("out")
-        FileManager.default.createFile(atPath: outFile.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: outFile.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: outFile) }
         let outHandle = try FileHandle(forWritingTo: outFile)
         proc.standardOutput = outHandle

@@ -31,21 +31,23 @@ BENCH="$(swift build -c release --show-bin-path)/lectern-miner-bench"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
-now() { date +%s.%N; }
 for rep in 1 "$REPEAT"; do
     "$PY" benchmarks/miner/make_inputs.py "$DATA/pubmedqa/ori_pqal.json" "$work/in-$rep" "$rep" "$MODE" >&2
     n=$(ls "$work/in-$rep" | wc -l)
     mkdir -p "$work/py-$rep" "$work/swift-$rep"
-    t0=$(now)
-    (cd "$ADAPTLLM_DIR" && PYTHONHASHSEED=0 "$PY" raw2read.py --input_dir "$work/in-$rep" --output_dir "$work/py-$rep" \
+    # /usr/bin/time: wall seconds and CPU seconds (user + system, child processes included),
+    # so the ratio can also be read on a machine shared with other jobs.
+    (cd "$ADAPTLLM_DIR" && PYTHONHASHSEED=0 /usr/bin/time -f "%e %U %S" -o "$work/py.time" "$PY" raw2read.py \
+        --input_dir "$work/in-$rep" --output_dir "$work/py-$rep" \
         --general_spm_path "$SPM/general.spm" --domain_spm_path "$SPM/domain.spm" --domain_name biomedicine >/dev/null 2>"$work/py.err") \
         || { cat "$work/py.err" >&2; exit 1; }
-    t1=$(now)
-    "$BENCH" "$work/in-$rep" "$work/swift-$rep" --general-spm "$SPM/general.spm" --domain-spm "$SPM/domain.spm" >&2
-    t2=$(now)
+    /usr/bin/time -f "%e %U %S" -o "$work/sw.time" "$BENCH" "$work/in-$rep" "$work/swift-$rep" \
+        --general-spm "$SPM/general.spm" --domain-spm "$SPM/domain.spm" >&2
     py_out=$(ls "$work/py-$rep" | wc -l); sw_out=$(ls "$work/swift-$rep" | wc -l)
-    awk -v n="$n" -v rep="$rep" -v mode="$MODE" -v a="$t0" -v b="$t1" -v c="$t2" -v po="$py_out" -v so="$sw_out" 'BEGIN {
-        py = b - a; sw = c - b
-        printf "PubMedQA x%-4d (%s) %7d docs | AdaptLLM raw2read.py %9.2f s %9.1f docs/s | Lectern %7.2f s %9.1f docs/s | ratio %.1fx | outputs %d / %d\n",
-            rep, mode, n, py, n / py, sw, n / sw, py / sw, po, so }'
+    read -r pw pu ps < <(tail -1 "$work/py.time"); read -r sw su ss < <(tail -1 "$work/sw.time")
+    awk -v n="$n" -v rep="$rep" -v mode="$MODE" -v pw="$pw" -v pu="$pu" -v ps="$ps" -v sw="$sw" -v su="$su" -v ss="$ss" \
+        -v po="$py_out" -v so="$sw_out" 'BEGIN {
+        pc = pu + ps; sc = su + ss; if (sc < 0.01) sc = 0.01
+        printf "PubMedQA x%-4d (%s) %6d docs | wall: raw2read.py %8.2f s %8.1f docs/s, Lectern %6.2f s %8.1f docs/s, ratio %5.1fx | CPU: raw2read.py %8.2f s, Lectern %6.2f s, ratio %5.1fx | outputs %d/%d\n",
+            rep, mode, n, pw, n / pw, sw, n / sw, pw / sw, pc, sc, pc / sc, po, so }'
 done

@@ -97,10 +97,10 @@ public struct Miner: Sendable {
     /// Title and body as AdaptLLM reads a raw text: an explicit title wins; else the first
     /// line is the title when `firstLineIsTitle` and there is more than one line.
     public func splitTitle(document: String, title: String?) -> (title: String?, body: String) {
-        if let t = title?.trimmingCharacters(in: .whitespacesAndNewlines), !t.isEmpty { return (t, document) }
-        if config.firstLineIsTitle, let nl = document.firstIndex(of: "\n") {
-            let first = document[..<nl].trimmingCharacters(in: .whitespaces)
-            return (first.isEmpty ? nil : first, String(document[document.index(after: nl)...]))
+        if let t = title.map(pythonStrip), !t.isEmpty { return (t, document) }
+        if config.firstLineIsTitle, let nl = document.utf8.firstIndex(of: 0x0A) {
+            let first = pythonStrip(document[..<nl])
+            return (first.isEmpty ? nil : first, String(document[document.utf8.index(after: nl)...]))
         }
         return (nil, document)
     }
@@ -127,7 +127,7 @@ public struct Miner: Sendable {
                     found.append(MinedTuple(type: .word2text, subcategory: "keywords",
                                             premise: kw.prefix(config.minKeywords).joined(separator: ", "),
                                             verbalizer: nil,
-                                            hypothesis: sentences[i].trimmingCharacters(in: .whitespacesAndNewlines)))
+                                            hypothesis: pythonStrip(sentences[i])))
                 }
             }
             if !found.isEmpty { bySub["keywords"] = found }
@@ -171,12 +171,12 @@ public struct Miner: Sendable {
         case (false, true): mode = [Mode.complete, .plain][rng.weighted([0.5, 0.5])]
         case (false, false): mode = .plain
         }
-        let joined = sentences.joined().trimmingCharacters(in: .whitespacesAndNewlines)
+        let joined = pythonStrip(body)
         var values = ["domain": domain, "qa": qa, "title": title ?? "", "context": joined]
         var articleTasks: [RCTask] = []
         let template: Template
         func skeleton(_ t: Template, _ v: [String: String]) -> String {
-            t.render(v).trimmingCharacters(in: .whitespacesAndNewlines)
+            pythonStrip(t.render(v))
         }
         switch mode {
         case .summarize:
@@ -185,8 +185,8 @@ public struct Miner: Sendable {
                                        prompt: skeleton(template, ["domain": domain]), answer: title!))
         case .complete, .both:
             let cut = 1 + rng.below(sentences.count - 1)
-            var first = sentences[..<cut].joined().trimmingCharacters(in: .whitespacesAndNewlines)
-            let second = sentences[cut...].joined().trimmingCharacters(in: .whitespacesAndNewlines)
+            var first = pythonStrip(sentences[..<cut].joined())
+            let second = pythonStrip(sentences[cut...].joined())
             if mode == .complete, let t = title { first = t + "\n" + first }
             values["first"] = first
             values["second"] = second

@@ -24,8 +24,20 @@ public struct DomainVocabulary: Sendable, Hashable, Codable {
     /// How the set was made (recorded in the miner's fingerprint).
     public let origin: String
 
+    /// Length in scalars of the shortest word: shorter tokens are skipped without a lookup.
+    private let shortest: Int
+
     public init(words: Set<String>, caseSensitive: Bool, origin: String) {
         self.words = words; self.caseSensitive = caseSensitive; self.origin = origin
+        shortest = words.map { $0.unicodeScalars.count }.min() ?? 0
+    }
+
+    private enum CodingKeys: String, CodingKey { case words, caseSensitive, origin }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(words: try c.decode(Set<String>.self, forKey: .words), caseSensitive: try c.decode(Bool.self, forKey: .caseSensitive),
+                  origin: try c.decode(String.self, forKey: .origin))
     }
 
     /// AdaptLLM's domain-specific pieces: in `domain`, not in `general`, word-initial, long.
@@ -85,29 +97,10 @@ public struct DomainVocabulary: Sendable, Hashable, Codable {
         var count = 0
         forEachWord(in: sentence) { w in
             count += 1
+            if w.unicodeScalars.count < shortest { return }
             let key = caseSensitive ? String(w) : w.lowercased()
             if words.contains(key) && !found.contains(key) { found.append(caseSensitive ? key : String(w)) }
         }
         return (found, count)
-    }
-}
-
-/// Calls `body` with each whitespace-separated token of `text`, stripped of leading and
-/// trailing punctuation (anything not a letter or digit); empty tokens are skipped.
-func forEachWord<S: StringProtocol>(in text: S, _ body: (Substring) -> Void) {
-    let s = Substring(text)
-    var i = s.startIndex
-    let end = s.endIndex
-    while i < end {
-        while i < end && s[i].isWhitespace { i = s.index(after: i) }
-        var j = i
-        while j < end && !s[j].isWhitespace { j = s.index(after: j) }
-        if i < j {
-            var a = i, b = j
-            while a < b && !(s[a].isLetter || s[a].isNumber) { a = s.index(after: a) }
-            while b > a && !(s[s.index(before: b)].isLetter || s[s.index(before: b)].isNumber) { b = s.index(before: b) }
-            if a < b { body(s[a..<b]) }
-        }
-        i = j
     }
 }

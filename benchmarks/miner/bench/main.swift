@@ -50,8 +50,8 @@ DispatchQueue.concurrentPerform(iterations: threads) { worker in
     while i < n {
         let url = inputDir.appendingPathComponent(names[i])
         guard var text = try? String(contentsOf: url, encoding: .utf8) else { fail("cannot read \(url.path) as UTF-8") }
-        if text.contains("\r") { text = text.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\r", with: "\n") }
-        text = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        if text.utf8.contains(0x0D) { text = text.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\r", with: "\n") }
+        text = pythonStrip(text)
         let rc = miner.mine(document: text, key: UInt64(i))
         do { try Data(rc.text.utf8).write(to: outputDir.appendingPathComponent(names[i])) } catch { fail("cannot write: \(error)") }
         results[i] = rc.tasks.count
