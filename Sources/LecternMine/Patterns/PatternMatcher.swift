@@ -29,6 +29,10 @@ public final class PatternMatcher: @unchecked Sendable {
     private let setASCII: UnsafeMutableBufferPointer<Bool>    // 128 per set
     private let setNonASCII: UnsafeMutableBufferPointer<UInt8> // CharClass.NonASCII as 0...3
     private let canStart: UnsafeMutableBufferPointer<Bool>    // 256, by first byte
+    // 256 per item: bytes that can begin whatever must follow the item's repetitions. A greedy
+    // item gives back code points only to positions whose byte passes, which skips recursions
+    // that would fail on their first byte (same result, as those attempts cannot succeed).
+    private let canFollow: UnsafeMutableBufferPointer<Bool>
     private let nGroups: Int
 
     /// Compiles `pattern` into the matcher's flat program.
@@ -90,12 +94,37 @@ public final class PatternMatcher: @unchecked Sendable {
             if nonASCII { for b in 0xC0..<256 { starts[b] = true } }
         }
         canStart = buf(starts)
+
+        func firstBytes(_ it: Item) -> [Bool] {
+            if it.min == 0 { return Array(repeating: true, count: 256) }
+            var t = Array(repeating: false, count: 256)
+            for b in 0..<128 where Self.atomMatches(it.atom, UInt32(b)) { t[b] = true }
+            for b in 0xC0..<256 { t[b] = true }  // any non-ASCII lead byte: decided by the full check
+            return t
+        }
+        func groupFirstBytes(_ g: Int) -> [Bool] {
+            guard g < pattern.groups.count else { return Array(repeating: true, count: 256) }
+            var t = Array(repeating: false, count: 256)
+            for br in pattern.groups[g].branches {
+                for (i, v) in firstBytes(br[0]).enumerated() where v { t[i] = true }
+            }
+            return t
+        }
+        var follow: [Bool] = []
+        for (g, group) in pattern.groups.enumerated() {
+            for br in group.branches {
+                for k in br.indices {
+                    follow += k + 1 < br.count ? firstBytes(br[k + 1]) : groupFirstBytes(g + 1)
+                }
+            }
+        }
+        canFollow = buf(follow)
     }
 
     deinit {
         for p in [itemMin, itemMax, branchStart, branchEnd, groupFirstBranch, groupEndBranch] { p.deallocate() }
         itemKind.deallocate(); itemValue.deallocate(); setASCII.deallocate(); setNonASCII.deallocate()
-        canStart.deallocate()
+        canStart.deallocate(); canFollow.deallocate()
     }
 
     /// Slow reference used only to build the start table.
@@ -234,8 +263,11 @@ public final class PatternMatcher: @unchecked Sendable {
                 p += w; count += 1
             }
             if count < lo { return false }
+            let follow = k &* 256
             while true {
-                if matchSeq(g, br, k + 1, p) { return true }
+                if p >= n || m.canFollow[follow &+ Int(b[p])] {
+                    if matchSeq(g, br, k + 1, p) { return true }
+                }
                 if count == lo { return false }
                 repeat { p -= 1 } while b[p] & 0xC0 == 0x80
                 count -= 1
