@@ -3,6 +3,32 @@
 // one reading-comprehension file per input. benchmarks/miner/run.sh runs it beside raw2read.py.
 import Foundation
 import LecternMine
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Whole file as bytes (plain POSIX reads, like Python's `open().read()`).
+func readFile(_ path: String) -> [UInt8]? {
+    guard let f = fopen(path, "rb") else { return nil }
+    defer { fclose(f) }
+    var out: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 1 << 16)
+    while true {
+        let n = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, f) }
+        if n > 0 { out.append(contentsOf: chunk[0..<n]) }
+        if n < chunk.count { break }
+    }
+    return out
+}
+
+/// Writes without fsync, as Python's `open(..., 'w').write()` does (Foundation's
+/// `Data.write(to:)` fsyncs every file, which would time the disk, not the miner).
+func writeFile(_ path: String, _ text: String) -> Bool {
+    guard let f = fopen(path, "wb") else { return false }
+    var t = text
+    let ok = t.withUTF8 { fwrite($0.baseAddress, 1, $0.count, f) == $0.count }
+    return fclose(f) == 0 && ok
+}
 
 func fail(_ message: String) -> Never {
     FileHandle.standardError.write(Data("lectern-miner-bench: \(message)\n".utf8))
@@ -48,12 +74,13 @@ let t1 = Date()
 DispatchQueue.concurrentPerform(iterations: threads) { worker in
     var i = worker
     while i < n {
-        let url = inputDir.appendingPathComponent(names[i])
-        guard var text = try? String(contentsOf: url, encoding: .utf8) else { fail("cannot read \(url.path) as UTF-8") }
+        let inPath = inputDir.path + "/" + names[i]
+        guard let bytes = readFile(inPath) else { fail("cannot read \(inPath)") }
+        guard var text = String(validating: bytes, as: UTF8.self) else { fail("\(inPath) is not valid UTF-8") }
         if text.utf8.contains(0x0D) { text = text.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\r", with: "\n") }
         text = pythonStrip(text)
         let rc = miner.mine(document: text, key: UInt64(i))
-        do { try Data(rc.text.utf8).write(to: outputDir.appendingPathComponent(names[i])) } catch { fail("cannot write: \(error)") }
+        guard writeFile(outputDir.path + "/" + names[i], rc.text) else { fail("cannot write \(outputDir.path)/\(names[i])") }
         results[i] = rc.tasks.count
         i += threads
     }
