@@ -3,6 +3,7 @@ import Foundation
 import GRDB
 import LecternMine
 import LecternStore
+import LecternText
 
 /// `lectern mine FILE`: AdaptLLM's regex-mined reading comprehension, as a resumable stage.
 struct MineCommand: ParsableCommand {
@@ -25,8 +26,11 @@ struct MineCommand: ParsableCommand {
     @Option(help: "Domain name used in the templates (default: the file's domain).")
     var domain: String?
 
-    @Option(help: "Token budget of each article before tasks are added (estimated from words until a tokenizer is configured).")
+    @Option(help: "Token budget of each article before tasks are added, in --tokenizer tokens (else estimated from words).")
     var tokenBudget = 1800
+
+    @Option(help: "Target model's tokenizer for the budget: tokenizer.json, a folder holding one, vocab.txt or a GGUF file.")
+    var tokenizer: String?
 
     @Option(help: "AdaptLLM's domain words: SentencePiece model trained on the domain corpus (with --general-spm).")
     var domainSpm: String?
@@ -71,10 +75,24 @@ struct MineCommand: ParsableCommand {
             vocabulary = DomainVocabulary.learn(domainDocuments: domainDocs, generalDocuments: general)
         }
         if let v = vocabulary { print("domain words: \(v.words.count) (\(v.origin))") }
-        let miner = Miner(config: config, vocabulary: vocabulary)
+        var counter = TokenCounter.approximateFromWords
+        if let path = tokenizer {
+            let tok = try TokenizerLoader.load(path: path)
+            // Named by the file's content, so the same tokenizer anywhere gives the same fingerprint.
+            let file = URL(fileURLWithPath: path).hasDirectoryPath || isDirectory(path)
+                ? URL(fileURLWithPath: path).appendingPathComponent("tokenizer.json") : URL(fileURLWithPath: path)
+            let digest = (try? Data(contentsOf: file)).map { Fingerprint.hex(of: [UInt8]($0)) } ?? path
+            counter = TokenCounter(name: "\(tok.kind.rawValue):\(digest)") { tok.count($0) }
+        }
+        let miner = Miner(config: config, vocabulary: vocabulary, counter: counter)
         let stage = MineStage(store: store, miner: miner, batchSize: batchSize,
                               threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
         let summary = try stage.run()
         print("\(file): mined \(summary.mined) of \(summary.pending) pending documents, \(summary.tasks) tasks (fingerprint \(summary.fingerprint.prefix(12)))")
     }
+}
+
+private func isDirectory(_ path: String) -> Bool {
+    var dir: ObjCBool = false
+    return FileManager.default.fileExists(atPath: path, isDirectory: &dir) && dir.boolValue
 }

@@ -61,9 +61,9 @@ public struct SentenceSplitter: Sendable {
                 while j < n && (b[j] == 0x2E || b[j] == 0x21 || b[j] == 0x3F) { j += 1 }
                 var k = j
                 while k < n, let w = closerWidth(b, k) { k += w }
-                guard k < n, isSpaceByte(b[k]) else { i = max(k, i + 1); continue }
+                guard k < n, isSentenceSpace(b[k]) else { i = max(k, i + 1); continue }
                 var w = k
-                while w < n && isSpaceByte(b[w]) { w += 1 }
+                while w < n && isSentenceSpace(b[w]) { w += 1 }
                 if w == n { break }
                 if isBoundary(b, punct: i..<j, next: w) {
                     out.append(start..<w)
@@ -76,7 +76,7 @@ public struct SentenceSplitter: Sendable {
                 // A blank line (paragraph break) always ends a sentence.
                 var w = i + 1
                 var newlines = 1
-                while w < n && isSpaceByte(b[w]) { if b[w] == 0x0A { newlines += 1 }; w += 1 }
+                while w < n && isSentenceSpace(b[w]) { if b[w] == 0x0A { newlines += 1 }; w += 1 }
                 if newlines >= 2 && w < n && w > start {
                     out.append(start..<w)
                     start = w
@@ -95,7 +95,7 @@ public struct SentenceSplitter: Sendable {
         var p = next
         while p < b.count, let w = openerWidth(b, p) { p += w }
         guard p < b.count else { return true }
-        let scalar = decodeScalar(b, p)
+        let scalar = sentenceScalar(b, p)
         let nextIsLower = scalar.properties.isLowercase
 
         let onlyPeriod = punct.count == 1 && b[punct.lowerBound] == 0x2E
@@ -105,7 +105,7 @@ public struct SentenceSplitter: Sendable {
         var t = punct.lowerBound
         while t > 0 {
             let x = b[t - 1]
-            if isSpaceByte(x) || x == 0x28 || x == 0x5B || x == 0x22 || x == 0x27 { break }
+            if isSentenceSpace(x) || x == 0x28 || x == 0x5B || x == 0x22 || x == 0x27 { break }
             t -= 1
         }
         let tokenLength = punct.lowerBound - t
@@ -143,15 +143,15 @@ public struct SentenceSplitter: Sendable {
 
     private func precededByEt(_ b: UnsafeBufferPointer<UInt8>, _ t: Int) -> Bool {
         var e = t
-        while e > 0 && isSpaceByte(b[e - 1]) { e -= 1 }
+        while e > 0 && isSentenceSpace(b[e - 1]) { e -= 1 }
         guard e >= 2 else { return false }
         let a = b[e - 2] | 0x20, c = b[e - 1] | 0x20
-        return a == 0x65 && c == 0x74 && (e == 2 || isSpaceByte(b[e - 3]) || b[e - 3] == 0x28)
+        return a == 0x65 && c == 0x74 && (e == 2 || isSentenceSpace(b[e - 3]) || b[e - 3] == 0x28)
     }
 }
 
 @inline(__always)
-func isSpaceByte(_ x: UInt8) -> Bool { x == 0x20 || (x >= 0x09 && x <= 0x0D) }
+private func isSentenceSpace(_ x: UInt8) -> Bool { x == 0x20 || (x >= 0x09 && x <= 0x0D) }
 
 /// Width of a closing quote or bracket at `p` (ASCII or ’ ” »), or nil.
 @inline(__always)
@@ -174,7 +174,7 @@ private func openerWidth(_ b: UnsafeBufferPointer<UInt8>, _ p: Int) -> Int? {
 }
 
 @inline(__always)
-private func decodeScalar(_ b: UnsafeBufferPointer<UInt8>, _ p: Int) -> Unicode.Scalar {
+private func sentenceScalar(_ b: UnsafeBufferPointer<UInt8>, _ p: Int) -> Unicode.Scalar {
     let b0 = UInt32(b[p])
     var v: UInt32
     if b0 < 0x80 { v = b0 }
