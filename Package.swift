@@ -74,6 +74,8 @@ let package = Package(
         // Benchmark: LecternText tokenizers vs Rust `tokenizers` (benchmarks/tokenizers/run.sh).
         .executableTarget(name: "lectern-bench-tokenizers", dependencies: ["LecternText"],
                           path: "benchmarks/tokenizers/Bench"),
+        // Benchmark: the miner over a directory of raw texts (benchmarks/miner/run.sh).
+        .executableTarget(name: "lectern-miner-bench", dependencies: ["LecternMine"], path: "benchmarks/miner/bench"),
 
         // Build-time: turns migrations/*.sql into Swift string constants.
         .executableTarget(name: "EmbedSQL"),

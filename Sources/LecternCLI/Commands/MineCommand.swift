@@ -1,0 +1,98 @@
+import ArgumentParser
+import Foundation
+import GRDB
+import LecternMine
+import LecternStore
+import LecternText
+
+/// `lectern mine FILE`: AdaptLLM's regex-mined reading comprehension, as a resumable stage.
+struct MineCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mine",
+        abstract: "Turn each document into an AdaptLLM reading-comprehension text (the ReadCompre baseline; no LLM).",
+        discussion: """
+        Tasks are mined from each document with AdaptLLM's regexes (NLI, cause/effect, paraphrase, definition, topic), \
+        plus keyword-to-sentence when domain words are given, summarisation (title) and text completion. Texts go to \
+        rc_texts, their tasks and mined tuples to rc_tasks, tagged with the configuration's fingerprint. Deterministic \
+        for a seed; an interrupted run resumes; the same settings again do nothing.
+        """)
+
+    @Argument(help: "The Lectern file.")
+    var file: String
+
+    @Option(help: "Seed of every random choice (templates, shuffles, cut points).")
+    var seed: UInt64 = 0
+
+    @Option(help: "Domain name used in the templates (default: the file's domain).")
+    var domain: String?
+
+    @Option(help: "Token budget of each article before tasks are added, in --tokenizer tokens (else estimated from words).")
+    var tokenBudget = 1800
+
+    @Option(help: "Target model's tokenizer for the budget: tokenizer.json, a folder holding one, vocab.txt or a GGUF file.")
+    var tokenizer: String?
+
+    @Option(help: "AdaptLLM's domain words: SentencePiece model trained on the domain corpus (with --general-spm).")
+    var domainSpm: String?
+
+    @Option(help: "AdaptLLM's domain words: SentencePiece model of the general LLM (with --domain-spm).")
+    var generalSpm: String?
+
+    @Option(help: "Learn domain words from the file's documents against this general corpus (JSON array, JSONL or text lines).")
+    var generalCorpus: String?
+
+    @Flag(help: "Documents without a title: take their first line as the title (AdaptLLM's convention).")
+    var firstLineTitle = false
+
+    @Option(help: "Documents per transaction.")
+    var batchSize = 256
+
+    @Option(help: "Worker threads (default: all cores).")
+    var threads: Int?
+
+    func validate() throws {
+        if (domainSpm == nil) != (generalSpm == nil) { throw ValidationError("give both --domain-spm and --general-spm, or neither") }
+        if domainSpm != nil && generalCorpus != nil { throw ValidationError("--general-corpus and the .spm options are alternatives: pick one") }
+        guard tokenBudget > 0 else { throw ValidationError("--token-budget must be positive") }
+        guard batchSize > 0 else { throw ValidationError("--batch-size must be positive") }
+        if let t = threads, t <= 0 { throw ValidationError("--threads must be positive") }
+    }
+
+    func run() throws {
+        let store = try Store.open(path: file)
+        var config = MinerConfig()
+        config.seed = seed
+        config.domain = domain ?? store.domain ?? "biomedicine"
+        config.tokenBudget = tokenBudget
+        config.firstLineIsTitle = firstLineTitle
+        var vocabulary: DomainVocabulary?
+        if let d = domainSpm, let g = generalSpm {
+            vocabulary = DomainVocabulary.adaptLLM(domain: try SentencePieceModel(contentsOf: URL(fileURLWithPath: d)),
+                                                   general: try SentencePieceModel(contentsOf: URL(fileURLWithPath: g)))
+        } else if let path = generalCorpus {
+            let general = try GeneralCorpus.load(path: path)
+            let domainDocs = try store.pool.read { db in try String.fetchAll(db, sql: "SELECT text FROM documents ORDER BY id") }
+            vocabulary = DomainVocabulary.learn(domainDocuments: domainDocs, generalDocuments: general)
+        }
+        if let v = vocabulary { print("domain words: \(v.words.count) (\(v.origin))") }
+        var counter = TokenCounter.approximateFromWords
+        if let path = tokenizer {
+            let tok = try TokenizerLoader.load(path: path)
+            // Named by the file's content, so the same tokenizer anywhere gives the same fingerprint.
+            let file = URL(fileURLWithPath: path).hasDirectoryPath || isDirectory(path)
+                ? URL(fileURLWithPath: path).appendingPathComponent("tokenizer.json") : URL(fileURLWithPath: path)
+            let digest = (try? Data(contentsOf: file)).map { Fingerprint.hex(of: [UInt8]($0)) } ?? path
+            counter = TokenCounter(name: "\(tok.kind.rawValue):\(digest)") { tok.count($0) }
+        }
+        let miner = Miner(config: config, vocabulary: vocabulary, counter: counter)
+        let stage = MineStage(store: store, miner: miner, batchSize: batchSize,
+                              threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        let summary = try stage.run()
+        print("\(file): mined \(summary.mined) of \(summary.pending) pending documents, \(summary.tasks) tasks (fingerprint \(summary.fingerprint.prefix(12)))")
+    }
+}
+
+private func isDirectory(_ path: String) -> Bool {
+    var dir: ObjCBool = false
+    return FileManager.default.fileExists(atPath: path, isDirectory: &dir) && dir.boolValue
+}

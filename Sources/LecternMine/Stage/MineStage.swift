@@ -1,0 +1,111 @@
+import Foundation
+import GRDB
+import LecternStore
+
+/// `mine` as a resumable stage over a Lectern file: one reading-comprehension text per document
+/// in `rc_texts`, its tasks in `rc_tasks`, both tagged with the run's fingerprint.
+///
+/// The fingerprint covers the miner's whole identity (configuration, seed, templates version,
+/// token counter, domain words), so a re-run with the same settings does only the documents
+/// that have no text yet, and produces exactly what an uninterrupted run would: every random
+/// choice depends only on the seed and the document's id, never on batch boundaries or threads.
+///
+/// ## Topics
+/// - ``init(store:miner:batchSize:threads:)``
+/// - ``run(progress:)``
+public struct MineStage: Sendable {
+    public let store: Store
+    public let miner: Miner
+    /// Documents per transaction.
+    public let batchSize: Int
+    /// Worker threads (both cores by default).
+    public let threads: Int
+
+    public init(store: Store, miner: Miner, batchSize: Int = 256, threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
+        self.store = store; self.miner = miner
+        self.batchSize = max(1, batchSize); self.threads = max(1, threads)
+    }
+
+    /// What a run did.
+    public struct Summary: Sendable, Equatable {
+        public var fingerprint: String
+        public var pending: Int
+        public var mined: Int
+        public var tasks: Int
+    }
+
+    /// Mines every document without a text for this miner's fingerprint.
+    @discardableResult
+    public func run(progress: Bool = true) throws -> Summary {
+        let run = try StageRun.begin(store, stage: "mine", config: miner.identity)
+        let fingerprint = run.fingerprint
+        var summary = Summary(fingerprint: fingerprint, pending: 0, mined: 0, tasks: 0)
+        do {
+            let pending: [Int64] = try store.pool.read { db in
+                try Int64.fetchAll(db, sql: """
+                    SELECT id FROM documents
+                    WHERE id NOT IN (SELECT document_id FROM rc_texts WHERE fingerprint = ?)
+                    ORDER BY id
+                    """, arguments: [fingerprint])
+            }
+            try run.setInputs(pending.count)
+            summary.pending = pending.count
+            let reporter = progress ? ProgressReporter(label: "mine", total: pending.count, unit: "docs") : nil
+            var start = 0
+            while start < pending.count {
+                let ids = Array(pending[start..<min(start + batchSize, pending.count)])
+                start += ids.count
+                let docs: [(id: Int64, text: String, title: String?)] = try store.pool.read { db in
+                    let marks = Array(repeating: "?", count: ids.count).joined(separator: ",")
+                    return try Row.fetchAll(db, sql: "SELECT id, text, title FROM documents WHERE id IN (\(marks)) ORDER BY id",
+                                            arguments: StatementArguments(ids)).map { ($0["id"], $0["text"], $0["title"]) }
+                }
+                let results = mineConcurrently(docs)
+                let nTasks = try run.commit(processed: docs.count) { db -> Int in
+                    var n = 0
+                    for (doc, rc) in zip(docs, results) {
+                        try db.execute(sql: "INSERT INTO rc_texts(document_id, fingerprint, text, n_tasks) VALUES (?, ?, ?, ?)",
+                                       arguments: [doc.id, fingerprint, rc.text, rc.tasks.count])
+                        let textId = db.lastInsertedRowID
+                        for (pos, t) in rc.tasks.enumerated() {
+                            try db.execute(sql: """
+                                INSERT INTO rc_tasks(rc_text_id, position, task_type, subcategory, premise, verbalizer, hypothesis, prompt, answer)
+                                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                """, arguments: [textId, pos, t.tuple.type.rawValue, t.tuple.subcategory, t.tuple.premise,
+                                                 t.tuple.verbalizer, t.tuple.hypothesis, t.prompt, t.answer])
+                            n += 1
+                        }
+                    }
+                    return n
+                }
+                summary.mined += docs.count
+                summary.tasks += nTasks
+                reporter?.advance(by: docs.count)
+            }
+            reporter?.finish()
+            try run.finish(counts: ["texts": summary.mined, "tasks": summary.tasks])
+        } catch {
+            try? run.fail(error, counts: ["texts": summary.mined, "tasks": summary.tasks])
+            throw error
+        }
+        return summary
+    }
+
+    /// Mines a batch on `threads` workers; results in input order.
+    func mineConcurrently(_ docs: [(id: Int64, text: String, title: String?)]) -> [RCText] {
+        let out = UnsafeMutableBufferPointer<RCText>.allocate(capacity: docs.count)
+        defer { out.deallocate() }
+        let workers = min(threads, docs.count)
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            var i = w
+            while i < docs.count {
+                let d = docs[i]
+                (out.baseAddress! + i).initialize(to: miner.mine(document: d.text, title: d.title, key: UInt64(bitPattern: d.id)))
+                i += workers
+            }
+        }
+        let result = Array(out)
+        _ = out.baseAddress.map { $0.deinitialize(count: docs.count) }
+        return result
+    }
+}
