@@ -60,6 +60,9 @@ let package = Package(
             ]
         ),
 
+        // Benchmark: length-based clustering vs exact-neighbour clustering (benchmarks/cluster/run.sh).
+        .executableTarget(name: "lectern-bench-cluster", dependencies: ["LecternCluster"]),
+
         // Build-time: turns migrations/*.sql into Swift string constants.
         .executableTarget(name: "EmbedSQL"),
         .plugin(name: "EmbedMigrations", capability: .buildTool(), dependencies: ["EmbedSQL"]),

@@ -22,6 +22,11 @@ public enum LengthClustering {
         public var listsSearched = 0
         public var indexSeconds = 0.0
         public var clusterSeconds = 0.0
+        public init() {}
+        init(lists: Int, queries: Int, listsSearched: Int, indexSeconds: Double, clusterSeconds: Double) {
+            (self.lists, self.queries, self.listsSearched) = (lists, queries, listsSearched)
+            (self.indexSeconds, self.clusterSeconds) = (indexSeconds, clusterSeconds)
+        }
     }
 
     /// Clusters `input` under `options`; deterministic for a given seed.
