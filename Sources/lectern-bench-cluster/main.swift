@@ -8,6 +8,8 @@
 import Foundation
 import LecternCluster
 
+setvbuf(stdout, nil, _IOLBF, 0)  // progress lines appear as they happen, even into a file
+
 func arg(_ name: String, _ def: String) -> String {
     let a = CommandLine.arguments
     if let i = a.firstIndex(of: name), i + 1 < a.count { return a[i + 1] }
