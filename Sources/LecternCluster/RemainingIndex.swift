@@ -102,24 +102,30 @@ final class RemainingIndex {
                 }
             }
         }
-        var bounds = [Float](repeating: 0, count: k)
-        var order: [Int] = []
-        for l in 0..<k where !lists[l].isEmpty {
-            let theta = acos(max(-1, min(1, sims[l])))
+        @inline(__always) func bound(_ l: Int) -> Float {
             // A small margin covers rounding in the bound, keeping the search exact.
-            let b = cos(max(0, theta - alpha[l])) + 1e-4
-            bounds[l] = b
-            // Lists that cannot reach the threshold never contribute: drop them before sorting.
-            if b >= threshold { order.append(l) }
+            cos(max(0, acos(max(-1, min(1, sims[l]))) - alpha[l])) + 1e-4
         }
         var searched = 0
         if let cap = maxProbes {
-            order.sort { sims[$0] > sims[$1] || (sims[$0] == sims[$1] && $0 < $1) }
-            for l in order.prefix(cap) where bounds[l] >= max(threshold, top.floor) {
+            // The `cap` lists with the most similar centroids (ties: lower list), then the bound
+            // only for those: lists that cannot reach the cut-off are skipped.
+            var best = TopK(limit: cap)
+            for l in 0..<k where !lists[l].isEmpty && sims[l] >= best.floor { best.offer(sims[l], Int32(l)) }
+            for (_, l32) in best.sorted() {
+                let l = Int(l32)
+                if bound(l) < max(threshold, top.floor) { continue }
                 scan(list: l, q, threshold: threshold, into: &top, parallel: false)
                 searched += 1
             }
         } else {
+            var bounds = [Float](repeating: 0, count: k)
+            var order: [Int] = []
+            for l in 0..<k where !lists[l].isEmpty {
+                bounds[l] = bound(l)
+                // Lists that cannot reach the threshold never contribute: drop them before sorting.
+                if bounds[l] >= threshold { order.append(l) }
+            }
             order.sort { bounds[$0] > bounds[$1] || (bounds[$0] == bounds[$1] && $0 < $1) }
             for l in order {
                 if bounds[l] < max(threshold, top.floor) { break }

@@ -21,6 +21,12 @@ func peakMiB() -> Double {
     getrusage(RUSAGE_SELF.rawValue, &u)
     return Double(u.ru_maxrss) / 1024  // Linux reports KiB
 }
+/// CPU seconds of the process (user + system): on a shared machine, a steadier figure than wall time.
+func cpuSeconds() -> Double {
+    var u = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &u)
+    return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6
+}
 func fmt(_ x: Double, _ p: Int = 2) -> String { String(format: "%.\(p)f", x) }
 
 let n = Int(arg("--n", "100000"))!
@@ -57,21 +63,21 @@ let lengths = SyntheticCorpus.lengths(count: n, from: realLengths, seed: 2024)
 let input = try ClusterInput(vectors: vectors, dim: dim, lengths: lengths, ids: (0..<n).map { Int64($0) })
 print("generated \(n) x \(dim) vectors in \(fmt(now() - t))s, peak \(fmt(peakMiB(), 0)) MiB")
 
-func run(_ label: String, _ inp: ClusterInput, _ o: ClusterOptions) throws -> (Clustering, Double, QualityReport) {
+func run(_ label: String, _ inp: ClusterInput, _ o: ClusterOptions) throws -> (Clustering, Double, QualityReport, Double) {
     var st = LengthClustering.Stats()
-    let t0 = now()
+    let t0 = now(), c0 = cpuSeconds()
     let c = try LengthClustering.run(inp, options: o, stats: &st)
-    let dt = now() - t0
+    let dt = now() - t0, cpu = cpuSeconds() - c0
     let r = QualityReport.make(inp, c, maxTokens: o.maxTokens)
-    print("\(label): \(fmt(dt))s (index \(fmt(st.indexSeconds))s, clustering \(fmt(st.clusterSeconds))s, \(st.queries) queries, \(fmt(Double(st.listsSearched) / Double(max(1, st.queries)), 1)) of \(st.lists) lists each), \(c.clusters.count) clusters, mean intra-sim \(fmt(r.clustering.meanIntraSimilarity, 4)), random \(fmt(r.randomBaseline.meanIntraSimilarity, 4)), fill \(fmt(r.clustering.meanFill, 3)), peak \(fmt(peakMiB(), 0)) MiB")
-    return (c, dt, r)
+    print("\(label): \(fmt(dt))s wall, \(fmt(cpu))s CPU (index \(fmt(st.indexSeconds))s, clustering \(fmt(st.clusterSeconds))s, \(st.queries) queries, \(fmt(Double(st.listsSearched) / Double(max(1, st.queries)), 1)) of \(st.lists) lists each), \(c.clusters.count) clusters, mean intra-sim \(fmt(r.clustering.meanIntraSimilarity, 4)), random \(fmt(r.randomBaseline.meanIntraSimilarity, 4)), fill \(fmt(r.clustering.meanFill, 3)), peak \(fmt(peakMiB(), 0)) MiB")
+    return (c, dt, r, cpu)
 }
 
 // 1. The fast path on everything.
 var fast = options
 fast.search = .ivf
 fast.ivfMaxProbes = probes
-let (fullC, fullT, fullR) = try run("algorithm 1, IVF \(probes) probes, n=\(n)", input, fast)
+let (fullC, fullT, fullR, fullCPU) = try run("algorithm 1, IVF \(probes) probes, n=\(n)", input, fast)
 print(fullR.text())
 
 // 2. Exact vs fast on the same (sub)sample.
@@ -88,22 +94,22 @@ if exactSample < n {
 }
 var exactO = options
 exactO.search = .exact
-let (exC, exT, exR) = try run("algorithm 1, exact (brute force), n=\(sampleInput.count)", sampleInput, exactO)
-let (apC, apT, apR) = exactSample < n ? try run("algorithm 1, IVF \(probes) probes, n=\(sampleInput.count)", sampleInput, fast) : (fullC, fullT, fullR)
+let (exC, exT, exR, exCPU) = try run("algorithm 1, exact (brute force), n=\(sampleInput.count)", sampleInput, exactO)
+let (apC, apT, apR, apCPU) = exactSample < n ? try run("algorithm 1, IVF \(probes) probes, n=\(sampleInput.count)", sampleInput, fast) : (fullC, fullT, fullR, fullCPU)
 let exactSets = Set(exC.clusters.map { $0.members.sorted() })
 let same = apC.clusters.filter { exactSets.contains($0.members.sorted()) }.count
-print("RESULT n=\(sampleInput.count): exact \(fmt(exT))s, IVF \(fmt(apT))s, speed-up x\(fmt(exT / apT)); mean intra-sim exact \(fmt(exR.clustering.meanIntraSimilarity, 4)) vs IVF \(fmt(apR.clustering.meanIntraSimilarity, 4)) (ratio \(fmt(apR.clustering.meanIntraSimilarity / exR.clustering.meanIntraSimilarity, 4))); \(same) of \(exC.clusters.count) exact clusters reproduced (\(fmt(100 * Double(same) / Double(exC.clusters.count), 1))%)")
-print("RESULT n=\(n): IVF \(fmt(fullT))s, peak memory \(fmt(peakMiB(), 0)) MiB")
+print("RESULT n=\(sampleInput.count): exact \(fmt(exT))s wall \(fmt(exCPU))s CPU, IVF \(fmt(apT))s wall \(fmt(apCPU))s CPU, speed-up x\(fmt(exT / apT)) wall x\(fmt(exCPU / apCPU)) CPU; mean intra-sim exact \(fmt(exR.clustering.meanIntraSimilarity, 4)) vs IVF \(fmt(apR.clustering.meanIntraSimilarity, 4)) (ratio \(fmt(apR.clustering.meanIntraSimilarity / exR.clustering.meanIntraSimilarity, 4))); \(same) of \(exC.clusters.count) exact clusters reproduced (\(fmt(100 * Double(same) / Double(exC.clusters.count), 1))%)")
+print("RESULT n=\(n): IVF \(fmt(fullT))s wall, \(fmt(fullCPU))s CPU, peak memory \(fmt(peakMiB(), 0)) MiB")
 
 if walk {
     var w = GraphWalkClustering.Options()
     w.graph = .ivf
     w.ivfProbes = probes
-    let t0 = now()
+    let t0 = now(), c0 = cpuSeconds()
     let g = GraphWalkClustering.buildGraph(input, options: options, walk: w)
     let tg = now() - t0
     let c = GraphWalkClustering.walkGraph(input: input, graph: g, options: options, walk: w)
-    let tw = now() - t0
+    let tw = now() - t0, cpu = cpuSeconds() - c0
     let r = QualityReport.make(input, c, maxTokens: options.maxTokens)
-    print("RESULT knn-walk n=\(n): graph \(fmt(tg))s, total \(fmt(tw))s, \(c.clusters.count) clusters, mean intra-sim \(fmt(r.clustering.meanIntraSimilarity, 4)) (random \(fmt(r.randomBaseline.meanIntraSimilarity, 4))), fill \(fmt(r.clustering.meanFill, 3)), peak \(fmt(peakMiB(), 0)) MiB")
+    print("RESULT knn-walk n=\(n): graph \(fmt(tg))s, total \(fmt(tw))s wall, \(fmt(cpu))s CPU, \(c.clusters.count) clusters, mean intra-sim \(fmt(r.clustering.meanIntraSimilarity, 4)) (random \(fmt(r.randomBaseline.meanIntraSimilarity, 4))), fill \(fmt(r.clustering.meanFill, 3)), peak \(fmt(peakMiB(), 0)) MiB")
 }
