@@ -82,9 +82,36 @@ public enum LengthClustering {
         var centroid = [Float](repeating: 0, count: d)
         var query = [Float](repeating: 0, count: d)
 
+        // Seed mode, speculatively in parallel: the next `batch` seeds query the index as it
+        // stands (both cores), then the clusters are formed one by one as in the paper, each
+        // skipping candidates taken meanwhile. A seed whose fetched list runs out while it was
+        // truncated queries again, so the result equals the one-by-one loop.
+        let batch = options.similarityTo == .seed ? 32 : 1
+        let fetch = 2 * max(1, dmax - 1) + 1  // +1: the seed finds itself
+        var prefetched: [Int32: [(sim: Float, row: Int32)]] = [:]
+
         while index.remaining > 0 {
             while !index.contains(order[cursor]) { cursor += 1 }
             let s = order[cursor]
+            if batch > 1 && prefetched[s] == nil && index.remaining > 1 && input.lengths[Int(s)] < lmax && dmax > 1 {
+                var seeds: [Int32] = []
+                var c = cursor
+                while seeds.count < batch && c < n {
+                    let r = order[c]
+                    if index.contains(r) && input.lengths[Int(r)] < lmax { seeds.append(r) }
+                    c += 1
+                }
+                var results = [([(sim: Float, row: Int32)], Int)](repeating: ([], 0), count: seeds.count)
+                results.withUnsafeMutableBufferPointer { rp in
+                    let out = rp.baseAddress!
+                    DispatchQueue.concurrentPerform(iterations: seeds.count) { j in
+                        out[j] = index.searchReadOnly(base + Int(seeds[j]) * d, threshold: options.threshold, limit: fetch, parallel: false)
+                    }
+                }
+                prefetched.removeAll(keepingCapacity: true)
+                for (j, r) in seeds.enumerated() { prefetched[r] = results[j].0 }
+                index.record(queries: seeds.count, listsSearched: results.reduce(0) { $0 + $1.1 })
+            }
             index.remove(s)
             var members: [Int32] = [s]
             var sims: [Float] = [1]
@@ -101,6 +128,26 @@ public enum LengthClustering {
 
             switch options.similarityTo {
             case .seed:
+                var exhausted = false
+                if let pre = prefetched.removeValue(forKey: s) {
+                    var decided = false
+                    prefetchWalk: for (sim, r) in pre where r != s && index.contains(r) {
+                        if !(length < lmax && members.count < dmax) { decided = true; break }
+                        if !fits(r) {
+                            if options.overflow == .stop { decided = true; break prefetchWalk }
+                            skipped.insert(r)
+                            continue
+                        }
+                        add(r, sim)
+                    }
+                    if !(length < lmax && members.count < dmax) { decided = true }
+                    // An untruncated list held every remaining document above the threshold.
+                    if pre.count < fetch { exhausted = true }
+                    if decided || exhausted {
+                        clusters.append(Clustering.Cluster(members: members, joinSimilarity: sims, tokens: length))
+                        continue
+                    }
+                }
                 // The closest remaining documents to the seed, in order, are fixed while the
                 // cluster grows (only its own members leave), so one query serves the cluster.
                 var want = dmax - 1

@@ -85,20 +85,38 @@ final class RemainingIndex {
     /// The remaining rows with `q·x >= threshold`, best first (ties: lower row), at most `limit`.
     /// `q` must be unit length for the list bound to hold.
     func search(_ q: UnsafePointer<Float>, threshold: Float, limit: Int) -> [(sim: Float, row: Int32)] {
+        let (result, searched) = searchReadOnly(q, threshold: threshold, limit: limit, parallel: true)
         queries += 1
+        probes += searched
+        return result
+    }
+
+    /// Counts queries run through `searchReadOnly` (which, being safe to call from several
+    /// threads at once, does not count them itself).
+    func record(queries q: Int, listsSearched p: Int) {
+        queries += q
+        probes += p
+    }
+
+    /// `search` without bookkeeping: reads only, so several threads may run it at once while
+    /// nobody removes. Returns the result and the number of lists searched.
+    func searchReadOnly(_ q: UnsafePointer<Float>, threshold: Float, limit: Int, parallel: Bool) -> ([(sim: Float, row: Int32)], Int) {
         var top = TopK(limit: limit)
         if centroids.isEmpty {
-            scan(list: 0, q, threshold: threshold, into: &top, parallel: lists[0].count >= 16_384)
-            probes += 1
-            return top.sorted()
+            scan(list: 0, q, threshold: threshold, into: &top, parallel: parallel && lists[0].count >= 16_384)
+            return (top.sorted(), 1)
         }
         let k = lists.count
         var sims = [Float](repeating: 0, count: k)
         centroids.withUnsafeBufferPointer { cp in
             sims.withUnsafeMutableBufferPointer { bp in
                 let c = cp.baseAddress!, b = bp.baseAddress!, d = dim
-                parallelChunks(count: k, minChunk: 1024) { _, r in
-                    dotRows(q, c + r.lowerBound * d, count: r.count, d, into: b + r.lowerBound)
+                if parallel {
+                    parallelChunks(count: k, minChunk: 1024) { _, r in
+                        dotRows(q, c + r.lowerBound * d, count: r.count, d, into: b + r.lowerBound)
+                    }
+                } else {
+                    dotRows(q, c, count: k, d, into: b)
                 }
             }
         }
@@ -133,8 +151,7 @@ final class RemainingIndex {
                 searched += 1
             }
         }
-        probes += searched
-        return top.sorted()
+        return (top.sorted(), searched)
     }
 
     private func scan(list l: Int, _ q: UnsafePointer<Float>, threshold: Float, into top: inout TopK, parallel: Bool) {
