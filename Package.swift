@@ -84,7 +84,7 @@ let package = Package(
         .testTarget(name: "LecternVecTests", dependencies: ["LecternVec", "LecternStore"]),
         .testTarget(name: "LecternTextTests", dependencies: ["LecternText"]),
         .testTarget(name: "LecternEmbedTests", dependencies: ["LecternEmbed", "LecternText", "LecternStore"]),
-        .testTarget(name: "LecternClusterTests", dependencies: ["LecternCluster", "LecternStore"]),
+        .testTarget(name: "LecternClusterTests", dependencies: ["LecternCluster", "LecternStore", "LecternVec"]),
         .testTarget(name: "LecternGenerateTests", dependencies: ["LecternGenerate", "LecternStore"]),
         .testTarget(name: "LecternMineTests", dependencies: ["LecternMine", "LecternText", "LecternStore"]),
         .testTarget(name: "LecternBuildTests", dependencies: ["LecternBuild", "LecternStore"]),

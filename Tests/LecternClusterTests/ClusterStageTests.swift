@@ -1,12 +1,16 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 import LecternCluster
 import LecternStore
+import LecternVec
 import XCTest
 
-/// The stage against real Lectern files. The vector table is a plain table with the
-/// `lectern_vec` layout the reader relies on (rowid, `embedding` float32 BLOB): the extension
-/// itself lives on another branch.
+/// Every connection of this process gets the vector extension, as the application's does.
+let registerVectorExtension: Void = { sqlite3_auto_extension(lecternVecAutoExtension) }()
+
+/// The stage against real Lectern files, with vectors in a real `lectern_vec` virtual table (or,
+/// for the remaining tests, a plain table of the same layout: rowid, `embedding` float32 BLOB).
 final class ClusterStageTests: XCTestCase {
     var dir: URL!
 
@@ -21,12 +25,15 @@ final class ClusterStageTests: XCTestCase {
 
     /// A file with `n` documents, MiniLM-like vectors with topic structure, token counts and
     /// QA pairs for every third document.
-    func makeFile(_ name: String, n: Int = 400) throws -> Store {
+    func makeFile(_ name: String, n: Int = 400, vectorExtension: Bool = false) throws -> Store {
+        _ = registerVectorExtension
         let store = try Store.create(path: dir.appendingPathComponent(name).path, domain: "biomedicine")
         let input = try Fixture.corpus(n: n, dim: 32)
         try store.pool.write { db in
             let now = "2026-11-25T00:00:00Z"
-            try db.execute(sql: "CREATE TABLE vec_minilm(embedding BLOB)")
+            try db.execute(sql: vectorExtension
+                ? "CREATE VIRTUAL TABLE vec_minilm USING lectern_vec(embedding float[32] distance_metric=cosine)"
+                : "CREATE TABLE vec_minilm(embedding BLOB)")
             try db.execute(sql: """
                 INSERT INTO embedders(id, name, kind, model, dim, vector_table, fingerprint, config, created_at)
                 VALUES (1, 'minilm', 'builtin', 'all-MiniLM-L6-v2', 32, 'vec_minilm', 'emb-fp', '{}', ?)
@@ -126,6 +133,17 @@ final class ClusterStageTests: XCTestCase {
         XCTAssertEqual(resumed.written, full.clusters - 60)
         XCTAssertEqual(try members(broken, resumed.clusteringID), try members(clean, full.clusteringID))
         XCTAssertEqual(resumed.fingerprint, full.fingerprint)
+    }
+
+    func testReadsVectorsFromLecternVecTable() throws {
+        let store = try makeFile("vec.lectern", n: 120, vectorExtension: true)
+        let loaded = try ClusterInputReader.read(store, .init(embedder: "minilm", tokenizer: "llama"))
+        let expected = try Fixture.corpus(n: 120, dim: 32)
+        XCTAssertEqual(loaded.input.ids, (1...120).map { Int64($0) })
+        for i in 0..<120 * 32 { XCTAssertEqual(loaded.input.vectors[i], expected.vectors[i], accuracy: 1e-6) }
+        let r = try ClusterStage.run(store, source: .init(embedder: "minilm", tokenizer: "llama", qaBudget: 50),
+                                     options: ClusterOptions(maxTokens: 2048, maxDocuments: 8, seed: 1))
+        XCTAssertEqual(try members(store, r.clusteringID).flatMap { $0 }.count, 120)
     }
 
     func testMissingEmbedderIsNamed() throws {
