@@ -76,6 +76,8 @@ let package = Package(
                           path: "benchmarks/tokenizers/Bench"),
         // Benchmark: the miner over a directory of raw texts (benchmarks/miner/run.sh).
         .executableTarget(name: "lectern-miner-bench", dependencies: ["LecternMine"], path: "benchmarks/miner/bench"),
+        // Benchmark: length-based clustering vs exact-neighbour clustering (benchmarks/cluster/run.sh).
+        .executableTarget(name: "lectern-bench-cluster", dependencies: ["LecternCluster"]),
 
         // Build-time: turns migrations/*.sql into Swift string constants.
         .executableTarget(name: "EmbedSQL"),
@@ -89,7 +91,7 @@ let package = Package(
         .testTarget(name: "LecternVecTests", dependencies: ["LecternVec", "LecternStore"]),
         .testTarget(name: "LecternTextTests", dependencies: ["LecternText"]),
         .testTarget(name: "LecternEmbedTests", dependencies: ["LecternEmbed", "LecternText", "LecternStore"]),
-        .testTarget(name: "LecternClusterTests", dependencies: ["LecternCluster", "LecternStore"]),
+        .testTarget(name: "LecternClusterTests", dependencies: ["LecternCluster", "LecternStore", "LecternVec"]),
         .testTarget(name: "LecternGenerateTests", dependencies: ["LecternGenerate", "LecternStore"]),
         .testTarget(name: "LecternMineTests", dependencies: ["LecternMine", "LecternText", "LecternStore"]),
         .testTarget(name: "LecternBuildTests", dependencies: ["LecternBuild", "LecternStore"]),

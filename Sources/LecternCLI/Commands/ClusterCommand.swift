@@ -1,0 +1,106 @@
+import ArgumentParser
+import Foundation
+import LecternCluster
+import LecternStore
+
+/// `lectern cluster FILE --embedder NAME [--tokenizer NAME] [--generator NAME | --qa-budget N] ... [--report]`
+struct ClusterCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cluster",
+        abstract: "Group similar documents so that each group with its QA pairs fits the context (Algorithm 1 of arXiv 2401.07284, or a kNN-graph walk).",
+        discussion: """
+        Lengths are the tokenizer's token counts of each document plus its QA pairs (with --generator), \
+        or plus a reserved --qa-budget for documents without pairs (clustering before generation). \
+        Resumable: re-run the same command after an interruption and it finishes the same clustering; \
+        new documents, QA pairs or options make a new clustering. --report prints the quality report \
+        (mean intra-cluster similarity, fill, sizes, and a random grouping as the baseline).
+        """)
+
+    @Argument(help: "The Lectern file.")
+    var file: String
+
+    @Option(help: "Embedder whose vectors to use (name or id).")
+    var embedder: String?
+
+    @Option(help: "Tokenizer whose token counts measure lengths (name or id); without it, about 4 characters a token.")
+    var tokenizer: String?
+
+    @Option(help: "Generator whose QA pairs count in each document's length (name or id).")
+    var generator: String?
+
+    @Option(name: .customLong("qa-budget"), help: "Tokens reserved for the QA pairs of a document without pairs (default: measured from the pairs already generated, else 0).")
+    var qaBudget: Int?
+
+    @Option(help: "Algorithm: length (the paper's Algorithm 1) or knn-walk.")
+    var algorithm: String = "length"
+
+    @Option(name: .customLong("lmax"), help: "Lmax: token budget of a cluster.")
+    var maxTokens: Int = 2048
+
+    @Option(name: .customLong("dmax"), help: "Dmax: most documents in a cluster.")
+    var maxDocuments: Int = 16
+
+    @Option(help: "Cosine similarity below which a cluster stops growing.")
+    var threshold: Float = 0.7
+
+    @Option(help: "Seed of the random seed-document choice.")
+    var seed: UInt64 = 0
+
+    @Option(name: .customLong("similarity-to"), help: "seed (default) or centroid.")
+    var similarityTo: String = "seed"
+
+    @Option(help: "A document longer than Lmax: singleton (default) or reject.")
+    var oversize: String = "singleton"
+
+    @Option(help: "A close document that does not fit: stop (default, the paper) or skip (try the next).")
+    var overflow: String = "stop"
+
+    @Option(help: "Neighbour search: auto (default), exact or ivf.")
+    var search: String = "auto"
+
+    @Option(help: "IVF lists searched per query (default: exact for --search ivf, 8 for auto on large inputs).")
+    var probes: Int?
+
+    @Option(help: "knn-walk: neighbours per document.")
+    var k: Int = 16
+
+    @Flag(help: "Print the quality report (of this clustering, or of the latest complete one when no --embedder is given).")
+    var report = false
+
+    func validate() throws {
+        guard ClusterStage.Algorithm(rawValue: algorithm) != nil else { throw ValidationError("--algorithm must be length or knn-walk, got '\(algorithm)'") }
+        guard SimilarityTarget(rawValue: similarityTo) != nil else { throw ValidationError("--similarity-to must be seed or centroid, got '\(similarityTo)'") }
+        guard OversizePolicy(rawValue: oversize) != nil else { throw ValidationError("--oversize must be singleton or reject, got '\(oversize)'") }
+        guard OverflowPolicy(rawValue: overflow) != nil else { throw ValidationError("--overflow must be stop or skip, got '\(overflow)'") }
+        guard NeighbourSearch(rawValue: search) != nil else { throw ValidationError("--search must be auto, exact or ivf, got '\(search)'") }
+        if embedder == nil && !report { throw ValidationError("--embedder is required (or --report alone to show the latest clustering's report)") }
+    }
+
+    func run() throws {
+        let store = try Store.open(path: file)
+        guard let embedder else {
+            guard let (id, r) = try ClusterStage.storedReport(store) else {
+                throw ValidationError("\(file) has no complete clustering yet; run `lectern cluster \(file) --embedder NAME` first")
+            }
+            print("clustering \(id)\n" + r.text())
+            return
+        }
+        var o = ClusterOptions(maxTokens: maxTokens, maxDocuments: maxDocuments, threshold: threshold, seed: seed)
+        o.similarityTo = SimilarityTarget(rawValue: similarityTo)!
+        o.oversize = OversizePolicy(rawValue: oversize)!
+        o.overflow = OverflowPolicy(rawValue: overflow)!
+        o.search = NeighbourSearch(rawValue: search)!
+        o.ivfMaxProbes = probes
+        var w = GraphWalkClustering.Options()
+        w.k = k
+        w.graph = o.search
+        if let probes { w.ivfProbes = probes }
+        let source = ClusterInputReader.Source(embedder: embedder, tokenizer: tokenizer, generator: generator, qaBudget: qaBudget)
+        let result = try ClusterStage.run(
+            store, source: source, algorithm: ClusterStage.Algorithm(rawValue: algorithm)!, options: o, walk: w,
+            log: { FileHandle.standardError.write(Data(("cluster: " + $0 + "\n").utf8)) })
+        print("clustering \(result.clusteringID): \(result.clusters) clusters of \(result.documents) documents\(result.reused ? " (already complete)" : ", \(result.written) written")")
+        if !result.skipped.isEmpty { print("skipped \(result.skipped.count) documents, first: \(result.skipped[0])") }
+        if report, let r = result.report { print(r.text()) }
+    }
+}
