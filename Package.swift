@@ -44,7 +44,13 @@ let package = Package(
 
         // Pipeline stages, in order.
         .target(name: "LecternIngest", dependencies: ["LecternStore", "CZlib"]),
-        .target(name: "LecternEmbed", dependencies: ["LecternStore", "LecternText"]),
+        // The encoder's kernels need FMA/AVX2 codegen and optimisation even in debug builds
+        // (the tests run all 1000 PubMedQA abstracts through it). haswell = the AVX2+FMA baseline.
+        .target(
+            name: "LecternEmbed",
+            dependencies: ["LecternStore", "LecternText", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: [.unsafeFlags(["-O", "-target-cpu", "haswell"])]
+        ),
         .target(name: "LecternCluster", dependencies: ["LecternStore"]),
         .target(name: "LecternGenerate", dependencies: ["LecternStore"]),
         .target(name: "LecternMine", dependencies: ["LecternStore", "LecternText"]),
@@ -58,6 +64,11 @@ let package = Package(
                 "LecternGenerate", "LecternMine", "LecternBuild", "LecternText",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
+        ),
+
+        // Benchmark: the Swift MiniLM encoder on PubMedQA (benchmarks/embed/run.sh compares it with sentence-transformers).
+        .executableTarget(
+            name: "EmbedBenchmark", dependencies: ["LecternEmbed"], path: "benchmarks/embed/EmbedBenchmark"
         ),
 
         // Build-time: turns migrations/*.sql into Swift string constants.
