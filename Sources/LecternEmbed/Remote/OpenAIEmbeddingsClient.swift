@@ -91,9 +91,10 @@ public final class OpenAIEmbeddingsClient: Embedder, @unchecked Sendable {
     /// The vectors of `texts`, flat, in input order.
     public func embedAsync(_ texts: [String]) async throws -> [Float] {
         if texts.isEmpty { return [] }
-        let batches = stride(from: 0, to: texts.count, by: options.batchSize).map { $0..<min(texts.count, $0 + options.batchSize) }
-        var out = [Float](repeating: 0, count: texts.count * dimension)
         let (session, endpoint, options, dimension) = (self.session, self.endpoint, self.options, self.dimension)
+        let size = options.batchSize
+        let batches = stride(from: 0, to: texts.count, by: size).map { $0..<min(texts.count, $0 + size) }
+        var out = [Float](repeating: 0, count: texts.count * dimension)
         try await withThrowingTaskGroup(of: (Int, [[Float]]).self) { group in
             var next = 0
             func launch() {
@@ -185,8 +186,7 @@ public final class OpenAIEmbeddingsClient: Embedder, @unchecked Sendable {
 
     /// Runs async work to completion from a synchronous caller.
     static func blocking<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) throws -> T {
-        final class Box: @unchecked Sendable { var result: Result<T, Error>? }
-        let box = Box(), done = DispatchSemaphore(value: 0)
+        let box = ResultBox<T>(), done = DispatchSemaphore(value: 0)
         Task.detached {
             do { box.result = .success(try await work()) } catch { box.result = .failure(error) }
             done.signal()
@@ -195,3 +195,6 @@ public final class OpenAIEmbeddingsClient: Embedder, @unchecked Sendable {
         return try box.result!.get()
     }
 }
+
+/// Carries a result out of a detached task to the thread waiting on a semaphore.
+private final class ResultBox<T>: @unchecked Sendable { var result: Result<T, Error>? }
