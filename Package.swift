@@ -13,7 +13,8 @@ let package = Package(
     products: [
         .executable(name: "lectern", targets: ["LecternCLI"]),
         // The loadable SQLite extension: `.load .build/release/libLecternVec` in the sqlite3 shell.
-        .library(name: "LecternVec", type: .dynamic, targets: ["LecternVec"]),
+        // A thin target, so the static Swift runtime goes only into this .so.
+        .library(name: "LecternVec", type: .dynamic, targets: ["LecternVecLoadable"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
@@ -28,7 +29,15 @@ let package = Package(
 
         // Vector similarity extension: knows nothing of Lectern, talks to SQLite only through
         // the sqlite3_api_routines pointer it is handed.
-        .target(name: "LecternVec", dependencies: ["CSQLiteExt"]),
+        // Optimised even in debug builds: the scan and k-means loops are ~50x slower at -Onone,
+        // which every test that touches a vector table (embed, cluster) would pay.
+        .target(name: "LecternVec", dependencies: ["CSQLiteExt"], swiftSettings: [.unsafeFlags(["-O"])]),
+        // Entry point of the loadable library; -static-stdlib makes it load with no Swift toolchain.
+        .target(
+            name: "LecternVecLoadable",
+            dependencies: ["LecternVec", "CSQLiteExt"],
+            linkerSettings: [.unsafeFlags(["-static-stdlib"])]
+        ),
 
         // The one-file store: open, migrate (migrations/ embedded by the plugin), stage bookkeeping.
         .target(

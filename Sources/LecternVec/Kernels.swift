@@ -1,0 +1,146 @@
+// The hot loops. Sixteen floats a step in two independent accumulators (so the adds pipeline),
+// unaligned SIMD loads straight from the chunk memory, no bounds checks: callers pass pointers
+// with at least `n` elements.
+
+@inline(__always)
+private func load16(_ p: UnsafePointer<Float>, _ i: Int) -> SIMD16<Float> {
+    UnsafeRawPointer(p + i).loadUnaligned(as: SIMD16<Float>.self)
+}
+
+/// Inner product of two float32 vectors.
+@inline(__always)
+func dotF32(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+    var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>()
+    var i = 0
+    while i + 32 <= n {
+        acc0 += load16(a, i) * load16(b, i)
+        acc1 += load16(a, i + 16) * load16(b, i + 16)
+        i += 32
+    }
+    if i + 16 <= n { acc0 += load16(a, i) * load16(b, i); i += 16 }
+    var s = (acc0 + acc1).sum()
+    while i < n { s += a[i] * b[i]; i += 1 }
+    return s
+}
+
+/// Squared Euclidean distance of two float32 vectors.
+@inline(__always)
+func l2sqF32(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+    var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>()
+    var i = 0
+    while i + 32 <= n {
+        let d0 = load16(a, i) - load16(b, i)
+        let d1 = load16(a, i + 16) - load16(b, i + 16)
+        acc0 += d0 * d0
+        acc1 += d1 * d1
+        i += 32
+    }
+    if i + 16 <= n { let d = load16(a, i) - load16(b, i); acc0 += d * d; i += 16 }
+    var s = (acc0 + acc1).sum()
+    while i < n { let d = a[i] - b[i]; s += d * d; i += 1 }
+    return s
+}
+
+/// Manhattan distance of two float32 vectors (accumulated in Double, as sqlite-vec returns it).
+@inline(__always)
+func l1F32(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+    var acc = SIMD16<Float>()
+    var i = 0
+    while i + 16 <= n {
+        let d = load16(a, i) - load16(b, i)
+        acc += d.replacing(with: -d, where: d .< 0)
+        i += 16
+    }
+    var s = acc.sum()
+    while i < n { s += abs(a[i] - b[i]); i += 1 }
+    return s
+}
+
+/// Dot product and the squared norm of `b` in one pass (cosine against a query of known norm).
+@inline(__always)
+func dotAndNormF32(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> (Float, Float) {
+    var d0 = SIMD16<Float>(), d1 = SIMD16<Float>(), m0 = SIMD16<Float>(), m1 = SIMD16<Float>()
+    var i = 0
+    while i + 32 <= n {
+        let b0 = load16(b, i), b1 = load16(b, i + 16)
+        d0 += load16(a, i) * b0
+        d1 += load16(a, i + 16) * b1
+        m0 += b0 * b0
+        m1 += b1 * b1
+        i += 32
+    }
+    if i + 16 <= n { let b0 = load16(b, i); d0 += load16(a, i) * b0; m0 += b0 * b0; i += 16 }
+    var dot = (d0 + d1).sum(), mag = (m0 + m1).sum()
+    while i < n { dot += a[i] * b[i]; mag += b[i] * b[i]; i += 1 }
+    return (dot, mag)
+}
+
+@inline(__always)
+private func load16i(_ p: UnsafePointer<Int8>, _ i: Int) -> SIMD16<Int32> {
+    SIMD16<Int32>(truncatingIfNeeded: UnsafeRawPointer(p + i).loadUnaligned(as: SIMD16<Int8>.self))
+}
+
+/// Inner product and both squared norms of two int8 vectors, exact in Int32 for d < 2^16.
+@inline(__always)
+func dotNormsI8(_ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>, _ n: Int) -> (Int32, Int32, Int32) {
+    var d = SIMD16<Int32>(), ma = SIMD16<Int32>(), mb = SIMD16<Int32>()
+    var i = 0
+    while i + 16 <= n {
+        let x = load16i(a, i), y = load16i(b, i)
+        d &+= x &* y
+        ma &+= x &* x
+        mb &+= y &* y
+        i += 16
+    }
+    var dot = d.wrappedSum(), na = ma.wrappedSum(), nb = mb.wrappedSum()
+    while i < n {
+        let x = Int32(a[i]), y = Int32(b[i])
+        dot &+= x &* y; na &+= x &* x; nb &+= y &* y
+        i += 1
+    }
+    return (dot, na, nb)
+}
+
+/// Squared Euclidean distance of two int8 vectors.
+@inline(__always)
+func l2sqI8(_ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>, _ n: Int) -> Int32 {
+    var acc = SIMD16<Int32>()
+    var i = 0
+    while i + 16 <= n {
+        let dv = load16i(a, i) &- load16i(b, i)
+        acc &+= dv &* dv
+        i += 16
+    }
+    var s = acc.wrappedSum()
+    while i < n { let dv = Int32(a[i]) - Int32(b[i]); s &+= dv &* dv; i += 1 }
+    return s
+}
+
+/// Manhattan distance of two int8 vectors.
+@inline(__always)
+func l1I8(_ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>, _ n: Int) -> Int32 {
+    var acc = SIMD16<Int32>()
+    var i = 0
+    while i + 16 <= n {
+        let dv = load16i(a, i) &- load16i(b, i)
+        acc &+= dv.replacing(with: 0 &- dv, where: dv .< 0)
+        i += 16
+    }
+    var s = acc.wrappedSum()
+    while i < n { s &+= abs(Int32(a[i]) - Int32(b[i])); i += 1 }
+    return s
+}
+
+/// Number of differing bits of two bit vectors of `nBytes` bytes.
+@inline(__always)
+func hamming(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ nBytes: Int) -> Int {
+    var s = 0
+    var i = 0
+    let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
+    while i + 8 <= nBytes {
+        s += (ra.loadUnaligned(fromByteOffset: i, as: UInt64.self) ^ rb.loadUnaligned(fromByteOffset: i, as: UInt64.self)).nonzeroBitCount
+        i += 8
+    }
+    while i < nBytes { s += (a[i] ^ b[i]).nonzeroBitCount; i += 1 }
+    return s
+}
