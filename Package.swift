@@ -89,7 +89,7 @@ let package = Package(
         .testTarget(name: "LecternCLITests", dependencies: ["LecternCLI", "LecternStore"]),
         .testTarget(name: "LecternVecTests", dependencies: ["LecternVec", "LecternStore"]),
         .testTarget(name: "LecternTextTests", dependencies: ["LecternText"]),
-        .testTarget(name: "LecternEmbedTests", dependencies: ["LecternEmbed", "LecternText", "LecternStore"]),
+        .testTarget(name: "LecternEmbedTests", dependencies: ["LecternEmbed", "LecternText", "LecternStore", "LecternVec"]),
         .testTarget(name: "LecternClusterTests", dependencies: ["LecternCluster", "LecternStore"]),
         .testTarget(name: "LecternGenerateTests", dependencies: ["LecternGenerate", "LecternStore"]),
         .testTarget(name: "LecternMineTests", dependencies: ["LecternMine", "LecternText", "LecternStore"]),

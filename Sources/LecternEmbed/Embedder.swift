@@ -18,9 +18,15 @@ public protocol Embedder: Sendable {
     var configJSON: String { get }
     /// One vector per text, in order, as a flat `texts.count x dimension` array.
     func embed(_ texts: [String]) throws -> [Float]
+    /// Encoder tokens each text is embedded from (after truncation), when the embedder knows;
+    /// stored in `embeddings.n_tokens`.
+    func tokenCounts(_ texts: [String]) -> [Int]?
 }
 
 extension Embedder {
+    /// Remote embedders do not say how they tokenize.
+    public func tokenCounts(_ texts: [String]) -> [Int]? { nil }
+
     /// One vector per text, in order.
     public func embedRows(_ texts: [String]) throws -> [[Float]] {
         let flat = try embed(texts)

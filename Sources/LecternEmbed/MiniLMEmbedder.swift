@@ -65,6 +65,10 @@ public final class MiniLMEmbedder: Embedder, @unchecked Sendable {
         }
     }
 
+    public func tokenCounts(_ texts: [String]) -> [Int]? {
+        texts.map { sequences(for: $0).reduce(0) { $0 + $1.count } }
+    }
+
     public func embed(_ texts: [String]) throws -> [Float] {
         let seqs = texts.map(sequences(for:))
         return try embed(tokenized: seqs)
