@@ -8,9 +8,13 @@ cd "$LECTERN_ROOT"
 [ -f "$LECTERN_ENV_FILE" ] && . "$LECTERN_ENV_FILE"
 PQAL="${LECTERN_PUBMEDQA:-/work/shared/data/pubmedqa/ori_pqal.json}"
 PY="${LECTERN_EMBED_PYTHON:-$LECTERN_CACHE/venv/bin/python}"
-swift build -c release --product EmbedBenchmark >&2
+# LecternEmbed is compiled -O -target-cpu haswell in every configuration, so the encoder runs the
+# same machine code either way; LECTERN_BENCH_CONFIG=debug skips a release build of GRDB/Crypto.
+CONFIG="${LECTERN_BENCH_CONFIG:-release}"
+swift build -c "$CONFIG" --product EmbedBenchmark >&2
+BIN="$(swift build -c "$CONFIG" --show-bin-path)/EmbedBenchmark"
 MODEL="${LECTERN_MINILM_DIR:-$LECTERN_CACHE/models/all-minilm-l6-v2}"
-swift_out="$(.build/release/EmbedBenchmark "$PQAL")"
+swift_out="$("$BIN" "$PQAL")"
 echo "$swift_out"
 st_out="$("$PY" benchmarks/embed/st_bench.py "$MODEL" "$PQAL" "$(nproc)" 2>/dev/null)"
 echo "$st_out"

@@ -18,7 +18,7 @@ enum Attention {
             let qkv = UnsafePointer<Float>(bitPattern: qAddr)!, out = UnsafeMutablePointer<Float>(bitPattern: oAddr)!
             let s = task / heads, head = task % heads
             let n = lengths[s], base = starts[s], stride = 3 * hidden
-            let np = (n + 7) / 8 * 8
+            let np = (n + 31) / 32 * 32
             let kT = UnsafeMutablePointer<Float>.allocate(capacity: d * np)
             let scores = UnsafeMutablePointer<Float>.allocate(capacity: np)
             defer { kT.deallocate(); scores.deallocate() }
@@ -30,14 +30,23 @@ enum Attention {
             let sraw = UnsafeMutableRawPointer(scores), kraw = UnsafeRawPointer(kT)
             for i in 0..<n {
                 let q = qkv + (base + i) * stride + head * d
+                // 32 scores at a time: four independent FMA chains hide the FMA latency.
                 var jb = 0
                 while jb < np {
-                    var acc = V()
+                    var s0 = V(), s1 = V(), s2 = V(), s3 = V()
                     for c in 0..<d {
-                        acc = acc.addingProduct(V(repeating: q[c]), kraw.loadUnaligned(fromByteOffset: (c * np + jb) * 4, as: V.self))
+                        let qc = V(repeating: q[c])
+                        let row = kraw + (c * np + jb) * 4
+                        s0 = s0.addingProduct(qc, row.loadUnaligned(as: V.self))
+                        s1 = s1.addingProduct(qc, row.loadUnaligned(fromByteOffset: 32, as: V.self))
+                        s2 = s2.addingProduct(qc, row.loadUnaligned(fromByteOffset: 64, as: V.self))
+                        s3 = s3.addingProduct(qc, row.loadUnaligned(fromByteOffset: 96, as: V.self))
                     }
-                    sraw.storeBytes(of: acc * scale, toByteOffset: jb * 4, as: V.self)
-                    jb += 8
+                    sraw.storeBytes(of: s0 * scale, toByteOffset: jb * 4, as: V.self)
+                    sraw.storeBytes(of: s1 * scale, toByteOffset: jb * 4 + 32, as: V.self)
+                    sraw.storeBytes(of: s2 * scale, toByteOffset: jb * 4 + 64, as: V.self)
+                    sraw.storeBytes(of: s3 * scale, toByteOffset: jb * 4 + 96, as: V.self)
+                    jb += 32
                 }
                 var mx = -Float.infinity
                 for j in 0..<n { mx = max(mx, scores[j]) }
@@ -55,7 +64,25 @@ enum Attention {
                 let inv = 1 / sum.sum()
                 let o = out + (base + i) * hidden + head * d
                 let oraw = UnsafeMutableRawPointer(o)
+                // One pass over the value rows per 32 output dims (4 accumulators): each row is
+                // a strided load, so touching it once instead of d/8 times is what matters.
                 var c = 0
+                while c + 32 <= d {
+                    var a0 = V(), a1 = V(), a2 = V(), a3 = V()
+                    for j in 0..<n {
+                        let v = UnsafeRawPointer(qkv + (base + j) * stride + 2 * hidden + head * d + c)
+                        let p = V(repeating: scores[j])
+                        a0 = a0.addingProduct(p, v.loadUnaligned(as: V.self))
+                        a1 = a1.addingProduct(p, v.loadUnaligned(fromByteOffset: 32, as: V.self))
+                        a2 = a2.addingProduct(p, v.loadUnaligned(fromByteOffset: 64, as: V.self))
+                        a3 = a3.addingProduct(p, v.loadUnaligned(fromByteOffset: 96, as: V.self))
+                    }
+                    oraw.storeBytes(of: a0 * inv, toByteOffset: c * 4, as: V.self)
+                    oraw.storeBytes(of: a1 * inv, toByteOffset: c * 4 + 32, as: V.self)
+                    oraw.storeBytes(of: a2 * inv, toByteOffset: c * 4 + 64, as: V.self)
+                    oraw.storeBytes(of: a3 * inv, toByteOffset: c * 4 + 96, as: V.self)
+                    c += 32
+                }
                 while c < d {
                     var acc = V()
                     for j in 0..<n {

@@ -6,8 +6,15 @@ enum VectorMath {
     /// e^x, relative error ~2e-7 on [-87, 88]: x = n·ln2 + r, |r| <= ln2/2, degree-6 polynomial.
     @inline(__always)
     static func exp(_ x: V) -> V {
-        let xc = x.clamped(lowerBound: V(repeating: -87.3), upperBound: V(repeating: 88.3))
-        let n = (xc * V(repeating: 1.442695041)).rounded(.toNearestOrEven)
+        // Generic SIMD conversions (Int32(rounding:), clamped) are scalar loops in Swift's
+        // stdlib; the magic-number trick keeps everything in vector registers:
+        // t = x·log2e + 1.5·2^23 rounds to nearest and leaves n in the low mantissa bits.
+        let lo = V(repeating: -87.3), hi = V(repeating: 88.3)
+        var xc = x.replacing(with: lo, where: x .< lo)
+        xc = xc.replacing(with: hi, where: xc .> hi)
+        let magic = V(repeating: 12582912)  // 0x4B400000
+        let t = xc * V(repeating: 1.442695041) + magic
+        let n = t - magic
         var r = xc.addingProduct(n, V(repeating: -0.693145752))
         r = r.addingProduct(n, V(repeating: -1.428606765e-6))
         var p = V(repeating: 1.0 / 720) * r + V(repeating: 1.0 / 120)
@@ -16,8 +23,8 @@ enum VectorMath {
         p = p * r + V(repeating: 0.5)
         p = p * r + V(repeating: 1)
         p = p * r + V(repeating: 1)
-        let bits = SIMD8<Int32>(n, rounding: .towardZero) &+ 127
-        let scale = unsafeBitCast(bits &<< 23, to: V.self)
+        let ni = unsafeBitCast(t, to: SIMD8<Int32>.self) &- 0x4B40_0000
+        let scale = unsafeBitCast((ni &+ 127) &<< 23, to: V.self)
         return p * scale
     }
 
