@@ -43,7 +43,9 @@ let package = Package(
         .target(
             name: "LecternStore",
             dependencies: [
+                "LecternVec",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             plugins: ["EmbedMigrations"]
@@ -75,6 +77,9 @@ let package = Package(
             ]
         ),
 
+        // Benchmark: LecternText tokenizers vs Rust `tokenizers` (benchmarks/tokenizers/run.sh).
+        .executableTarget(name: "lectern-bench-tokenizers", dependencies: ["LecternText"],
+                          path: "benchmarks/tokenizers/Bench"),
         // Benchmark: the Swift MiniLM encoder on PubMedQA (benchmarks/embed/run.sh compares it with sentence-transformers).
         .executableTarget(
             name: "EmbedBenchmark", dependencies: ["LecternEmbed"], path: "benchmarks/embed/EmbedBenchmark"
@@ -84,12 +89,15 @@ let package = Package(
         .executableTarget(name: "EmbedSQL"),
         .plugin(name: "EmbedMigrations", capability: .buildTool(), dependencies: ["EmbedSQL"]),
 
-        .testTarget(name: "LecternStoreTests", dependencies: ["LecternStore"]),
-        .testTarget(name: "LecternIngestTests", dependencies: ["LecternIngest", "LecternStore"]),
-        .testTarget(name: "LecternCLITests", dependencies: ["LecternCLI", "LecternStore"]),
+        // Paths, fixtures and process helpers shared by the test targets.
+        .target(name: "LecternTestSupport", path: "Tests/Support"),
+        .testTarget(name: "LecternStoreTests", dependencies: ["LecternStore", "LecternTestSupport"]),
+        .testTarget(name: "LecternIngestTests", dependencies: ["LecternIngest", "LecternStore", "LecternTestSupport"]),
+        .testTarget(name: "LecternCLITests", dependencies: ["LecternStore", "LecternTestSupport"]),
         .testTarget(name: "LecternVecTests", dependencies: ["LecternVec", "LecternStore"]),
         .testTarget(name: "LecternTextTests", dependencies: ["LecternText"]),
-        .testTarget(name: "LecternEmbedTests", dependencies: ["LecternEmbed", "LecternText", "LecternStore", "LecternVec"]),
+        .testTarget(name: "LecternEmbedTests", dependencies: ["LecternEmbed", "LecternText", "LecternStore"],
+                    exclude: ["Fixtures", "Reference"]),
         .testTarget(name: "LecternClusterTests", dependencies: ["LecternCluster", "LecternStore"]),
         .testTarget(name: "LecternGenerateTests", dependencies: ["LecternGenerate", "LecternStore"]),
         .testTarget(name: "LecternMineTests", dependencies: ["LecternMine", "LecternText", "LecternStore"]),

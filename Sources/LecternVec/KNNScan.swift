@@ -95,13 +95,32 @@ func scan(_ chunk: ChunkData, _ q: Query, vectorBytes: Int, into top: inout TopK
         let qn = q.normSquared.squareRoot()
         for i in 0..<n where chunk.isValid(i) {
             let (dot, vn) = dotAndNormF32(qp, base + i * q.dims, q.dims)
-            top.offer(1 - dot / (qn * vn.squareRoot()), chunk.rowids[i])
+            let d = 1 - dot / (qn * vn.squareRoot())
+            top.offer(d.isNaN ? .infinity : d, chunk.rowids[i])   // zero vectors sort last
         }
     case (.float32, .dot):
         let qp = q.bytes.assumingMemoryBound(to: Float.self)
         let base = chunk.vectors.assumingMemoryBound(to: Float.self)
         for i in 0..<n where chunk.isValid(i) {
             top.offer(-dotF32(qp, base + i * q.dims, q.dims), chunk.rowids[i])
+        }
+    case (.int8, .l2):
+        let qp = UnsafePointer(q.bytes.assumingMemoryBound(to: Int8.self))
+        let base = UnsafePointer(chunk.vectors.assumingMemoryBound(to: Int8.self))
+        for i in 0..<n where chunk.isValid(i) {
+            let d = l2sqI8f(qp, base + i * q.dims, q.dims)
+            let b = top.bound
+            if d <= b * b || b == .infinity { top.offer(d.squareRoot(), chunk.rowids[i]) }
+        }
+    case (.int8, .cosine), (.int8, .dot):
+        let qp = UnsafePointer(q.bytes.assumingMemoryBound(to: Int8.self))
+        let base = UnsafePointer(chunk.vectors.assumingMemoryBound(to: Int8.self))
+        let qn = dotNormI8f(qp, qp, q.dims).0.squareRoot()
+        let isDot = q.metric == .dot
+        for i in 0..<n where chunk.isValid(i) {
+            let (dot, vn) = dotNormI8f(qp, base + i * q.dims, q.dims)
+            let d = isDot ? -dot : 1 - dot / (qn * vn.squareRoot())
+            top.offer(d.isNaN ? .infinity : d, chunk.rowids[i])
         }
     default:
         for i in 0..<n where chunk.isValid(i) {

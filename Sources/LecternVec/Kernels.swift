@@ -144,3 +144,72 @@ func hamming(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ nBytes: Int
     while i < nBytes { s += (a[i] ^ b[i]).nonzeroBitCount; i += 1 }
     return s
 }
+
+// int8 kernels for the scan, in float32 lanes: baseline x86-64 (SSE2) has no 32-bit integer
+// multiply, while int8 -> float conversion and float multiply are cheap. Exact while the sums
+// stay below 2^24 (e.g. L2 of 384-d vectors up to |diff| ~ 200 per element), float32-rounded beyond,
+// which is the precision the distance column reports anyway.
+
+@inline(__always)
+private func load16f(_ p: UnsafePointer<Int8>, _ i: Int) -> SIMD16<Float> {
+    SIMD16<Float>(SIMD16<Int32>(truncatingIfNeeded: UnsafeRawPointer(p + i).loadUnaligned(as: SIMD16<Int8>.self)))
+}
+
+/// Squared L2 of two int8 vectors, in float32 lanes.
+@inline(__always)
+func l2sqI8f(_ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>, _ n: Int) -> Float {
+    var acc = SIMD16<Float>()
+    var i = 0
+    while i + 16 <= n {
+        let d = load16f(a, i) - load16f(b, i)
+        acc += d * d
+        i += 16
+    }
+    var s = acc.sum()
+    while i < n { let d = Float(a[i]) - Float(b[i]); s += d * d; i += 1 }
+    return s
+}
+
+/// Dot product and squared norm of `b`, int8 inputs, float32 lanes.
+@inline(__always)
+func dotNormI8f(_ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>, _ n: Int) -> (Float, Float) {
+    var d = SIMD16<Float>(), m = SIMD16<Float>()
+    var i = 0
+    while i + 16 <= n {
+        let y = load16f(b, i)
+        d += load16f(a, i) * y
+        m += y * y
+        i += 16
+    }
+    var dot = d.sum(), mag = m.sum()
+    while i < n { dot += Float(a[i]) * Float(b[i]); mag += Float(b[i]) * Float(b[i]); i += 1 }
+    return (dot, mag)
+}
+
+@inline(__always)
+private func load8(_ p: UnsafePointer<Float>, _ i: Int) -> SIMD8<Float> {
+    UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self)
+}
+
+/// Dot products of four rows with one vector `c`: each load of `c` feeds four accumulators,
+/// which is what makes k-means assignment (rows x centroids) compute-bound instead of load-bound.
+@inline(__always)
+func dot4F32(_ r0: UnsafePointer<Float>, _ r1: UnsafePointer<Float>, _ r2: UnsafePointer<Float>, _ r3: UnsafePointer<Float>,
+             _ c: UnsafePointer<Float>, _ n: Int) -> SIMD4<Float> {
+    var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+    var i = 0
+    while i + 8 <= n {
+        let cv = load8(c, i)
+        a0 += load8(r0, i) * cv
+        a1 += load8(r1, i) * cv
+        a2 += load8(r2, i) * cv
+        a3 += load8(r3, i) * cv
+        i += 8
+    }
+    var out = SIMD4<Float>(a0.sum(), a1.sum(), a2.sum(), a3.sum())
+    while i < n {
+        out += SIMD4<Float>(r0[i], r1[i], r2[i], r3[i]) * c[i]
+        i += 1
+    }
+    return out
+}

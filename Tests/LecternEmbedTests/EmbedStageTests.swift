@@ -1,15 +1,11 @@
 import Foundation
 import GRDB
-import GRDBSQLite
 import LecternStore
-import LecternVec
 import XCTest
 @testable import LecternEmbed
 
 /// The resumable embed stage on a real store file with the real vector extension.
 final class EmbedStageTests: XCTestCase {
-    static let registerVec: Void = { sqlite3_auto_extension(lecternVecAutoExtension) }()
-
     /// Fails on its `failOnCall`-th call: an interruption between two batches.
     final class Interrupting: Embedder, @unchecked Sendable {
         let inner: MiniLMEmbedder
@@ -29,7 +25,6 @@ final class EmbedStageTests: XCTestCase {
     }
 
     func makeStore(documents: [String]) throws -> Store {
-        _ = Self.registerVec
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lectern-embed-\(getpid())-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let store = try Store.create(path: dir.appendingPathComponent("t.lectern").path, domain: "biomedicine")

@@ -102,6 +102,23 @@ final class LoadableTests: XCTestCase {
         XCTAssertEqual(o2.trimmingCharacters(in: .whitespacesAndNewlines), "3")
     }
 
+    /// SQLite only through the api pointer, and no Swift runtime needed at load time.
+    func testNoDirectSQLiteSymbolsAndNoSwiftRuntimeDependency() throws {
+        let lib = try library() + ".so"
+        try requireComponent(FileManager.default.fileExists(atPath: "/usr/bin/nm"), "/usr/bin/nm (binutils)", setup: "apt-get install binutils")
+        let (s1, undefined) = try runProcess("/usr/bin/nm", ["-D", "--undefined-only", lib])
+        XCTAssertEqual(s1, 0, undefined)
+        let sqliteRefs = undefined.split(separator: "\n").filter { $0.contains("sqlite3") }
+        XCTAssertEqual(sqliteRefs, [], "the extension must call SQLite only through sqlite3_api_routines")
+        let (s2, defined) = try runProcess("/usr/bin/nm", ["-D", "--defined-only", lib])
+        XCTAssertEqual(s2, 0, defined)
+        XCTAssertTrue(defined.contains(" T sqlite3_extension_init"), defined)
+        let (s3, deps) = try runProcess("/usr/bin/ldd", [lib])
+        XCTAssertEqual(s3, 0, deps)
+        XCTAssertFalse(deps.lowercased().contains("swift"), deps)
+        XCTAssertFalse(deps.contains("not found"), deps)
+    }
+
     func testLoadsInDebianPython() throws {
         let lib = try library()
         try requireComponent(FileManager.default.fileExists(atPath: "/usr/bin/python3"), "/usr/bin/python3", setup: "scripts/setup.d/20-sqlite-vec.sh")

@@ -96,11 +96,11 @@ func loadableLibrary() -> String? {
     if let p = ProcessInfo.processInfo.environment["LECTERN_VEC_LIB"], FileManager.default.fileExists(atPath: p) {
         return p.hasSuffix(".so") ? String(p.dropLast(3)) : p
     }
-    for c in ["debug", "release"] {
-        let p = packageRoot.appendingPathComponent(".build/\(c)/libLecternVec.so").path
-        if FileManager.default.fileExists(atPath: p) { return String(p.dropLast(3)) }
-    }
-    return nil
+    // The library built with these tests sits next to the test bundle (whatever the scratch path).
+    let bundleDir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    let candidates = [bundleDir, bundleDir.deletingLastPathComponent()].map { $0.appendingPathComponent("libLecternVec.so").path }
+        + ["debug", "release"].map { packageRoot.appendingPathComponent(".build/\($0)/libLecternVec.so").path }
+    return candidates.first { FileManager.default.fileExists(atPath: $0) }.map { String($0.dropLast(3)) }
 }
 
 /// sqlite-vec's vec0 (SQLITE_VEC_PATH, set by scripts/setup.d/20-sqlite-vec.sh).

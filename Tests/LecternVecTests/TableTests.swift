@@ -38,7 +38,7 @@ final class TableTests: XCTestCase {
             var vectors: [Int64: [Float]] = [:]
             try q.write { db in
                 try db.execute(sql: "CREATE VIRTUAL TABLE t_\(metric) USING lectern_vec(v float[\(d)] distance_metric=\(metric), chunk_size=64)")
-                for i in 1...3000 {
+                for i in 1...1500 {
                     let v = rng.vector(d)
                     vectors[Int64(i)] = v
                     try db.execute(sql: "INSERT INTO t_\(metric)(rowid, v) VALUES (?, ?)", arguments: [i, blob(v)])

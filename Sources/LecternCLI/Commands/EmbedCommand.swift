@@ -1,9 +1,7 @@
 import ArgumentParser
 import Foundation
-import GRDBSQLite
 import LecternEmbed
 import LecternStore
-import LecternVec
 
 /// `lectern embed FILE [--embedder minilm | --url URL --model NAME]`
 struct EmbedCommand: ParsableCommand {
@@ -55,7 +53,6 @@ struct EmbedCommand: ParsableCommand {
     }
 
     func run() throws {
-        registerVectorExtension()
         let store = try Store.open(path: file)
         let chosen: any Embedder
         let kind: String
@@ -80,10 +77,3 @@ struct EmbedCommand: ParsableCommand {
         print("\(file): embedder \(s.embedderID) (\(chosen.name), \(chosen.dimension) dims, table \(s.vectorTable)): \(s.embedded) embedded, \(s.alreadyDone) already done")
     }
 }
-
-/// Makes every SQLite connection of this process know `lectern_vec` (idempotent).
-/// Lead: fold into the store's opening path once LecternVec is on main.
-func registerVectorExtension() {
-    _ = vectorExtensionRegistered
-}
-private let vectorExtensionRegistered: Void = { sqlite3_auto_extension(lecternVecAutoExtension) }()
