@@ -55,7 +55,13 @@ let package = Package(
 
         // Pipeline stages, in order.
         .target(name: "LecternIngest", dependencies: ["LecternStore", "CZlib"]),
-        .target(name: "LecternEmbed", dependencies: ["LecternStore", "LecternText"]),
+        // The encoder's kernels need FMA/AVX2 codegen and optimisation even in debug builds
+        // (the tests run all 1000 PubMedQA abstracts through it). haswell = the AVX2+FMA baseline.
+        .target(
+            name: "LecternEmbed",
+            dependencies: ["LecternStore", "LecternText", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: [.unsafeFlags(["-O", "-target-cpu", "haswell"])]
+        ),
         .target(name: "LecternCluster", dependencies: ["LecternStore"]),
         .target(name: "LecternGenerate", dependencies: ["LecternStore"]),
         .target(name: "LecternMine", dependencies: ["LecternStore", "LecternText"]),
@@ -78,6 +84,10 @@ let package = Package(
         .executableTarget(name: "lectern-miner-bench", dependencies: ["LecternMine"], path: "benchmarks/miner/bench"),
         // Benchmark: length-based clustering vs exact-neighbour clustering (benchmarks/cluster/run.sh).
         .executableTarget(name: "lectern-bench-cluster", dependencies: ["LecternCluster"]),
+        // Benchmark: the Swift MiniLM encoder on PubMedQA (benchmarks/embed/run.sh compares it with sentence-transformers).
+        .executableTarget(
+            name: "EmbedBenchmark", dependencies: ["LecternEmbed"], path: "benchmarks/embed/EmbedBenchmark"
+        ),
 
         // Build-time: turns migrations/*.sql into Swift string constants.
         .executableTarget(name: "EmbedSQL"),
@@ -90,7 +100,8 @@ let package = Package(
         .testTarget(name: "LecternCLITests", dependencies: ["LecternStore", "LecternTestSupport"]),
         .testTarget(name: "LecternVecTests", dependencies: ["LecternVec", "LecternStore"]),
         .testTarget(name: "LecternTextTests", dependencies: ["LecternText"]),
-        .testTarget(name: "LecternEmbedTests", dependencies: ["LecternEmbed", "LecternText", "LecternStore"]),
+        .testTarget(name: "LecternEmbedTests", dependencies: ["LecternEmbed", "LecternText", "LecternStore"],
+                    exclude: ["Fixtures", "Reference"]),
         .testTarget(name: "LecternClusterTests", dependencies: ["LecternCluster", "LecternStore", "LecternVec"]),
         .testTarget(name: "LecternGenerateTests", dependencies: ["LecternGenerate", "LecternStore"]),
         .testTarget(name: "LecternMineTests", dependencies: ["LecternMine", "LecternText", "LecternStore"]),

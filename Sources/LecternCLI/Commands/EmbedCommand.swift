@@ -1,0 +1,79 @@
+import ArgumentParser
+import Foundation
+import LecternEmbed
+import LecternStore
+
+/// `lectern embed FILE [--embedder minilm | --url URL --model NAME]`
+struct EmbedCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "embed",
+        abstract: "Embed every document that has no vector yet for the chosen embedder.",
+        discussion: """
+        The built-in embedder is all-MiniLM-L6-v2 run in Swift (installed on first use into \
+        $LECTERN_CACHE/models, see `lectern models install minilm`). With --url, any OpenAI-compatible \
+        /v1/embeddings server is used instead; its API key is read from the environment variable named by \
+        --api-key-env and never stored. Vectors go into the table lectern_vectors_<dimension> (partitioned by \
+        embedder id); several embedders coexist. Re-running after an interruption embeds only what is missing.
+        """)
+
+    @Argument(help: "The Lectern file.")
+    var file: String
+
+    @Option(help: "Built-in embedder (only 'minilm').")
+    var embedder = "minilm"
+
+    @Option(help: "Base URL of an OpenAI-compatible embeddings server (e.g. http://127.0.0.1:8080).")
+    var url: String?
+
+    @Option(help: "Served model name (with --url).")
+    var model: String?
+
+    @Option(help: "Environment variable holding the API key (with --url).")
+    var apiKeyEnv = "OPENAI_API_KEY"
+
+    @Option(help: "Concurrent requests (with --url).")
+    var concurrency = 4
+
+    @Option(help: "Texts per request (with --url).")
+    var requestBatch = 64
+
+    @Option(help: "Encoder tokens per text for the built-in embedder (truncation length, at most 512).")
+    var maxTokens = 256
+
+    @Flag(help: "Built-in embedder: embed long documents as the mean of their 256-token chunks instead of truncating.")
+    var meanOfChunks = false
+
+    @Option(help: "Documents per transaction.")
+    var batchSize = 256
+
+    func validate() throws {
+        if url != nil, model == nil { throw ValidationError("--url needs --model NAME (the served model)") }
+        if url == nil, embedder != "minilm" { throw ValidationError("unknown built-in embedder '\(embedder)'; only 'minilm'") }
+        guard batchSize > 0, concurrency > 0, requestBatch > 0 else { throw ValidationError("sizes must be positive") }
+    }
+
+    func run() throws {
+        let store = try Store.open(path: file)
+        let chosen: any Embedder
+        let kind: String
+        var endpoint: String?
+        if let url, let model {
+            guard let u = URL(string: url) else { throw ValidationError("--url '\(url)' is not a URL") }
+            var o = OpenAIEmbeddingsClient.Options(url: u, model: model)
+            o.apiKeyVariable = apiKeyEnv
+            o.concurrency = concurrency
+            o.batchSize = requestBatch
+            let client = try OpenAIEmbeddingsClient(options: o)
+            chosen = client
+            kind = "openai"
+            endpoint = client.endpoint.absoluteString
+        } else {
+            chosen = try MiniLMEmbedder(install: true, maxTokens: maxTokens, longDocuments: meanOfChunks ? .meanOfChunks : .truncate)
+            kind = "builtin"
+        }
+        let stage = EmbedStage(store: store, embedder: chosen, kind: kind, endpoint: endpoint)
+        stage.batchSize = batchSize
+        let s = try stage.run()
+        print("\(file): embedder \(s.embedderID) (\(chosen.name), \(chosen.dimension) dims, table \(s.vectorTable)): \(s.embedded) embedded, \(s.alreadyDone) already done")
+    }
+}

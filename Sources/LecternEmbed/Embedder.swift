@@ -1,0 +1,35 @@
+import Foundation
+
+/// Anything that turns texts into fixed-size vectors: the built-in MiniLM encoder, or a remote
+/// OpenAI-compatible `/v1/embeddings` server.
+///
+/// ## Topics
+/// - ``MiniLMEmbedder``
+/// - ``OpenAIEmbeddingsClient``
+public protocol Embedder: Sendable {
+    /// Vector length.
+    var dimension: Int { get }
+    /// User-facing name, e.g. `minilm` or the served model name.
+    var name: String { get }
+    /// Lowercase hex SHA-256 of the configuration that determines the vectors (model,
+    /// truncation, pooling, ...). Two embedders with the same fingerprint give the same vectors.
+    var fingerprint: String { get }
+    /// The configuration behind `fingerprint`, as canonical JSON (no secrets).
+    var configJSON: String { get }
+    /// One vector per text, in order, as a flat `texts.count x dimension` array.
+    func embed(_ texts: [String]) throws -> [Float]
+    /// Encoder tokens each text is embedded from (after truncation), when the embedder knows;
+    /// stored in `embeddings.n_tokens`.
+    func tokenCounts(_ texts: [String]) -> [Int]?
+}
+
+extension Embedder {
+    /// Remote embedders do not say how they tokenize.
+    public func tokenCounts(_ texts: [String]) -> [Int]? { nil }
+
+    /// One vector per text, in order.
+    public func embedRows(_ texts: [String]) throws -> [[Float]] {
+        let flat = try embed(texts)
+        return (0..<texts.count).map { Array(flat[($0 * dimension)..<(($0 + 1) * dimension)]) }
+    }
+}

@@ -1,0 +1,200 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// An ``Embedder`` backed by any OpenAI-compatible `POST /v1/embeddings` server
+/// (text-embeddings-inference, vLLM, OpenAI, `llama-server --embeddings`).
+///
+/// Texts go out in batches of `batchSize`, up to `concurrency` requests at once. 429, 5xx,
+/// timeouts and dropped connections are retried with exponential backoff and full jitter,
+/// never sooner than the server's `Retry-After`. Results are put back in input order by their
+/// `index`. The API key is read from the environment variable `apiKeyVariable` at request
+/// time; it is sent only as `Authorization: Bearer`, never logged, stored or fingerprinted.
+///
+/// Uses FoundationNetworking's `URLSession`: no extra package to build (async-http-client
+/// would pull SwiftNIO into every build of the CLI), TLS and proxies come from libcurl, and
+/// the request pattern (a few concurrent JSON POSTs) needs nothing more.
+public final class OpenAIEmbeddingsClient: Embedder, @unchecked Sendable {
+    /// Connection and batching settings.
+    public struct Options: Sendable {
+        /// Base URL (`http://host:8080`, `.../v1`, or the full `.../v1/embeddings`).
+        public var url: URL
+        /// The served model name, sent as `model`.
+        public var model: String
+        /// Environment variable holding the API key (absent or empty: no Authorization header).
+        public var apiKeyVariable = "OPENAI_API_KEY"
+        public var batchSize = 64
+        public var concurrency = 4
+        public var maxAttempts = 6
+        /// First backoff; doubles per attempt, capped at `maxBackoff`, full jitter.
+        public var initialBackoff: TimeInterval = 0.5
+        public var maxBackoff: TimeInterval = 30
+        public var timeout: TimeInterval = 120
+        /// Expected vector length; probed with one request when nil.
+        public var dimension: Int?
+        public init(url: URL, model: String) { self.url = url; self.model = model }
+    }
+
+    /// What determines the vectors: the model and its dimension (not the endpoint, which may
+    /// change between runs of the same served model, and never the key).
+    struct Fingerprinted: Codable { var kind = "openai"; var model: String; var dimension: Int }
+
+    public let options: Options
+    public let endpoint: URL
+    public let dimension: Int
+    public var name: String { options.model }
+    public let configJSON: String
+    public let fingerprint: String
+    private let session: URLSession
+
+    /// Connects (probing the dimension if not given).
+    public init(options: Options) throws {
+        guard options.batchSize > 0, options.concurrency > 0, options.maxAttempts > 0 else {
+            throw EmbedError.invalidArgument("batch size, concurrency and attempts must be positive")
+        }
+        guard let scheme = options.url.scheme?.lowercased(), scheme == "http" || scheme == "https" else {
+            throw EmbedError.invalidArgument("embeddings URL '\(options.url.absoluteString)' is not http(s)")
+        }
+        self.options = options
+        endpoint = Self.embeddingsEndpoint(options.url)
+        let config = URLSessionConfiguration.ephemeral
+        config.timeoutIntervalForRequest = options.timeout
+        config.httpMaximumConnectionsPerHost = options.concurrency
+        session = URLSession(configuration: config)
+        var dim = options.dimension ?? 0
+        if options.dimension == nil {
+            let probe = try Self.blocking { [session, endpoint] in
+                try await Self.request(["dimension probe"], session: session, endpoint: endpoint, options: options)
+            }
+            dim = probe[0].count
+        }
+        guard dim > 0 else { throw EmbedError.remote("\(endpoint) returned an empty embedding") }
+        dimension = dim
+        configJSON = ConfigFingerprint.json(Fingerprinted(model: options.model, dimension: dim))
+        fingerprint = ConfigFingerprint.sha256Hex(configJSON)
+    }
+
+    static func embeddingsEndpoint(_ url: URL) -> URL {
+        let path = url.path
+        if path.hasSuffix("/embeddings") { return url }
+        if path.hasSuffix("/v1") || path.hasSuffix("/v1/") { return url.appendingPathComponent("embeddings") }
+        return url.appendingPathComponent("v1").appendingPathComponent("embeddings")
+    }
+
+    /// Blocks the calling thread until done; call it from ordinary threads (the CLI), not from
+    /// inside Swift concurrency's cooperative pool (use ``embedAsync(_:)`` there).
+    public func embed(_ texts: [String]) throws -> [Float] {
+        try Self.blocking { try await self.embedAsync(texts) }
+    }
+
+    /// The vectors of `texts`, flat, in input order.
+    public func embedAsync(_ texts: [String]) async throws -> [Float] {
+        if texts.isEmpty { return [] }
+        let (session, endpoint, options, dimension) = (self.session, self.endpoint, self.options, self.dimension)
+        let size = options.batchSize
+        let batches = stride(from: 0, to: texts.count, by: size).map { $0..<min(texts.count, $0 + size) }
+        var out = [Float](repeating: 0, count: texts.count * dimension)
+        try await withThrowingTaskGroup(of: (Int, [[Float]]).self) { group in
+            var next = 0
+            func launch() {
+                let b = next
+                next += 1
+                let slice = Array(texts[batches[b]])
+                group.addTask { (b, try await Self.request(slice, session: session, endpoint: endpoint, options: options)) }
+            }
+            while next < min(options.concurrency, batches.count) { launch() }
+            while let (b, vectors) = try await group.next() {
+                for (k, v) in vectors.enumerated() {
+                    guard v.count == dimension else {
+                        throw EmbedError.remote("\(endpoint) returned a vector of length \(v.count), expected \(dimension)")
+                    }
+                    let row = batches[b].lowerBound + k
+                    out.replaceSubrange((row * dimension)..<((row + 1) * dimension), with: v)
+                }
+                if next < batches.count { launch() }
+            }
+        }
+        return out
+    }
+
+    struct Response: Decodable {
+        struct Item: Decodable { let index: Int; let embedding: [Float] }
+        let data: [Item]
+    }
+
+    /// One batch, with retries; vectors ordered by `index`.
+    static func request(_ texts: [String], session: URLSession, endpoint: URL, options: Options) async throws -> [[Float]] {
+        var req = URLRequest(url: endpoint)
+        req.httpMethod = "POST"
+        req.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        if let key = ProcessInfo.processInfo.environment[options.apiKeyVariable], !key.isEmpty {
+            req.setValue("Bearer \(key)", forHTTPHeaderField: "Authorization")
+        }
+        req.httpBody = try JSONSerialization.data(withJSONObject: ["model": options.model, "input": texts, "encoding_format": "float"])
+        req.timeoutInterval = options.timeout
+        var lastProblem = ""
+        for attempt in 0..<options.maxAttempts {
+            var retryAfter: TimeInterval = 0
+            do {
+                let (data, resp) = try await session.data(for: req)
+                let status = (resp as? HTTPURLResponse)?.statusCode ?? 0
+                if status == 200 { return try decode(data, count: texts.count, endpoint: endpoint) }
+                let body = String(decoding: data.prefix(300), as: UTF8.self)
+                lastProblem = "HTTP \(status): \(body)"
+                guard status == 429 || status == 408 || (500...599).contains(status) else {
+                    throw EmbedError.remote("\(endpoint) answered \(lastProblem)")
+                }
+                retryAfter = parseRetryAfter((resp as? HTTPURLResponse)?.value(forHTTPHeaderField: "Retry-After")) ?? 0
+            } catch let e as URLError where [.timedOut, .networkConnectionLost, .cannotConnectToHost, .notConnectedToInternet,
+                                               .cannotFindHost, .dnsLookupFailed, .badServerResponse].contains(e.code) {
+                lastProblem = "\(e.code): \(e.localizedDescription)"
+            }
+            if attempt + 1 == options.maxAttempts { break }
+            let cap = min(options.maxBackoff, options.initialBackoff * pow(2, Double(attempt)))
+            let delay = max(retryAfter, Double.random(in: 0...cap))
+            try await Task.sleep(nanoseconds: UInt64(delay * 1e9))
+        }
+        throw EmbedError.remote("\(endpoint) failed after \(options.maxAttempts) attempts; last: \(lastProblem)")
+    }
+
+    static func decode(_ data: Data, count: Int, endpoint: URL) throws -> [[Float]] {
+        guard let r = try? JSONDecoder().decode(Response.self, from: data) else {
+            throw EmbedError.remote("\(endpoint) returned a body without data[].index/embedding: \(String(decoding: data.prefix(200), as: UTF8.self))")
+        }
+        var vectors = [[Float]?](repeating: nil, count: count)
+        for item in r.data {
+            guard (0..<count).contains(item.index), vectors[item.index] == nil else {
+                throw EmbedError.remote("\(endpoint) returned index \(item.index) out of range or twice for \(count) inputs")
+            }
+            vectors[item.index] = item.embedding
+        }
+        guard vectors.allSatisfy({ $0 != nil }) else { throw EmbedError.remote("\(endpoint) returned \(r.data.count) vectors for \(count) inputs") }
+        return vectors.map { $0! }
+    }
+
+    /// `Retry-After` as delta-seconds or an HTTP date.
+    static func parseRetryAfter(_ value: String?) -> TimeInterval? {
+        guard let v = value?.trimmingCharacters(in: .whitespaces), !v.isEmpty else { return nil }
+        if let s = Double(v) { return max(0, s) }
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "GMT")
+        f.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+        return f.date(from: v).map { max(0, $0.timeIntervalSinceNow) }
+    }
+
+    /// Runs async work to completion from a synchronous caller.
+    static func blocking<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) throws -> T {
+        let box = ResultBox<T>(), done = DispatchSemaphore(value: 0)
+        Task.detached {
+            do { box.result = .success(try await work()) } catch { box.result = .failure(error) }
+            done.signal()
+        }
+        done.wait()
+        return try box.result!.get()
+    }
+}
+
+/// Carries a result out of a detached task to the thread waiting on a semaphore.
+private final class ResultBox<T>: @unchecked Sendable { var result: Result<T, Error>? }
