@@ -46,7 +46,14 @@ let package = Package(
         .target(name: "LecternIngest", dependencies: ["LecternStore", "CZlib"]),
         .target(name: "LecternEmbed", dependencies: ["LecternStore", "LecternText"]),
         .target(name: "LecternCluster", dependencies: ["LecternStore"]),
-        .target(name: "LecternGenerate", dependencies: ["LecternStore"]),
+        .target(
+            name: "LecternGenerate",
+            dependencies: [
+                "LecternStore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .target(name: "LecternMine", dependencies: ["LecternStore", "LecternText"]),
         .target(name: "LecternBuild", dependencies: ["LecternStore", "LecternText"]),
 
@@ -60,6 +67,13 @@ let package = Package(
             ]
         ),
 
+        // Benchmark driver for benchmarks/generate/run.sh (the stage against a live server).
+        .executableTarget(
+            name: "lectern-generate-bench",
+            dependencies: ["LecternGenerate", .product(name: "GRDB", package: "GRDB.swift")],
+            path: "benchmarks/generate/Sources"
+        ),
+
         // Build-time: turns migrations/*.sql into Swift string constants.
         .executableTarget(name: "EmbedSQL"),
         .plugin(name: "EmbedMigrations", capability: .buildTool(), dependencies: ["EmbedSQL"]),
@@ -71,7 +85,11 @@ let package = Package(
         .testTarget(name: "LecternTextTests", dependencies: ["LecternText"]),
         .testTarget(name: "LecternEmbedTests", dependencies: ["LecternEmbed", "LecternText", "LecternStore"]),
         .testTarget(name: "LecternClusterTests", dependencies: ["LecternCluster", "LecternStore"]),
-        .testTarget(name: "LecternGenerateTests", dependencies: ["LecternGenerate", "LecternStore"]),
+        .testTarget(
+            name: "LecternGenerateTests",
+            dependencies: ["LecternGenerate", "LecternStore", .product(name: "GRDB", package: "GRDB.swift")],
+            exclude: ["Fixtures"]  // the fault-injection server, run as a subprocess
+        ),
         .testTarget(name: "LecternMineTests", dependencies: ["LecternMine", "LecternText", "LecternStore"]),
         .testTarget(name: "LecternBuildTests", dependencies: ["LecternBuild", "LecternStore"]),
     ],
