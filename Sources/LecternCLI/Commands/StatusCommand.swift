@@ -1,0 +1,112 @@
+import ArgumentParser
+import Foundation
+import GRDB
+import LecternStore
+
+/// `lectern status FILE`
+struct StatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show what the file holds and which stages are complete for which configuration.")
+
+    @Argument(help: "The Lectern file.")
+    var file: String
+
+    @Flag(help: "Print JSON instead of tables.")
+    var json = false
+
+    func run() throws {
+        let store = try Store.open(path: file)
+        let report = try store.pool.read { db in try StatusReport.make(db) }
+        if json {
+            print(try report.json())
+        } else {
+            print(report.text(file: file))
+        }
+    }
+}
+
+/// What `lectern status` shows: a list of titled tables, each from one SQL query, so the text and
+/// JSON forms come from the same data.
+struct StatusReport {
+    struct Section {
+        var key: String
+        var title: String
+        var columns: [String]
+        var rows: [[TableOutput.Cell]]
+    }
+    var sections: [Section] = []
+
+    /// Each section: key, title, query. A section whose table is empty is left out of the text form.
+    static let queries: [(String, String, String)] = [
+        ("file", "File", """
+            SELECT key, value FROM lectern_meta
+            UNION ALL SELECT 'documents', count(*) FROM documents
+            UNION ALL SELECT 'characters', coalesce(sum(n_chars), 0) FROM documents
+            """),
+        ("sources", "Sources", """
+            SELECT path, format, status, records_done AS records, n_added AS added, n_duplicates AS duplicates,
+                   n_skipped AS skipped, updated_at FROM sources ORDER BY id
+            """),
+        ("artifacts", "Artifacts", """
+            SELECT 'token counts' AS artifact, t.name AS "by", count(c.document_id) AS "rows" FROM tokenizers t LEFT JOIN token_counts c ON c.tokenizer_id = t.id GROUP BY t.id
+            UNION ALL SELECT 'embeddings', e.name, count(x.document_id) FROM embedders e LEFT JOIN embeddings x ON x.embedder_id = e.id GROUP BY e.id
+            UNION ALL SELECT 'clusters', c.algorithm || ' #' || c.id || ' (' || c.status || ')', count(k.id) FROM clusterings c LEFT JOIN clusters k ON k.clustering_id = c.id GROUP BY c.id
+            UNION ALL SELECT 'QA pairs', g.name || ' (' || g.model || ')', count(q.id) FROM generators g LEFT JOIN qa_pairs q ON q.generator_id = g.id GROUP BY g.id
+            UNION ALL SELECT 'reading-comprehension texts', substr(fingerprint, 1, 12), count(*) FROM rc_texts GROUP BY fingerprint
+            UNION ALL SELECT 'instructions', source, count(*) FROM instructions GROUP BY source
+            UNION ALL SELECT 'training examples', s.name || ' (' || s.recipe || ')', count(x.id) FROM training_sets s LEFT JOIN training_examples x ON x.training_set_id = s.id GROUP BY s.id
+            UNION ALL SELECT 'checkpoints', r.base_model || ' run ' || r.id, count(k.id) FROM training_runs r LEFT JOIN checkpoints k ON k.run_id = r.id GROUP BY r.id
+            UNION ALL SELECT 'eval scores', t.name, count(s.id) FROM eval_tasks t LEFT JOIN eval_scores s ON s.task_id = t.id GROUP BY t.id
+            """),
+        ("stages", "Stages (latest run per stage and configuration)", """
+            SELECT stage, substr(fingerprint, 1, 12) AS config, status, n_processed AS processed, n_skipped AS skipped,
+                   n_failed AS failed, runs, finished_at
+            FROM (SELECT *, count(*) OVER (PARTITION BY stage, fingerprint) AS runs,
+                         row_number() OVER (PARTITION BY stage, fingerprint ORDER BY id DESC) AS rn FROM stage_runs)
+            WHERE rn = 1 ORDER BY id
+            """),
+    ]
+
+    static func make(_ db: Database) throws -> StatusReport {
+        var report = StatusReport()
+        for (key, title, sql) in queries {
+            let statement = try db.makeStatement(sql: sql)
+            let rows = try Row.fetchAll(statement).map { Array($0.databaseValues.map(TableOutput.Cell.init)) }
+            report.sections.append(Section(key: key, title: title, columns: statement.columnNames, rows: rows))
+        }
+        return report
+    }
+
+    func text(file: String) -> String {
+        var out = ["\(file)"]
+        for section in sections where !section.rows.isEmpty {
+            out.append("")
+            out.append("\(section.title):")
+            if section.key == "file" {
+                let width = section.rows.map { $0[0].plain.count }.max() ?? 0
+                for row in section.rows {
+                    let key = row[0].plain
+                    out.append("  " + key + String(repeating: " ", count: width - key.count) + "  " + row[1].plain)
+                }
+            } else {
+                out.append(TableOutput.text(columns: section.columns, rows: section.rows)
+                    .split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n"))
+            }
+        }
+        return out.joined(separator: "\n")
+    }
+
+    func json() throws -> String {
+        var object: [String: Any] = [:]
+        for section in sections {
+            if section.key == "file" {
+                object["file"] = Dictionary(section.rows.map { ($0[0].plain, $0[1].json) }, uniquingKeysWith: { a, _ in a })
+            } else {
+                object[section.key] = section.rows.map { Dictionary(uniqueKeysWithValues: zip(section.columns, $0.map(\.json))) }
+            }
+        }
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        return String(decoding: data, as: UTF8.self)
+    }
+}

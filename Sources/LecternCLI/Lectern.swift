@@ -1,0 +1,23 @@
+import ArgumentParser
+import LecternStore
+
+/// The `lectern` command: one sub-command per pipeline stage, each reading and writing one file.
+@main
+struct Lectern: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lectern",
+        abstract: "Adapt an LLM to a domain by extended-text reading comprehension; every artifact in one SQLite file.",
+        discussion: """
+        Stages, in pipeline order: init, ingest, (embed, tokens, cluster, mine, generate, build, export), \
+        with status and sql to look inside the file at any time. Every stage is resumable: \
+        re-run it after an interruption and it does only what is missing.
+        """,
+        version: lecternVersion,
+        subcommands: [
+            InitCommand.self,
+            IngestCommand.self,
+            StatusCommand.self,
+            SQLCommand.self,
+        ]
+    )
+}

@@ -1,0 +1,167 @@
+import CZlib
+import Foundation
+
+/// Reads a file as a stream of byte chunks, transparently decompressing gzip (detected by its
+/// magic bytes, not its name). Chunks are large (1 MiB) so per-call costs vanish next to parsing.
+final class ByteStream {
+    let path: String
+    private let fd: Int32
+    private var zstream: z_stream?
+    private var inBuffer: [UInt8]
+    private var inAvailable = 0
+    private var inOffset = 0
+    private var eof = false
+    private var gzipDone = false
+    private var atMemberBoundary = false
+    /// Whether the file is gzip-compressed.
+    let isGzip: Bool
+
+    static let chunkSize = 1 << 20
+
+    init(path: String) throws {
+        self.path = path
+        fd = Glibc.open(path, O_RDONLY)
+        guard fd >= 0 else { throw IngestError.unreadable(path: path, detail: String(cString: strerror(errno))) }
+        inBuffer = [UInt8](repeating: 0, count: Self.chunkSize)
+        var magic = [UInt8](repeating: 0, count: 2)
+        let n = Glibc.read(fd, &magic, 2)
+        isGzip = n == 2 && magic[0] == 0x1F && magic[1] == 0x8B
+        lseek(fd, 0, SEEK_SET)
+        if isGzip {
+            var zs = z_stream()
+            // 15 + 32: zlib or gzip header, detected automatically.
+            guard inflateInit2_(&zs, 15 + 32, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+                Glibc.close(fd)
+                throw IngestError.unreadable(path: path, detail: "cannot initialise gzip decompression")
+            }
+            zstream = zs
+        }
+    }
+
+    deinit {
+        if zstream != nil { inflateEnd(&zstream!) }
+        Glibc.close(fd)
+    }
+
+    /// Appends up to about a chunk of (decompressed) bytes to `buffer`; returns false at the end.
+    func read(into buffer: inout [UInt8]) throws -> Bool {
+        if !isGzip {
+            let start = buffer.count
+            buffer.reserveCapacity(start + Self.chunkSize)
+            let n = try readRaw(into: &buffer, count: Self.chunkSize)
+            _ = start
+            return n > 0
+        }
+        if gzipDone { return false }
+        var out = [UInt8](repeating: 0, count: Self.chunkSize)
+        var produced = 0
+        while produced == 0 {
+            if inOffset == inAvailable && !eof {
+                inAvailable = inBuffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, Self.chunkSize) }
+                if inAvailable < 0 { throw IngestError.unreadable(path: path, detail: String(cString: strerror(errno))) }
+                inOffset = 0
+                if inAvailable == 0 { eof = true }
+            }
+            if eof && inOffset == inAvailable && atMemberBoundary {
+                gzipDone = true
+                return false
+            }
+            let available = inAvailable - inOffset
+            let status: Int32 = inBuffer.withUnsafeMutableBufferPointer { inPtr in
+                out.withUnsafeMutableBufferPointer { outPtr in
+                    zstream!.next_in = inPtr.baseAddress! + inOffset
+                    zstream!.avail_in = UInt32(available)
+                    zstream!.next_out = outPtr.baseAddress!
+                    zstream!.avail_out = UInt32(Self.chunkSize)
+                    let s = inflate(&zstream!, Z_NO_FLUSH)
+                    inOffset = inAvailable - Int(zstream!.avail_in)
+                    produced = Self.chunkSize - Int(zstream!.avail_out)
+                    return s
+                }
+            }
+            atMemberBoundary = false
+            if status == Z_STREAM_END {
+                // Concatenated gzip members (as `cat a.gz b.gz` makes) continue after a reset.
+                inflateReset(&zstream!)
+                atMemberBoundary = true
+            } else if status != Z_OK && status != Z_BUF_ERROR {
+                throw IngestError.unreadable(path: path, detail: "corrupt gzip data (zlib error \(status))")
+            } else if produced == 0 && eof && inOffset == inAvailable {
+                throw IngestError.unreadable(path: path, detail: "truncated gzip file")
+            }
+        }
+        buffer.append(contentsOf: out[0..<produced])
+        return true
+    }
+
+    private func readRaw(into buffer: inout [UInt8], count: Int) throws -> Int {
+        let start = buffer.count
+        buffer.append(contentsOf: repeatElement(0, count: count))
+        let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + start, count) }
+        if n < 0 {
+            buffer.removeLast(count)
+            throw IngestError.unreadable(path: path, detail: String(cString: strerror(errno)))
+        }
+        buffer.removeLast(count - n)
+        return n
+    }
+
+    /// The whole (decompressed) content.
+    func readAll() throws -> [UInt8] {
+        var all: [UInt8] = []
+        while try read(into: &all) {}
+        return all
+    }
+}
+
+/// Splits a byte stream into lines (without their `\n` or `\r\n`), counting line numbers.
+final class LineReader {
+    private let stream: ByteStream
+    private var buffer: [UInt8] = []
+    private var start = 0
+    private var done = false
+    /// 1-based number of the line last returned.
+    private(set) var lineNumber = 0
+
+    init(stream: ByteStream) { self.stream = stream }
+
+    /// Calls `body` with the next line's bytes; returns false at the end of input.
+    func next<R>(_ body: (UnsafeBufferPointer<UInt8>) throws -> R) throws -> R? {
+        while true {
+            let found: Int? = buffer.withUnsafeBufferPointer { buf in
+                guard start < buf.count else { return nil }
+                let base = buf.baseAddress! + start
+                guard let p = memchr(base, 0x0A, buf.count - start) else { return nil }
+                return start + (UnsafeRawPointer(p) - UnsafeRawPointer(base))
+            }
+            if let end = found {
+                lineNumber += 1
+                let lineStart = start
+                start = end + 1
+                var lineEnd = end
+                if lineEnd > lineStart && buffer[lineEnd - 1] == 0x0D { lineEnd -= 1 }
+                return try buffer.withUnsafeBufferPointer { try body(UnsafeBufferPointer(rebasing: $0[lineStart..<lineEnd])) }
+            }
+            if done {
+                guard start < buffer.count else { return nil }
+                lineNumber += 1
+                let lineStart = start
+                start = buffer.count
+                var lineEnd = buffer.count
+                if lineEnd > lineStart && buffer[lineEnd - 1] == 0x0D { lineEnd -= 1 }
+                return try buffer.withUnsafeBufferPointer { try body(UnsafeBufferPointer(rebasing: $0[lineStart..<lineEnd])) }
+            }
+            if start > 0 {
+                buffer.removeFirst(start)
+                start = 0
+            }
+            if try !stream.read(into: &buffer) { done = true }
+        }
+    }
+
+    /// Skips `n` lines without handing them out (resuming a partly ingested file).
+    func skip(_ n: Int) throws {
+        var left = n
+        while left > 0, try next({ _ in () }) != nil { left -= 1 }
+    }
+}

@@ -1,0 +1,185 @@
+import Foundation
+import GRDB
+
+/// One Lectern file: a SQLite database in WAL mode holding every artifact of the method.
+///
+/// `Store` is the one entry point to a file. It checks that the file is a Lectern file whose
+/// schema this binary understands *before* changing anything, applies pending migrations, and
+/// hands out a GRDB `DatabasePool` (one writer, concurrent readers) configured the same way for
+/// every connection: foreign keys on, a busy timeout, `synchronous = NORMAL` (in WAL mode a
+/// `kill -9` loses no committed transaction), and Lectern's SQL functions registered.
+///
+/// ## Topics
+/// - ``open(path:)``: an existing file.
+/// - ``create(path:domain:)``: `lectern init`, idempotent.
+/// - ``pool``: reads and writes.
+/// - ``StageRun``: bookkeeping of a resumable stage.
+public final class Store: @unchecked Sendable {
+    /// Path of the file as given.
+    public let path: String
+    /// Connections to the file. Keep write transactions short: readers never wait, writers queue.
+    public let pool: DatabasePool
+
+    /// Hooks run on every new connection, before use: how the SQL functions of Lectern's vector
+    /// extension (and any other) get registered without this module depending on them.
+    nonisolated(unsafe) public static var connectionHooks: [(Database) throws -> Void] = []
+
+    private init(path: String, pool: DatabasePool) {
+        self.path = path
+        self.pool = pool
+    }
+
+    /// Opens an existing Lectern file, applying any pending migrations.
+    /// Fails, changing nothing, if the file is missing, is not a Lectern file, or has a newer schema.
+    public static func open(path: String) throws -> Store {
+        guard FileManager.default.fileExists(atPath: path) else { throw StoreError.missing(path: path) }
+        let state = try inspect(path: path)
+        guard state.isLectern else {
+            throw StoreError.notLectern(path: path, detail: state.tableCount == 0 ? "it is empty" : "it has no lectern_meta table")
+        }
+        let store = try Store(path: path, pool: openPool(path: path))
+        try store.migrate(domain: nil)
+        return store
+    }
+
+    /// Creates a Lectern file for a domain, or opens it if it already exists for that domain
+    /// (`lectern init` is idempotent). A file for another domain is an error.
+    public static func create(path: String, domain: String) throws -> Store {
+        if FileManager.default.fileExists(atPath: path) {
+            let state = try inspect(path: path)
+            if !state.isLectern && state.tableCount > 0 {
+                throw StoreError.notLectern(path: path, detail: "it already holds \(state.tableCount) tables of another application")
+            }
+        } else {
+            let dir = (path as NSString).deletingLastPathComponent
+            let parent = dir.isEmpty ? "." : dir
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: parent, isDirectory: &isDir), isDir.boolValue else {
+                throw StoreError.unwritable(path: path, detail: "directory \(parent) does not exist")
+            }
+            guard FileManager.default.isWritableFile(atPath: parent) else {
+                throw StoreError.unwritable(path: path, detail: "directory \(parent) is not writable")
+            }
+        }
+        let store = try Store(path: path, pool: openPool(path: path))
+        try store.migrate(domain: domain)
+        return store
+    }
+
+    /// A value of `lectern_meta`.
+    public func meta(_ key: String) throws -> String? {
+        try pool.read { db in try String.fetchOne(db, sql: "SELECT value FROM lectern_meta WHERE key = ?", arguments: [key]) }
+    }
+
+    /// The domain the file was initialised for (e.g. `biomedicine`).
+    public var domain: String? { (try? meta("domain")) ?? nil }
+
+    /// Records that this binary wrote the file. Called by every writing stage.
+    public func touchWriter(_ db: Database) throws {
+        try db.execute(
+            sql: "INSERT INTO lectern_meta(key, value) VALUES ('last_written_by', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            arguments: ["lectern \(lecternVersion)"])
+    }
+
+    // MARK: - Opening
+
+    struct FileState {
+        var tableCount = 0
+        var isLectern = false
+        var applied: [String] = []
+        var userVersion = 0
+        var writtenBy: String?
+    }
+
+    /// Reads what the file is, through a read-only connection, so a refused file stays untouched.
+    static func inspect(path: String) throws -> FileState {
+        var config = Configuration()
+        config.readonly = true
+        config.label = "lectern-inspect"
+        let queue: DatabaseQueue
+        do {
+            queue = try DatabaseQueue(path: path, configuration: config)
+        } catch {
+            throw StoreError.notLectern(path: path, detail: "\(error)")
+        }
+        defer { try? queue.close() }
+        do {
+            return try queue.read { db in
+                var state = FileState()
+                let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'")
+                state.tableCount = tables.count
+                state.isLectern = tables.contains("lectern_meta")
+                state.userVersion = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
+                if tables.contains("grdb_migrations") {
+                    state.applied = try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations ORDER BY identifier")
+                }
+                if state.isLectern {
+                    state.writtenBy = try String.fetchOne(db, sql: "SELECT value FROM lectern_meta WHERE key = 'last_written_by'")
+                }
+                let known = Migrations.identifiers
+                if state.applied.contains(where: { !known.contains($0) }) || state.userVersion > Migrations.latestVersion {
+                    throw StoreError.newerSchema(path: path, fileMigrations: state.applied, knownMigrations: known, writtenBy: state.writtenBy)
+                }
+                return state
+            }
+        } catch let error as StoreError {
+            throw error
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_NOTADB {
+            throw StoreError.notLectern(path: path, detail: "not a SQLite database")
+        } catch {
+            throw StoreError.notLectern(path: path, detail: "\(error)")
+        }
+    }
+
+    static func configuration() -> Configuration {
+        var config = Configuration()
+        config.foreignKeysEnabled = true
+        config.busyMode = .timeout(30)
+        config.label = "lectern"
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            for hook in Store.connectionHooks { try hook(db) }
+        }
+        return config
+    }
+
+    static func openPool(path: String) throws -> DatabasePool {
+        do {
+            return try DatabasePool(path: path, configuration: configuration())
+        } catch let error as DatabaseError where [.SQLITE_CANTOPEN, .SQLITE_READONLY, .SQLITE_PERM].contains(error.resultCode) {
+            throw StoreError.unwritable(path: path, detail: error.message ?? "\(error.resultCode)")
+        }
+    }
+
+    /// Applies pending migrations and records versions; with a domain, records it (init).
+    private func migrate(domain: String?) throws {
+        let migrator = Migrations.migrator()
+        let pending: Bool = try pool.read { db in try !migrator.hasCompletedMigrations(db) }
+        if pending {
+            try migrator.migrate(pool)
+        } else if domain == nil {
+            return  // nothing to record: opening for reading writes nothing
+        }
+        try pool.write { db in
+            let now = Timestamp.now()
+            if let domain {
+                if let existing = try String.fetchOne(db, sql: "SELECT value FROM lectern_meta WHERE key = 'domain'"),
+                   existing != domain {
+                    throw StoreError.domainMismatch(path: path, existing: existing, requested: domain)
+                }
+                try db.execute(sql: "INSERT OR IGNORE INTO lectern_meta(key, value) VALUES ('domain', ?)", arguments: [domain])
+            }
+            if try String.fetchOne(db, sql: "SELECT value FROM lectern_meta WHERE key = 'created_at'") == nil {
+                try db.execute(sql: "INSERT INTO lectern_meta(key, value) VALUES ('created_at', ?), ('created_by', ?)",
+                               arguments: [now, "lectern \(lecternVersion)"])
+            }
+            if pending || domain != nil {
+                try db.execute(sql: "PRAGMA user_version = \(Migrations.latestVersion)")
+                try db.execute(
+                    sql: "INSERT INTO lectern_meta(key, value) VALUES ('schema_version', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    arguments: [String(Migrations.latestVersion)])
+                try touchWriter(db)
+            }
+        }
+    }
+}

@@ -1,0 +1,136 @@
+import Foundation
+import GRDB
+
+/// Bookkeeping of one run of a resumable stage: a `stage_runs` row that says what ran, with which
+/// configuration (as JSON and as a fingerprint), how far it got and how it ended.
+///
+/// The contract every stage follows:
+/// 1. compute the fingerprint of its configuration (``begin(_:stage:config:inputs:)`` does);
+/// 2. select the inputs that have no output row carrying that fingerprint;
+/// 3. process them in batches outside any transaction, and write each batch's outputs with
+///    ``commit(processed:skipped:failed:_:)``: one short transaction that also advances this row's
+///    counters, so the file never holds outputs the run did not count, or the reverse;
+/// 4. ``finish(counts:)`` (or ``fail(_:)``).
+///
+/// A `kill -9` anywhere loses at most the batch in flight; the next run finds the row still
+/// `running` with its process gone, marks it `interrupted`, and its step 2 selects exactly the
+/// inputs that are still missing.
+public final class StageRun: @unchecked Sendable {
+    public let store: Store
+    /// Row id in `stage_runs`.
+    public let id: Int64
+    /// Stage name (`ingest`, `embed`, `mine`, ...).
+    public let stage: String
+    /// Fingerprint of the configuration; outputs carry it.
+    public let fingerprint: String
+    /// The configuration as canonical JSON.
+    public let configJSON: String
+
+    private let lock = NSLock()
+    private var messages: [String] = []
+    private var messageCount = 0
+    /// Bad-input messages kept in `stage_runs.error`; the rest are only counted.
+    public static let keptMessages = 100
+
+    private init(store: Store, id: Int64, stage: String, fingerprint: String, configJSON: String) {
+        self.store = store
+        self.id = id
+        self.stage = stage
+        self.fingerprint = fingerprint
+        self.configJSON = configJSON
+    }
+
+    /// Starts a run: records it as `running` and marks earlier runs whose process is gone as
+    /// `interrupted`. `config` must hold no secrets: it is stored in the file.
+    public static func begin<C: Encodable>(_ store: Store, stage: String, config: C, inputs: Int = 0) throws -> StageRun {
+        let json = try Fingerprint.canonicalJSON(config)
+        let fingerprint = Fingerprint.hex(of: Array(stage.utf8) + [0] + Array(json.utf8))
+        let pid = Int64(getpid())
+        let id: Int64 = try store.pool.write { db in
+            let running = try Row.fetchAll(db, sql: "SELECT id, pid FROM stage_runs WHERE status = 'running'")
+            for row in running {
+                let otherPid: Int64? = row["pid"]
+                if let otherPid, otherPid != pid, processIsAlive(pid_t(otherPid)) { continue }
+                try db.execute(sql: "UPDATE stage_runs SET status = 'interrupted', finished_at = ? WHERE id = ?",
+                               arguments: [Timestamp.now(), row["id"] as Int64])
+            }
+            try db.execute(
+                sql: """
+                INSERT INTO stage_runs(stage, fingerprint, config, status, pid, lectern_version, started_at, n_inputs)
+                VALUES (?, ?, ?, 'running', ?, ?, ?, ?)
+                """,
+                arguments: [stage, fingerprint, json, pid, lecternVersion, Timestamp.now(), inputs])
+            try store.touchWriter(db)
+            return db.lastInsertedRowID
+        }
+        return StageRun(store: store, id: id, stage: stage, fingerprint: fingerprint, configJSON: json)
+    }
+
+    /// Sets the number of pending inputs once known (e.g. after scanning a source).
+    public func setInputs(_ n: Int) throws {
+        try store.pool.write { db in
+            try db.execute(sql: "UPDATE stage_runs SET n_inputs = ? WHERE id = ?", arguments: [n, id])
+        }
+    }
+
+    /// Writes one batch of outputs and advances the counters, in one short transaction.
+    @discardableResult
+    public func commit<T>(processed: Int, skipped: Int = 0, failed: Int = 0, _ write: (Database) throws -> T) throws -> T {
+        try store.pool.write { db in
+            let result = try write(db)
+            try db.execute(
+                sql: """
+                UPDATE stage_runs SET n_processed = n_processed + ?, n_skipped = n_skipped + ?, n_failed = n_failed + ?
+                WHERE id = ?
+                """,
+                arguments: [processed, skipped, failed, id])
+            return result
+        }
+    }
+
+    /// Remembers a bad-input message (the first ``keptMessages`` are stored with the run).
+    public func note(_ message: String) {
+        lock.lock(); defer { lock.unlock() }
+        messageCount += 1
+        if messages.count < Self.keptMessages { messages.append(message) }
+    }
+
+    /// Number of messages noted so far.
+    public var noteCount: Int {
+        lock.lock(); defer { lock.unlock() }
+        return messageCount
+    }
+
+    private func noteText() -> String? {
+        lock.lock(); defer { lock.unlock() }
+        guard !messages.isEmpty else { return nil }
+        var text = messages.joined(separator: "\n")
+        if messageCount > messages.count { text += "\n... and \(messageCount - messages.count) more" }
+        return text
+    }
+
+    /// Ends the run as `complete`, with stage-specific counters.
+    public func finish(counts: [String: Int] = [:]) throws {
+        try end(status: "complete", counts: counts, error: noteText())
+    }
+
+    /// Ends the run as `failed`, keeping the error that ended it.
+    public func fail(_ error: Error, counts: [String: Int] = [:]) throws {
+        let text = [String(describing: error), noteText()].compactMap { $0 }.joined(separator: "\n")
+        try end(status: "failed", counts: counts, error: text)
+    }
+
+    private func end(status: String, counts: [String: Int], error: String?) throws {
+        let countsJSON = try Fingerprint.canonicalJSON(counts)
+        try store.pool.write { db in
+            try db.execute(
+                sql: "UPDATE stage_runs SET status = ?, finished_at = ?, counts = ?, error = ? WHERE id = ?",
+                arguments: [status, Timestamp.now(), countsJSON, error, id])
+        }
+    }
+}
+
+func processIsAlive(_ pid: pid_t) -> Bool {
+    if kill(pid, 0) == 0 { return true }
+    return errno == EPERM
+}
