@@ -51,7 +51,6 @@ let package = Package(
             dependencies: [
                 "LecternStore",
                 .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         .target(name: "LecternMine", dependencies: ["LecternStore", "LecternText"]),

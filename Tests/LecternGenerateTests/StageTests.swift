@@ -3,8 +3,8 @@ import XCTest
 @testable import LecternGenerate
 
 /// Synchronous database access from async tests (GRDB's async overloads are preferred there otherwise).
-func readSync<T>(_ db: DatabaseQueue, _ f: (Database) throws -> T) throws -> T { try db.read(f) }
-func writeSync<T>(_ db: DatabaseQueue, _ f: (Database) throws -> T) throws -> T { try db.write(f) }
+func readSync<T>(_ db: some DatabaseReader, _ f: (Database) throws -> T) throws -> T { try db.read(f) }
+func writeSync<T>(_ db: some DatabaseWriter, _ f: (Database) throws -> T) throws -> T { try db.write(f) }
 
 /// The generate stage on real PubMedQA abstracts in a real Lectern file, against the fault server.
 final class StageTests: XCTestCase {

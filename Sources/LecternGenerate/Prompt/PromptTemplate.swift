@@ -1,5 +1,4 @@
 import Foundation
-import Crypto
 
 /// A versioned prompt with `{DOCUMENT}` and `{DOMAIN}` placeholders.
 ///
@@ -23,8 +22,7 @@ public struct PromptTemplate: Codable, Sendable, Hashable {
             throw GenerateError.badInput("prompt template has no {DOCUMENT} placeholder: \(text.prefix(80))")
         }
         self.text = text
-        self.version = version ?? "user-" + SHA256.hash(data: Data(text.utf8))
-            .map { String(format: "%02x", $0) }.joined().prefix(12)
+        self.version = version ?? "user-" + Canonical.sha256Hex(text).prefix(12)
     }
 
     private init(version: String, text: String) {

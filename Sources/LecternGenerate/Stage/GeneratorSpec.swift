@@ -1,5 +1,5 @@
 import Foundation
-import Crypto
+import LecternStore
 
 /// Sampling and output settings of a generator; all of them change what it writes, so all
 /// are in its fingerprint.
@@ -102,17 +102,14 @@ public struct GeneratorSpec: Codable, Sendable, Hashable {
     }
 }
 
-/// Canonical JSON and its hash (sorted keys, no escaped slashes).
+/// Canonical JSON and its hash: the store's `Fingerprint`, so generator fingerprints are
+/// computed exactly like every other configuration fingerprint in the file.
 enum Canonical {
     static func json<T: Encodable>(_ v: T) -> String {
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: (try? enc.encode(v)) ?? Data("null".utf8), as: UTF8.self)
+        (try? Fingerprint.canonicalJSON(v)) ?? "null"
     }
 
-    static func sha256Hex(_ s: String) -> String {
-        SHA256.hash(data: Data(s.utf8)).map { String(format: "%02x", $0) }.joined()
-    }
+    static func sha256Hex(_ s: String) -> String { Fingerprint.hex(of: Array(s.utf8)) }
 
     static func sha256Hex<T: Encodable>(_ v: T) -> String { sha256Hex(json(v)) }
 }
