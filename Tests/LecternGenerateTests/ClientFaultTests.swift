@@ -117,6 +117,20 @@ final class ClientFaultTests: XCTestCase {
         XCTAssertEqual(try server.stats()["max_concurrent"] as? Int, 2)
     }
 
+    func testTokensPerMinuteLimitUsesReportedUsage() async throws {
+        // Each answer reports 90 tokens; a budget of 150 per window lets one request start per window.
+        var e = server.endpoint(maxInFlight: 4)
+        e.tokensPerMinute = 150
+        let client = try ChatClient(endpoints: [e], retry: fastRetry(), rateWindow: 1)
+        let t0 = Date()
+        try await withThrowingTaskGroup(of: Void.self) { g in
+            for _ in 0..<3 { g.addTask { _ = try await client.complete(self.request()) } }
+            try await g.waitForAll()
+        }
+        XCTAssertGreaterThanOrEqual(Date().timeIntervalSince(t0), 1.9, "3 requests at 1 per window need 3 windows")
+        XCTAssertEqual(try server.stats()["max_concurrent"] as? Int, 1)
+    }
+
     func testAPIKeyComesFromTheEnvironmentOnly() async throws {
         let variable = "LECTERN_TEST_KEY_\(UInt32.random(in: 0...UInt32.max))"
         XCTAssertThrowsError(try ChatClient(endpoints: [server.endpoint(apiKeyEnv: variable)])) {

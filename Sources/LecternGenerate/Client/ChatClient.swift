@@ -79,7 +79,7 @@ public final class ChatClient: Sendable {
                 let ms = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6
                 let e = Self.classify(error, endpoint: endpoint)
                 // A 4xx other than the retryable ones is the request's fault, not the endpoint's.
-                await pool.release(lease, usedTokens: nil, failed: e.isRetryable, retryAfter: retryAfter)
+                await pool.release(lease, usedTokens: nil, failed: e.isRetryable ? true : nil, retryAfter: retryAfter)
                 last = ChatFailure(error: e, attempts: attempts, endpoint: endpoint.displayURL,
                                    lastBody: body, latencyMs: ms)
                 guard e.isRetryable else { throw last! }

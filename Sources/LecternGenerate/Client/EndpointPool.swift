@@ -75,20 +75,21 @@ actor EndpointPool {
         }
     }
 
-    /// Ends a lease. `usedTokens` replaces the estimate in the rate window; `failure` with
-    /// `retryAfter` cools the endpoint down for that long, other failures for a growing while.
-    func release(_ lease: Lease, usedTokens: Int?, failed: Bool, retryAfter: Double?) {
+    /// Ends a lease. `usedTokens` replaces the estimate in the rate window. `failed == true` with
+    /// `retryAfter` cools the endpoint down for that long, other failures for a growing while;
+    /// `nil` (the request's own fault, e.g. HTTP 400) says nothing about the endpoint's health.
+    func release(_ lease: Lease, usedTokens: Int?, failed: Bool?, retryAfter: Double?) {
         var s = states[lease.index]
         s.inFlight -= 1
         if let used = usedTokens, let j = s.window.firstIndex(where: { $0.id == lease.id }) {
             s.window[j].tokens = used
         }
         let t = Self.now()
-        if failed {
+        if failed == true {
             s.consecutiveFailures += 1
             let backoff = retryAfter ?? min(30, 0.25 * pow(2, Double(min(s.consecutiveFailures, 8) - 1)))
             s.coolDownUntil = max(s.coolDownUntil, t + backoff)
-        } else {
+        } else if failed == false {
             s.consecutiveFailures = 0
             s.coolDownUntil = 0
         }
