@@ -115,6 +115,20 @@ final class TemplateTests: XCTestCase {
         XCTAssertEqual(schema["maxItems"] as? Int, 3)
         let q = ((schema["items"] as! [String: Any])["properties"] as! [String: Any])["question"] as! [String: Any]
         XCTAssertEqual(q["maxLength"] as? Int, 300)
+        // Constrained decoders follow the schema's property order: the question must come first.
+        let text = String(decoding: try spec.request(document: "D").body(model: "m"), as: UTF8.self)
+        let props = text.range(of: "\"properties\":{")!.upperBound
+        XCTAssertTrue(text[props...].hasPrefix("\"question\""), String(text[props...].prefix(40)))
+    }
+
+    func testBodySerialisationEscapesAndRoundTrips() throws {
+        let doc = "Quotes \" and \\ back\nslash\t\u{01} ünïcode 🙂 {DOMAIN}"
+        let spec = GeneratorSpec(name: "t", model: "m", params: GenerationParams(domain: "law", temperature: 0.7))
+        let body = try JSONSerialization.jsonObject(with: spec.request(document: doc).body(model: "m")) as! [String: Any]
+        let content = ((body["messages"] as! [[String: String]])[0])["content"]!
+        XCTAssertEqual(content, PromptTemplate.paper.render(document: doc, domain: "law"))
+        XCTAssertEqual(body["temperature"] as? Double, 0.7)
+        XCTAssertEqual(body["max_tokens"] as? Int, 512)
     }
 
     func testSampleIsDeterministicAndSeeded() {

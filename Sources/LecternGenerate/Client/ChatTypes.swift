@@ -49,9 +49,7 @@ public struct ChatRequest: Sendable, Equatable {
         if let topP { o["top_p"] = .number(topP) }
         if let seed { o["seed"] = .number(Double(seed)) }
         if let responseFormat { o["response_format"] = responseFormat }
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return try enc.encode(JSONValue.object(o))
+        return Data(JSONValue.object(o).serialized().utf8)
     }
 
     /// A rough token estimate for rate limiting before the server reports real usage.

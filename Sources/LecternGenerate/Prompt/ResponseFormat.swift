@@ -30,10 +30,11 @@ public struct QASchema: Codable, Sendable, Hashable {
             "type": "array", "minItems": 1, "maxItems": .number(Double(maxItems)),
             "items": [
                 "type": "object",
-                "properties": [
-                    "question": ["type": "string", "minLength": 1, "maxLength": .number(Double(maxQuestionLength))],
-                    "answer": ["type": "string", "minLength": 1, "maxLength": .number(Double(maxAnswerLength))],
-                ],
+                // Ordered: constrained decoders emit properties in schema order, question first.
+                "properties": .orderedObject([
+                    .init("question", ["type": "string", "minLength": 1, "maxLength": .number(Double(maxQuestionLength))]),
+                    .init("answer", ["type": "string", "minLength": 1, "maxLength": .number(Double(maxAnswerLength))]),
+                ]),
                 "required": ["question", "answer"],
                 "additionalProperties": false,
             ],
