@@ -18,9 +18,10 @@ func arg(_ name: String, _ def: String? = nil) -> String {
 let mode = CommandLine.arguments.dropFirst().first ?? ""
 let nDocs = Int(arg("--docs", "32"))!
 let maxTokens = Int(arg("--max-tokens", "128"))!
+let maxDocChars = Int(arg("--max-doc-chars", "600"))!
 let spec = GeneratorSpec(name: "bench", model: "smollm2", params: GenerationParams(
     domain: "biomedicine", maxTokens: maxTokens, temperature: 0, seed: 1,
-    schema: QASchema(maxItems: 3, maxQuestionLength: 150, maxAnswerLength: 300)))
+    schema: QASchema(maxItems: 3, maxQuestionLength: 150, maxAnswerLength: 300), maxDocumentChars: maxDocChars))
 let extra: [String: JSONValue] = ["cache_prompt": false]
 
 func documents() throws -> [(title: String, text: String)] {
