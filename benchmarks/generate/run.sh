@@ -7,8 +7,9 @@ set -euo pipefail
 . "$(dirname "$0")/../../scripts/lib.sh"
 cd "$LECTERN_ROOT"
 docs="${1:-32}"; max_tokens="${2:-128}"; rounds="${3:-2}"; doc_chars="${4:-600}"; conc=4
-swift build -c release --product lectern-generate-bench > /dev/null
-bench="$(swift build -c release --show-bin-path)/lectern-generate-bench"
+config="${LECTERN_BENCH_CONFIG:-release}"   # debug only for a quick look: the figures are for release
+swift build -c "$config" --product lectern-generate-bench > /dev/null
+bench="$(swift build -c "$config" --show-bin-path)/lectern-generate-bench"
 work="$(mktemp -d)"
 eval "$(scripts/llama-server.sh --parallel "$conc" --log "$work/server.log")"
 trap 'kill "$LLAMA_PID" 2>/dev/null; rm -rf "$work"' EXIT
