@@ -13,7 +13,8 @@ let package = Package(
     products: [
         .executable(name: "lectern", targets: ["LecternCLI"]),
         // The loadable SQLite extension: `.load .build/release/libLecternVec` in the sqlite3 shell.
-        .library(name: "LecternVec", type: .dynamic, targets: ["LecternVec"]),
+        // A thin target, so the static Swift runtime goes only into this .so.
+        .library(name: "LecternVec", type: .dynamic, targets: ["LecternVecLoadable"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
@@ -28,13 +29,23 @@ let package = Package(
 
         // Vector similarity extension: knows nothing of Lectern, talks to SQLite only through
         // the sqlite3_api_routines pointer it is handed.
-        .target(name: "LecternVec", dependencies: ["CSQLiteExt"]),
+        // Optimised even in debug builds: the scan and k-means loops are ~50x slower at -Onone,
+        // which every test that touches a vector table (embed, cluster) would pay.
+        .target(name: "LecternVec", dependencies: ["CSQLiteExt"], swiftSettings: [.unsafeFlags(["-O"])]),
+        // Entry point of the loadable library; -static-stdlib makes it load with no Swift toolchain.
+        .target(
+            name: "LecternVecLoadable",
+            dependencies: ["LecternVec", "CSQLiteExt"],
+            linkerSettings: [.unsafeFlags(["-static-stdlib"])]
+        ),
 
         // The one-file store: open, migrate (migrations/ embedded by the plugin), stage bookkeeping.
         .target(
             name: "LecternStore",
             dependencies: [
+                "LecternVec",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             plugins: ["EmbedMigrations"]
@@ -72,14 +83,19 @@ let package = Package(
             dependencies: ["LecternGenerate", .product(name: "GRDB", package: "GRDB.swift")],
             path: "benchmarks/generate/Sources"
         ),
+        // Benchmark: LecternText tokenizers vs Rust `tokenizers` (benchmarks/tokenizers/run.sh).
+        .executableTarget(name: "lectern-bench-tokenizers", dependencies: ["LecternText"],
+                          path: "benchmarks/tokenizers/Bench"),
 
         // Build-time: turns migrations/*.sql into Swift string constants.
         .executableTarget(name: "EmbedSQL"),
         .plugin(name: "EmbedMigrations", capability: .buildTool(), dependencies: ["EmbedSQL"]),
 
-        .testTarget(name: "LecternStoreTests", dependencies: ["LecternStore"]),
-        .testTarget(name: "LecternIngestTests", dependencies: ["LecternIngest", "LecternStore"]),
-        .testTarget(name: "LecternCLITests", dependencies: ["LecternCLI", "LecternStore"]),
+        // Paths, fixtures and process helpers shared by the test targets.
+        .target(name: "LecternTestSupport", path: "Tests/Support"),
+        .testTarget(name: "LecternStoreTests", dependencies: ["LecternStore", "LecternTestSupport"]),
+        .testTarget(name: "LecternIngestTests", dependencies: ["LecternIngest", "LecternStore", "LecternTestSupport"]),
+        .testTarget(name: "LecternCLITests", dependencies: ["LecternStore", "LecternTestSupport"]),
         .testTarget(name: "LecternVecTests", dependencies: ["LecternVec", "LecternStore"]),
         .testTarget(name: "LecternTextTests", dependencies: ["LecternText"]),
         .testTarget(name: "LecternEmbedTests", dependencies: ["LecternEmbed", "LecternText", "LecternStore"]),

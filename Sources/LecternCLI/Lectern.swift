@@ -16,6 +16,7 @@ struct Lectern: ParsableCommand {
         subcommands: [
             InitCommand.self,
             IngestCommand.self,
+            TokensCommand.self,
             StatusCommand.self,
             SQLCommand.self,
         ]

@@ -6,7 +6,8 @@ import Foundation
 final class ByteStream {
     let path: String
     private let fd: Int32
-    private var zstream: z_stream?
+    /// Heap-allocated: zlib keeps a pointer back to its z_stream, so the struct must not move.
+    private var zs: UnsafeMutablePointer<z_stream>?
     private var inBuffer: [UInt8]
     private var inAvailable = 0
     private var inOffset = 0
@@ -28,18 +29,23 @@ final class ByteStream {
         isGzip = n == 2 && magic[0] == 0x1F && magic[1] == 0x8B
         lseek(fd, 0, SEEK_SET)
         if isGzip {
-            var zs = z_stream()
+            let z = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
+            z.initialize(to: z_stream())
             // 15 + 32: zlib or gzip header, detected automatically.
-            guard inflateInit2_(&zs, 15 + 32, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+            guard inflateInit2_(z, 15 + 32, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+                z.deallocate()
                 Glibc.close(fd)
                 throw IngestError.unreadable(path: path, detail: "cannot initialise gzip decompression")
             }
-            zstream = zs
+            zs = z
         }
     }
 
     deinit {
-        if zstream != nil { inflateEnd(&zstream!) }
+        if let zs {
+            inflateEnd(zs)
+            zs.deallocate()
+        }
         Glibc.close(fd)
     }
 
@@ -69,20 +75,20 @@ final class ByteStream {
             let available = inAvailable - inOffset
             let status: Int32 = inBuffer.withUnsafeMutableBufferPointer { inPtr in
                 out.withUnsafeMutableBufferPointer { outPtr in
-                    zstream!.next_in = inPtr.baseAddress! + inOffset
-                    zstream!.avail_in = UInt32(available)
-                    zstream!.next_out = outPtr.baseAddress!
-                    zstream!.avail_out = UInt32(Self.chunkSize)
-                    let s = inflate(&zstream!, Z_NO_FLUSH)
-                    inOffset = inAvailable - Int(zstream!.avail_in)
-                    produced = Self.chunkSize - Int(zstream!.avail_out)
+                    zs!.pointee.next_in = inPtr.baseAddress! + inOffset
+                    zs!.pointee.avail_in = UInt32(available)
+                    zs!.pointee.next_out = outPtr.baseAddress!
+                    zs!.pointee.avail_out = UInt32(Self.chunkSize)
+                    let s = inflate(zs!, Z_NO_FLUSH)
+                    inOffset = inAvailable - Int(zs!.pointee.avail_in)
+                    produced = Self.chunkSize - Int(zs!.pointee.avail_out)
                     return s
                 }
             }
             atMemberBoundary = false
             if status == Z_STREAM_END {
                 // Concatenated gzip members (as `cat a.gz b.gz` makes) continue after a reset.
-                inflateReset(&zstream!)
+                inflateReset(zs!)
                 atMemberBoundary = true
             } else if status != Z_OK && status != Z_BUF_ERROR {
                 throw IngestError.unreadable(path: path, detail: "corrupt gzip data (zlib error \(status))")

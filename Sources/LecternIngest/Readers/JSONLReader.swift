@@ -48,8 +48,9 @@ final class JSONLReader: RecordReader {
                 guard field.firstByte == UInt8(ascii: "\"") else {
                     return .bad("field \"\(fields.text)\" is \(decoded()?.typeName ?? "not a string"), not a string")
                 }
-                text = decoded()?.stringValue
+                text = field.string
             case fields.title:
+                if let s = field.string { title = s; continue }
                 switch decoded() {
                 case .string(let s)?: title = s
                 case .null?: title = nil
@@ -57,6 +58,7 @@ final class JSONLReader: RecordReader {
                 case nil: return .bad("field \"\(fields.title)\" cannot be decoded")
                 }
             case fields.id:
+                if let s = field.string { id = s; continue }
                 switch decoded() {
                 case .string(let s)?: id = s
                 case .number(let n)?: id = n

@@ -1,3 +1,5 @@
+import LecternStore
+
 /// A document as a reader found it, before deduplication.
 struct DocumentRecord {
     var text: String
@@ -27,25 +29,18 @@ protocol RecordReader: AnyObject {
 
 /// Checks a text every reader produces: not empty, no NUL character, not over the size limit.
 func validateDocumentText(_ text: String, maxBytes: Int) -> String? {
-    let bytes = text.utf8.count
-    if bytes > maxBytes {
-        return "document is \(bytes) bytes, over the limit of \(maxBytes) bytes (raise --max-document-bytes or split it)"
+    var text = text
+    return text.withUTF8 { buf -> String? in
+        if buf.count > maxBytes {
+            return "document is \(buf.count) bytes, over the limit of \(maxBytes) bytes (raise --max-document-bytes or split it)"
+        }
+        if UTF8Scan.firstNUL(buf) != nil { return "text contains a NUL character" }
+        return UTF8Scan.isBlank(buf) ? "empty text" : nil
     }
-    var sawContent = false
-    for b in text.utf8 {
-        if b == 0 { return "text contains a NUL character" }
-        if !sawContent && !(b == 0x20 || (b >= 0x09 && b <= 0x0D)) { sawContent = true }
-    }
-    if !sawContent { return "empty text" }
-    return nil
 }
 
-/// Counts Unicode scalars from UTF-8 (every byte that is not a continuation byte).
+/// Counts Unicode scalars.
 func scalarCount(_ text: String) -> Int {
     var text = text
-    return text.withUTF8 { buf in
-        var n = 0
-        for b in buf where b & 0xC0 != 0x80 { n += 1 }
-        return n
-    }
+    return text.withUTF8 { UTF8Scan.scalarCount($0) }
 }

@@ -55,6 +55,7 @@ final class TextFilesReader: RecordReader {
             let offset = bytes.withUnsafeBufferPointer { JSONScanner.firstInvalidUTF8($0) }
             return (file, .bad("invalid UTF-8 at byte \(offset + 1)"))
         }
+        if content.utf8.contains(0) { return (file, .bad("text contains a NUL character")) }
         var text = content
         var title: String?
         if titleFirstLine {

@@ -1,5 +1,7 @@
 import Foundation
 import GRDB
+import GRDBSQLite
+import LecternVec
 
 /// One Lectern file: a SQLite database in WAL mode holding every artifact of the method.
 ///
@@ -23,6 +25,12 @@ public final class Store: @unchecked Sendable {
     /// Hooks run on every new connection, before use: how the SQL functions of Lectern's vector
     /// extension (and any other) get registered without this module depending on them.
     nonisolated(unsafe) public static var connectionHooks: [(Database) throws -> Void] = []
+
+    /// Registers Lectern's vector extension (the `vec_*` functions and the `lectern_vec` module)
+    /// with SQLite once per process, so every connection opened afterwards has it.
+    static let registerExtensions: Void = {
+        sqlite3_auto_extension(lecternVecAutoExtension)
+    }()
 
     private init(path: String, pool: DatabasePool) {
         self.path = path
@@ -93,6 +101,7 @@ public final class Store: @unchecked Sendable {
 
     /// Reads what the file is, through a read-only connection, so a refused file stays untouched.
     static func inspect(path: String) throws -> FileState {
+        _ = registerExtensions
         var config = Configuration()
         config.readonly = true
         config.label = "lectern-inspect"
@@ -144,6 +153,7 @@ public final class Store: @unchecked Sendable {
     }
 
     static func openPool(path: String) throws -> DatabasePool {
+        _ = registerExtensions
         do {
             return try DatabasePool(path: path, configuration: configuration())
         } catch let error as DatabaseError where [.SQLITE_CANTOPEN, .SQLITE_READONLY, .SQLITE_PERM].contains(error.resultCode) {

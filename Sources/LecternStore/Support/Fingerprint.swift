@@ -39,46 +39,61 @@ public enum ContentHash {
     }
 
     /// Normalises a text for duplicate detection (trims it and collapses every run of Unicode
-    /// whitespace into one space, so re-wrapped copies of a text count as duplicates) and hashes it.
-    /// Works on the UTF-8 bytes directly: this runs once per ingested document.
+    /// White_Space characters into one space, so re-wrapped copies of a text count as duplicates)
+    /// and hashes it.
+    /// Runs once per ingested document, so it works on the UTF-8 bytes directly and hashes them
+    /// in place when they are already normalised (the common case: no copy at all).
     public static func of(text: String) -> [UInt8] {
         var text = text
         return text.withUTF8 { src -> [UInt8] in
+            if !needsNormalising(src) { return of(normalizedUTF8: UnsafeRawBufferPointer(src)) }
             var out = [UInt8](repeating: 0, count: src.count)
             let n = out.withUnsafeMutableBufferPointer { dst -> Int in
                 var i = 0, o = 0
                 var pendingSpace = false
                 let count = src.count
                 while i < count {
-                    let b = src[i]
-                    var len = 1
-                    var isSpace = false
-                    if b < 0x80 {
-                        isSpace = b == 0x20 || (b >= 0x09 && b <= 0x0D) || (b >= 0x1C && b <= 0x1F)
-                    } else {
-                        len = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : 2
-                        if len == 2 {
-                            let cp = (UInt32(b & 0x1F) << 6) | UInt32(src[i + 1] & 0x3F)
-                            isSpace = cp == 0x85 || cp == 0xA0
-                        } else if len == 3 {
-                            let cp = (UInt32(b & 0x0F) << 12) | (UInt32(src[i + 1] & 0x3F) << 6)
-                                | UInt32(src[i + 2] & 0x3F)
-                            isSpace = cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028
-                                || cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000
-                        }
-                    }
-                    if isSpace {
+                    let len = whitespaceLength(src, at: i)
+                    if len > 0 {
                         pendingSpace = o > 0
-                    } else {
-                        if pendingSpace { dst[o] = 0x20; o += 1; pendingSpace = false }
-                        for k in 0..<len { dst[o + k] = src[i + k] }
-                        o += len
+                        i += len
+                        continue
                     }
-                    i += len
+                    if pendingSpace { dst[o] = 0x20; o += 1; pendingSpace = false }
+                    dst[o] = src[i]
+                    o += 1
+                    i += 1
                 }
                 return o
             }
             return out.withUnsafeBytes { of(normalizedUTF8: UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
         }
+    }
+
+    /// Length in bytes of the Unicode whitespace character at `i`, or 0 if there is none.
+    @inline(__always)
+    static func whitespaceLength(_ s: UnsafeBufferPointer<UInt8>, at i: Int) -> Int {
+        let b = s[i]
+        if b < 0x80 { return b == 0x20 || (b >= 0x09 && b <= 0x0D) ? 1 : 0 }
+        switch b {
+        case 0xC2:  // U+0085, U+00A0
+            return i + 1 < s.count && (s[i + 1] == 0x85 || s[i + 1] == 0xA0) ? 2 : 0
+        case 0xE1:  // U+1680
+            return i + 2 < s.count && s[i + 1] == 0x9A && s[i + 2] == 0x80 ? 3 : 0
+        case 0xE2:  // U+2000-200A, U+2028, U+2029, U+202F, U+205F
+            guard i + 2 < s.count else { return 0 }
+            let c1 = s[i + 1], c2 = s[i + 2]
+            if c1 == 0x80 { return c2 <= 0x8A || c2 == 0xA8 || c2 == 0xA9 || c2 == 0xAF ? 3 : 0 }
+            return c1 == 0x81 && c2 == 0x9F ? 3 : 0
+        case 0xE3:  // U+3000
+            return i + 2 < s.count && s[i + 1] == 0x80 && s[i + 2] == 0x80 ? 3 : 0
+        default:
+            return 0
+        }
+    }
+
+    /// Whether normalising would change the text.
+    static func needsNormalising(_ s: UnsafeBufferPointer<UInt8>) -> Bool {
+        UTF8Scan.needsNormalising(s, whitespaceLength: whitespaceLength)
     }
 }

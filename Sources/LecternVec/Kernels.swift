@@ -1,0 +1,215 @@
+// The hot loops. Sixteen floats a step in two independent accumulators (so the adds pipeline),
+// unaligned SIMD loads straight from the chunk memory, no bounds checks: callers pass pointers
+// with at least `n` elements.
+
+@inline(__always)
+private func load16(_ p: UnsafePointer<Float>, _ i: Int) -> SIMD16<Float> {
+    UnsafeRawPointer(p + i).loadUnaligned(as: SIMD16<Float>.self)
+}
+
+/// Inner product of two float32 vectors.
+@inline(__always)
+func dotF32(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+    var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>()
+    var i = 0
+    while i + 32 <= n {
+        acc0 += load16(a, i) * load16(b, i)
+        acc1 += load16(a, i + 16) * load16(b, i + 16)
+        i += 32
+    }
+    if i + 16 <= n { acc0 += load16(a, i) * load16(b, i); i += 16 }
+    var s = (acc0 + acc1).sum()
+    while i < n { s += a[i] * b[i]; i += 1 }
+    return s
+}
+
+/// Squared Euclidean distance of two float32 vectors.
+@inline(__always)
+func l2sqF32(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+    var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>()
+    var i = 0
+    while i + 32 <= n {
+        let d0 = load16(a, i) - load16(b, i)
+        let d1 = load16(a, i + 16) - load16(b, i + 16)
+        acc0 += d0 * d0
+        acc1 += d1 * d1
+        i += 32
+    }
+    if i + 16 <= n { let d = load16(a, i) - load16(b, i); acc0 += d * d; i += 16 }
+    var s = (acc0 + acc1).sum()
+    while i < n { let d = a[i] - b[i]; s += d * d; i += 1 }
+    return s
+}
+
+/// Manhattan distance of two float32 vectors (accumulated in Double, as sqlite-vec returns it).
+@inline(__always)
+func l1F32(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+    var acc = SIMD16<Float>()
+    var i = 0
+    while i + 16 <= n {
+        let d = load16(a, i) - load16(b, i)
+        acc += d.replacing(with: -d, where: d .< 0)
+        i += 16
+    }
+    var s = acc.sum()
+    while i < n { s += abs(a[i] - b[i]); i += 1 }
+    return s
+}
+
+/// Dot product and the squared norm of `b` in one pass (cosine against a query of known norm).
+@inline(__always)
+func dotAndNormF32(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> (Float, Float) {
+    var d0 = SIMD16<Float>(), d1 = SIMD16<Float>(), m0 = SIMD16<Float>(), m1 = SIMD16<Float>()
+    var i = 0
+    while i + 32 <= n {
+        let b0 = load16(b, i), b1 = load16(b, i + 16)
+        d0 += load16(a, i) * b0
+        d1 += load16(a, i + 16) * b1
+        m0 += b0 * b0
+        m1 += b1 * b1
+        i += 32
+    }
+    if i + 16 <= n { let b0 = load16(b, i); d0 += load16(a, i) * b0; m0 += b0 * b0; i += 16 }
+    var dot = (d0 + d1).sum(), mag = (m0 + m1).sum()
+    while i < n { dot += a[i] * b[i]; mag += b[i] * b[i]; i += 1 }
+    return (dot, mag)
+}
+
+@inline(__always)
+private func load16i(_ p: UnsafePointer<Int8>, _ i: Int) -> SIMD16<Int32> {
+    SIMD16<Int32>(truncatingIfNeeded: UnsafeRawPointer(p + i).loadUnaligned(as: SIMD16<Int8>.self))
+}
+
+/// Inner product and both squared norms of two int8 vectors, exact in Int32 for d < 2^16.
+@inline(__always)
+func dotNormsI8(_ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>, _ n: Int) -> (Int32, Int32, Int32) {
+    var d = SIMD16<Int32>(), ma = SIMD16<Int32>(), mb = SIMD16<Int32>()
+    var i = 0
+    while i + 16 <= n {
+        let x = load16i(a, i), y = load16i(b, i)
+        d &+= x &* y
+        ma &+= x &* x
+        mb &+= y &* y
+        i += 16
+    }
+    var dot = d.wrappedSum(), na = ma.wrappedSum(), nb = mb.wrappedSum()
+    while i < n {
+        let x = Int32(a[i]), y = Int32(b[i])
+        dot &+= x &* y; na &+= x &* x; nb &+= y &* y
+        i += 1
+    }
+    return (dot, na, nb)
+}
+
+/// Squared Euclidean distance of two int8 vectors.
+@inline(__always)
+func l2sqI8(_ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>, _ n: Int) -> Int32 {
+    var acc = SIMD16<Int32>()
+    var i = 0
+    while i + 16 <= n {
+        let dv = load16i(a, i) &- load16i(b, i)
+        acc &+= dv &* dv
+        i += 16
+    }
+    var s = acc.wrappedSum()
+    while i < n { let dv = Int32(a[i]) - Int32(b[i]); s &+= dv &* dv; i += 1 }
+    return s
+}
+
+/// Manhattan distance of two int8 vectors.
+@inline(__always)
+func l1I8(_ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>, _ n: Int) -> Int32 {
+    var acc = SIMD16<Int32>()
+    var i = 0
+    while i + 16 <= n {
+        let dv = load16i(a, i) &- load16i(b, i)
+        acc &+= dv.replacing(with: 0 &- dv, where: dv .< 0)
+        i += 16
+    }
+    var s = acc.wrappedSum()
+    while i < n { s &+= abs(Int32(a[i]) - Int32(b[i])); i += 1 }
+    return s
+}
+
+/// Number of differing bits of two bit vectors of `nBytes` bytes.
+@inline(__always)
+func hamming(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ nBytes: Int) -> Int {
+    var s = 0
+    var i = 0
+    let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
+    while i + 8 <= nBytes {
+        s += (ra.loadUnaligned(fromByteOffset: i, as: UInt64.self) ^ rb.loadUnaligned(fromByteOffset: i, as: UInt64.self)).nonzeroBitCount
+        i += 8
+    }
+    while i < nBytes { s += (a[i] ^ b[i]).nonzeroBitCount; i += 1 }
+    return s
+}
+
+// int8 kernels for the scan, in float32 lanes: baseline x86-64 (SSE2) has no 32-bit integer
+// multiply, while int8 -> float conversion and float multiply are cheap. Exact while the sums
+// stay below 2^24 (e.g. L2 of 384-d vectors up to |diff| ~ 200 per element), float32-rounded beyond,
+// which is the precision the distance column reports anyway.
+
+@inline(__always)
+private func load16f(_ p: UnsafePointer<Int8>, _ i: Int) -> SIMD16<Float> {
+    SIMD16<Float>(SIMD16<Int32>(truncatingIfNeeded: UnsafeRawPointer(p + i).loadUnaligned(as: SIMD16<Int8>.self)))
+}
+
+/// Squared L2 of two int8 vectors, in float32 lanes.
+@inline(__always)
+func l2sqI8f(_ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>, _ n: Int) -> Float {
+    var acc = SIMD16<Float>()
+    var i = 0
+    while i + 16 <= n {
+        let d = load16f(a, i) - load16f(b, i)
+        acc += d * d
+        i += 16
+    }
+    var s = acc.sum()
+    while i < n { let d = Float(a[i]) - Float(b[i]); s += d * d; i += 1 }
+    return s
+}
+
+/// Dot product and squared norm of `b`, int8 inputs, float32 lanes.
+@inline(__always)
+func dotNormI8f(_ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>, _ n: Int) -> (Float, Float) {
+    var d = SIMD16<Float>(), m = SIMD16<Float>()
+    var i = 0
+    while i + 16 <= n {
+        let y = load16f(b, i)
+        d += load16f(a, i) * y
+        m += y * y
+        i += 16
+    }
+    var dot = d.sum(), mag = m.sum()
+    while i < n { dot += Float(a[i]) * Float(b[i]); mag += Float(b[i]) * Float(b[i]); i += 1 }
+    return (dot, mag)
+}
+
+@inline(__always)
+private func load8(_ p: UnsafePointer<Float>, _ i: Int) -> SIMD8<Float> {
+    UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self)
+}
+
+/// Dot products of four rows with one vector `c`: each load of `c` feeds four accumulators,
+/// which is what makes k-means assignment (rows x centroids) compute-bound instead of load-bound.
+@inline(__always)
+func dot4F32(_ r0: UnsafePointer<Float>, _ r1: UnsafePointer<Float>, _ r2: UnsafePointer<Float>, _ r3: UnsafePointer<Float>,
+             _ c: UnsafePointer<Float>, _ n: Int) -> SIMD4<Float> {
+    var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+    var i = 0
+    while i + 8 <= n {
+        let cv = load8(c, i)
+        a0 += load8(r0, i) * cv
+        a1 += load8(r1, i) * cv
+        a2 += load8(r2, i) * cv
+        a3 += load8(r3, i) * cv
+        i += 8
+    }
+    var out = SIMD4<Float>(a0.sum(), a1.sum(), a2.sum(), a3.sum())
+    while i < n {
+        out += SIMD4<Float>(r0[i], r1[i], r2[i], r3[i]) * c[i]
+        i += 1
+    }
+    return out
+}

@@ -1,0 +1,151 @@
+/// The parsed arguments of `CREATE VIRTUAL TABLE t USING lectern_vec(...)`.
+struct TableConfig {
+    var vectorColumn = ""
+    var type = ElementType.float32
+    var dims = 0
+    var metric = Metric.l2
+    var partitionColumn: String? = nil
+    /// "integer", "text" or "any": what the partition key accepts.
+    var partitionType = "any"
+    var chunkSize = 1024
+    var ivf = false
+    var nlist = 128
+    var nprobe = 8
+    var cacheMB = 2048
+
+    var vectorBytes: Int { type.byteCount(dims: dims) }
+
+    static let usage = """
+        expected e.g. lectern_vec(embedding float[384] distance_metric=cosine [indexed by ivf(nlist=1024, nprobe=16)], \
+        model integer partition key, chunk_size=1024)
+        """
+
+    init(args: [String]) throws {
+        var sawVector = false
+        for raw in args {
+            let arg = raw.trimmed()
+            let lower = arg.lowercased()
+            if let eq = lower.firstIndex(of: "="), !lower.contains(" "), !lower.contains("[") {
+                let key = String(lower[..<eq]), value = String(arg[arg.index(after: eq)...]).trimmed()
+                switch key {
+                case "chunk_size":
+                    guard let n = Int(value), n >= 8, n <= 65536, n % 8 == 0 else {
+                        throw VecError("lectern_vec: chunk_size must be a multiple of 8 between 8 and 65536, got '\(value)'")
+                    }
+                    chunkSize = n
+                case "cache_mb":
+                    guard let n = Int(value), n >= 0 else { throw VecError("lectern_vec: cache_mb must be >= 0, got '\(value)'") }
+                    cacheMB = n
+                default:
+                    throw VecError("lectern_vec: unknown option '\(key)'; \(TableConfig.usage)")
+                }
+                continue
+            }
+            let words = arg.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).map(String.init)
+            guard words.count >= 2 else { throw VecError("lectern_vec: cannot parse column '\(arg)'; \(TableConfig.usage)") }
+            let name = words[0]
+            guard name.isIdentifier else { throw VecError("lectern_vec: invalid column name '\(name)'") }
+            let lw = words.map { $0.lowercased() }
+            if lw.count >= 4, lw[lw.count - 2] == "partition", lw[lw.count - 1] == "key" {
+                guard partitionColumn == nil else { throw VecError("lectern_vec: only one partition key column is supported") }
+                partitionColumn = name
+                let t = lw[1]
+                partitionType = t.hasPrefix("int") ? "integer" : (t == "text" ? "text" : "any")
+                continue
+            }
+            if lw.count == 3, lw[1] == "partition", lw[2] == "key" {
+                guard partitionColumn == nil else { throw VecError("lectern_vec: only one partition key column is supported") }
+                partitionColumn = name
+                continue
+            }
+            // A vector column: name type[N] options...
+            guard !sawVector else { throw VecError("lectern_vec: only one vector column is supported, found a second: '\(arg)'") }
+            sawVector = true
+            vectorColumn = name
+            try parseVectorType(lw[1])
+            var rest = Array(lw.dropFirst(2))
+            var explicitMetric = false
+            while let w = rest.first {
+                if w.hasPrefix("distance_metric=") {
+                    let m = String(w.dropFirst("distance_metric=".count))
+                    guard let metric = Metric(rawValue: m) else {
+                        throw VecError("lectern_vec: unknown distance_metric '\(m)'; one of l2, cosine, l1, dot, hamming")
+                    }
+                    self.metric = metric
+                    explicitMetric = true
+                    rest.removeFirst()
+                } else if w == "indexed", rest.count >= 3, rest[1] == "by" {
+                    let spec = rest[2...].joined(separator: " ")
+                    try parseIVF(spec)
+                    rest = []
+                } else {
+                    throw VecError("lectern_vec: unexpected '\(w)' in column '\(arg)'; \(TableConfig.usage)")
+                }
+            }
+            if type == .bit {
+                if explicitMetric && metric != .hamming { throw VecError("lectern_vec: bit vectors support only distance_metric=hamming") }
+                metric = .hamming
+            } else if metric == .hamming {
+                throw VecError("lectern_vec: distance_metric=hamming needs a bit[N] column")
+            }
+        }
+        guard sawVector else { throw VecError("lectern_vec: no vector column; \(TableConfig.usage)") }
+        if ivf && type != .float32 { throw VecError("lectern_vec: the IVF index supports float[N] columns only") }
+    }
+
+    private mutating func parseVectorType(_ t: String) throws {
+        guard let open = t.firstIndex(of: "["), t.hasSuffix("]") else {
+            throw VecError("lectern_vec: vector column type must be float[N], int8[N] or bit[N], got '\(t)'")
+        }
+        let base = String(t[..<open])
+        let n = String(t[t.index(after: open)..<t.index(before: t.endIndex)])
+        switch base {
+        case "float", "float32", "f32": type = .float32
+        case "int8", "i8": type = .int8
+        case "bit": type = .bit
+        default: throw VecError("lectern_vec: unknown vector element type '\(base)'; float, int8 or bit")
+        }
+        guard let d = Int(n), d > 0, d <= 65536 else {
+            throw VecError("lectern_vec: vector dimension must be between 1 and 65536, got '\(n)'")
+        }
+        if type == .bit && d % 8 != 0 { throw VecError("lectern_vec: bit vector dimension must be divisible by 8, got \(d)") }
+        dims = d
+    }
+
+    private mutating func parseIVF(_ spec: String) throws {
+        let s = spec.replacingAll(" ", with: "")
+        guard s.hasPrefix("ivf("), s.hasSuffix(")") else {
+            throw VecError("lectern_vec: unknown index '\(spec)'; expected ivf(nlist=N, nprobe=M)")
+        }
+        ivf = true
+        let body = s.dropFirst(4).dropLast()
+        for kv in body.split(separator: ",") where !kv.isEmpty {
+            let parts = kv.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, let v = Int(parts[1]) else { throw VecError("lectern_vec: bad ivf option '\(kv)'") }
+            switch parts[0] {
+            case "nlist":
+                guard v >= 1, v <= 65536 else { throw VecError("lectern_vec: ivf nlist must be between 1 and 65536, got \(v)") }
+                nlist = v
+            case "nprobe":
+                guard v >= 1 else { throw VecError("lectern_vec: ivf nprobe must be >= 1, got \(v)") }
+                nprobe = v
+            default: throw VecError("lectern_vec: unknown ivf option '\(parts[0])'; nlist or nprobe")
+            }
+        }
+        if nprobe > nlist { throw VecError("lectern_vec: ivf nprobe (\(nprobe)) cannot exceed nlist (\(nlist))") }
+    }
+}
+
+extension String {
+    func trimmed() -> String {
+        var s = Substring(self)
+        while let f = s.first, f == " " || f == "\t" || f == "\n" || f == "\r" { s.removeFirst() }
+        while let l = s.last, l == " " || l == "\t" || l == "\n" || l == "\r" { s.removeLast() }
+        return String(s)
+    }
+
+    var isIdentifier: Bool {
+        guard let f = unicodeScalars.first, f == "_" || (f.properties.isAlphabetic) else { return false }
+        return unicodeScalars.allSatisfy { $0 == "_" || $0.properties.isAlphabetic || ("0"..."9").contains($0) }
+    }
+}

@@ -1,0 +1,314 @@
+import CSQLiteExt
+
+// The sqlite3_module glue: C callbacks that find the Swift objects behind SQLite's structs and
+// turn thrown errors into SQLite error codes and messages. The logic lives in VecTable.
+//
+// Query plans (see docs/vector-extension.md, "idxNum and idxStr"): idxNum 1 = full scan,
+// 2 = point lookup by rowid, 3 = KNN. idxStr is the plan digit followed by one 4-character
+// block per xFilter argument, in argv order: "{___" query vector, "}___" k, "]A=_" partition
+// key equality, "#___" nprobe, "!___" rowid.
+
+final class VecCursor {
+    let table: VecTable
+    var rowids: [Int64] = []
+    var distances: [Float]? = nil
+    var pos = 0
+    init(table: VecTable) { self.table = table }
+}
+
+@inline(__always) private func table(_ p: UnsafeMutablePointer<sqlite3_vtab>?) -> VecTable {
+    let v = UnsafeMutableRawPointer(p!).assumingMemoryBound(to: lx_vtab.self)
+    return Unmanaged<VecTable>.fromOpaque(v.pointee.impl).takeUnretainedValue()
+}
+
+@inline(__always) private func cursor(_ p: UnsafeMutablePointer<sqlite3_vtab_cursor>?) -> VecCursor {
+    let c = UnsafeMutableRawPointer(p!).assumingMemoryBound(to: lx_cursor.self)
+    return Unmanaged<VecCursor>.fromOpaque(c.pointee.impl).takeUnretainedValue()
+}
+
+private func setError(_ vtab: UnsafeMutablePointer<sqlite3_vtab>?, _ message: String) {
+    guard let vtab else { return }
+    if let old = vtab.pointee.zErrMsg { lx_free(old) }
+    vtab.pointee.zErrMsg = lx_strdup(message)
+}
+
+/// Runs a callback body; errors become an error code and the vtab's message.
+private func guarded(_ vtab: UnsafeMutablePointer<sqlite3_vtab>?, _ body: () throws -> Void) -> Int32 {
+    do {
+        try body()
+        return SQLITE_OK
+    } catch let e as ConstraintError {
+        setError(vtab, e.message)
+        return SQLITE_CONSTRAINT
+    } catch let e as VecError {
+        setError(vtab, e.message)
+        return SQLITE_ERROR
+    } catch {
+        setError(vtab, "lectern_vec: \(error)")
+        return SQLITE_ERROR
+    }
+}
+
+private typealias ConnectArgs = (OpaquePointer?, Int32, UnsafePointer<UnsafePointer<CChar>?>?,
+                                 UnsafeMutablePointer<UnsafeMutablePointer<sqlite3_vtab>?>?,
+                                 UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?)
+
+private func connect(_ a: ConnectArgs, create: Bool) -> Int32 {
+    let (db, argc, argv, ppVtab, pzErr) = a
+    guard let db, let argv, argc >= 3 else { return SQLITE_ERROR }
+    let args = (0..<Int(argc)).map { String(cString: argv[$0]!) }
+    do {
+        let config = try TableConfig(args: Array(args.dropFirst(3)))
+        let t = VecTable(db: db, schema: args[1], name: args[2], config: config)
+        var rc = lx_declare_vtab(db, t.declaration)
+        guard rc == SQLITE_OK else { throw VecError("lectern_vec: declare_vtab failed: \(String(cString: lx_errmsg(db)))") }
+        rc = lx_vtab_config_constraint_support(db)
+        if create { try t.createShadowTables() }
+        try t.loadState()
+        let v = UnsafeMutablePointer<lx_vtab>.allocate(capacity: 1)
+        v.initialize(to: lx_vtab())
+        v.pointee.impl = Unmanaged.passRetained(t).toOpaque()
+        ppVtab?.pointee = UnsafeMutableRawPointer(v).assumingMemoryBound(to: sqlite3_vtab.self)
+        return SQLITE_OK
+    } catch let e as VecError {
+        pzErr?.pointee = lx_strdup(e.message)
+        return SQLITE_ERROR
+    } catch {
+        pzErr?.pointee = lx_strdup("lectern_vec: \(error)")
+        return SQLITE_ERROR
+    }
+}
+
+private func release(_ p: UnsafeMutablePointer<sqlite3_vtab>?) {
+    guard let p else { return }
+    let v = UnsafeMutableRawPointer(p).assumingMemoryBound(to: lx_vtab.self)
+    let t = Unmanaged<VecTable>.fromOpaque(v.pointee.impl).takeRetainedValue()
+    t.close()
+    if let m = v.pointee.base.zErrMsg { lx_free(m) }
+    v.deinitialize(count: 1)
+    v.deallocate()
+}
+
+private func bestIndex(_ t: VecTable, _ vtab: UnsafeMutablePointer<sqlite3_vtab>?, _ info: UnsafeMutablePointer<sqlite3_index_info>) -> Int32 {
+    let n = Int(info.pointee.nConstraint)
+    var match: Int? = nil, k: Int? = nil, nprobe: Int? = nil, part: Int? = nil, rowid: Int? = nil
+    var matchUnusable = false, kUnusable = false
+    for i in 0..<n {
+        let c = info.pointee.aConstraint[i]
+        let usable = c.usable != 0
+        let op = Int32(c.op)
+        if c.iColumn == 0 && op == SQLITE_INDEX_CONSTRAINT_MATCH {
+            if usable { match = i } else { matchUnusable = true }
+        } else if c.iColumn == t.kCol && op == SQLITE_INDEX_CONSTRAINT_EQ {
+            if usable { k = i } else { kUnusable = true }
+        } else if c.iColumn == t.nprobeCol && op == SQLITE_INDEX_CONSTRAINT_EQ && usable {
+            nprobe = i
+        } else if t.partitionCol >= 0 && c.iColumn == t.partitionCol && op == SQLITE_INDEX_CONSTRAINT_EQ && usable {
+            part = i
+        } else if c.iColumn == -1 && op == SQLITE_INDEX_CONSTRAINT_EQ && usable {
+            rowid = i
+        }
+    }
+    if match == nil && matchUnusable { return SQLITE_CONSTRAINT }
+    var plan = "1"
+    var argi: Int32 = 0
+    func use(_ i: Int, _ block: String) {
+        argi += 1
+        info.pointee.aConstraintUsage[i].argvIndex = argi
+        info.pointee.aConstraintUsage[i].omit = 1
+        plan += block
+    }
+    if let match {
+        guard let k else {
+            if kUnusable { return SQLITE_CONSTRAINT }
+            setError(vtab, "lectern_vec: a KNN query on \(t.name) needs 'k = ?' (e.g. WHERE \(t.config.vectorColumn) MATCH :q AND k = 10); LIMIT is not passed to virtual tables before SQLite 3.41")
+            return SQLITE_ERROR
+        }
+        plan = "3"
+        use(match, "{___")
+        use(k, "}___")
+        if let part { use(part, "]A=_") }
+        if let nprobe { use(nprobe, "#___") }
+        info.pointee.idxNum = 3
+        info.pointee.estimatedCost = 10
+        info.pointee.estimatedRows = 10
+        if info.pointee.nOrderBy == 1, info.pointee.aOrderBy[0].iColumn == t.distanceCol, info.pointee.aOrderBy[0].desc == 0 {
+            info.pointee.orderByConsumed = 1
+        }
+    } else if let rowid {
+        plan = "2"
+        use(rowid, "!___")
+        info.pointee.idxNum = 2
+        info.pointee.estimatedCost = 1
+        info.pointee.estimatedRows = 1
+        info.pointee.idxFlags = SQLITE_INDEX_SCAN_UNIQUE
+    } else {
+        info.pointee.idxNum = 1
+        info.pointee.estimatedCost = 1e7
+        info.pointee.estimatedRows = 1_000_000
+    }
+    info.pointee.idxStr = lx_strdup(plan)
+    info.pointee.needToFreeIdxStr = 1
+    return SQLITE_OK
+}
+
+private func filter(_ c: VecCursor, _ idxNum: Int32, _ idxStr: String, _ argv: [OpaquePointer?]) throws {
+    let t = c.table
+    c.pos = 0
+    c.distances = nil
+    switch idxNum {
+    case 3:
+        var query: OpaquePointer? = nil, k: Int64 = 0, part: OpaquePointer? = nil, hasPart = false, nprobe: Int64? = nil
+        let blocks = Array(idxStr.utf8.dropFirst())
+        for (i, v) in argv.enumerated() where i * 4 < blocks.count {
+            switch blocks[i * 4] {
+            case UInt8(ascii: "{"): query = v
+            case UInt8(ascii: "}"):
+                guard lx_value_type(v) == SQLITE_INTEGER else {
+                    throw VecError("lectern_vec: k must be an INTEGER in a KNN query on \(t.name), got \(typeName(lx_value_type(v)))")
+                }
+                k = lx_value_int64(v)
+            case UInt8(ascii: "]"): part = v; hasPart = true
+            case UInt8(ascii: "#"):
+                guard lx_value_type(v) == SQLITE_INTEGER else { throw VecError("lectern_vec: nprobe must be an INTEGER, got \(typeName(lx_value_type(v)))") }
+                nprobe = lx_value_int64(v)
+            default: break
+            }
+        }
+        let r = try t.knnQuery(vector: query, k: k, partition: part, hasPartition: hasPart, nprobe: nprobe)
+        c.rowids = r.map { $0.rowid }
+        c.distances = r.map { $0.distance }
+    case 2:
+        let v = argv.first ?? nil
+        c.rowids = lx_value_type(v) == SQLITE_INTEGER ? try t.allRowids(point: lx_value_int64(v)) : []
+    default:
+        c.rowids = try t.allRowids(point: nil)
+    }
+}
+
+private func update(_ t: VecTable, _ argc: Int32, _ argv: UnsafeMutablePointer<OpaquePointer?>, _ pRowid: UnsafeMutablePointer<sqlite3_int64>?) throws {
+    func rowidArg(_ v: OpaquePointer?) throws -> Int64 {
+        guard lx_value_type(v) == SQLITE_INTEGER else {
+            throw VecError("lectern_vec: rowid of \(t.name) must be an INTEGER, got \(typeName(lx_value_type(v)))")
+        }
+        return lx_value_int64(v)
+    }
+    if argc == 1 {
+        try t.delete(rowid: try rowidArg(argv[0]))
+        return
+    }
+    let cols = argv + 2
+    let command = cols[Int(t.commandCol)]
+    let vector = cols[0]
+    let partition: OpaquePointer? = t.partitionCol >= 0 ? cols[Int(t.partitionCol)] : nil
+    let replace = lx_vtab_on_conflict(t.db) == SQLITE_REPLACE
+    if lx_value_type(argv[0]) == SQLITE_NULL {
+        if lx_value_type(command) != SQLITE_NULL {
+            let cmd = lx_value_text(command).map { String(cString: $0) } ?? ""
+            switch cmd.lowercased() {
+            case "compute-centroids": try t.computeCentroids()
+            case "clear-centroids": try t.clearCentroids()
+            default: throw VecError("lectern_vec: unknown command '\(cmd)' for \(t.name); 'compute-centroids' or 'clear-centroids'")
+            }
+            return
+        }
+        let rowid: Int64? = lx_value_type(argv[1]) == SQLITE_NULL ? nil : try rowidArg(argv[1])
+        pRowid?.pointee = try t.insert(rowid: rowid, vector: vector, partition: partition, replace: replace)
+        return
+    }
+    // UPDATE: validate first so a bad value leaves the row as it was.
+    let old = try rowidArg(argv[0]), new = try rowidArg(argv[1])
+    _ = try t.vectorArgument(vector)
+    try t.checkPartition(partition)
+    if new != old, try t.exists(new), !replace {
+        throw ConstraintError("UNIQUE constraint failed on \(t.name) primary key (rowid \(new))")
+    }
+    // Copy the new values before deleting: they may point into the row being removed.
+    let vbytes = try t.vectorArgument(vector).bytes
+    try t.delete(rowid: old)
+    try t.insertBytes(rowid: new, bytes: vbytes, partition: partition, replace: replace)
+}
+
+/// The `lectern_vec` module, allocated once for the process.
+private let vecModule: UnsafeMutablePointer<sqlite3_module> = {
+    let m = UnsafeMutablePointer<sqlite3_module>.allocate(capacity: 1)
+    m.initialize(to: sqlite3_module())
+    m.pointee.iVersion = 3
+    m.pointee.xCreate = { db, _, argc, argv, pp, err in connect((db, argc, argv, pp, err), create: true) }
+    m.pointee.xConnect = { db, _, argc, argv, pp, err in connect((db, argc, argv, pp, err), create: false) }
+    m.pointee.xBestIndex = { vtab, info in bestIndex(table(vtab), vtab, info!) }
+    m.pointee.xDisconnect = { vtab in release(vtab); return SQLITE_OK }
+    m.pointee.xDestroy = { vtab in
+        let t = table(vtab)
+        for s in VecTable.shadowSuffixes {
+            if lx_exec(t.db, "DROP TABLE IF EXISTS \(t.shadow(s))") != SQLITE_OK {
+                setError(vtab, "lectern_vec: \(String(cString: lx_errmsg(t.db)))")
+                return SQLITE_ERROR
+            }
+        }
+        release(vtab)
+        return SQLITE_OK
+    }
+    m.pointee.xOpen = { vtab, pp in
+        let c = UnsafeMutablePointer<lx_cursor>.allocate(capacity: 1)
+        c.initialize(to: lx_cursor())
+        c.pointee.impl = Unmanaged.passRetained(VecCursor(table: table(vtab))).toOpaque()
+        pp?.pointee = UnsafeMutableRawPointer(c).assumingMemoryBound(to: sqlite3_vtab_cursor.self)
+        return SQLITE_OK
+    }
+    m.pointee.xClose = { cur in
+        let c = UnsafeMutableRawPointer(cur!).assumingMemoryBound(to: lx_cursor.self)
+        Unmanaged<VecCursor>.fromOpaque(c.pointee.impl).release()
+        c.deinitialize(count: 1)
+        c.deallocate()
+        return SQLITE_OK
+    }
+    m.pointee.xFilter = { cur, idxNum, idxStr, argc, argv in
+        let c = cursor(cur)
+        let args = (0..<Int(argc)).map { argv![$0] }
+        return guarded(cur!.pointee.pVtab) { try filter(c, idxNum, idxStr.map { String(cString: $0) } ?? "", args) }
+    }
+    m.pointee.xNext = { cur in cursor(cur).pos += 1; return SQLITE_OK }
+    m.pointee.xEof = { cur in let c = cursor(cur); return c.pos >= c.rowids.count ? 1 : 0 }
+    m.pointee.xRowid = { cur, out in let c = cursor(cur); out?.pointee = c.rowids[c.pos]; return SQLITE_OK }
+    m.pointee.xColumn = { cur, ctx, i in
+        let c = cursor(cur), t = c.table
+        let rowid = c.rowids[c.pos]
+        return guarded(cur!.pointee.pVtab) {
+            if i == 0 { try t.resultVector(ctx, rowid: rowid) }
+            else if i == t.partitionCol { try t.resultPartition(ctx, rowid: rowid) }
+            else if i == t.distanceCol, let d = c.distances { lx_result_double(ctx, Double(d[c.pos])) }
+            else { lx_result_null(ctx) }
+        }
+    }
+    m.pointee.xUpdate = { vtab, argc, argv, pRowid in
+        let t = table(vtab)
+        return guarded(vtab) { try update(t, argc, argv!, pRowid) }
+    }
+    m.pointee.xBegin = { vtab in let t = table(vtab); t.inWrite = true; t.dropCache(); return SQLITE_OK }
+    m.pointee.xSync = { _ in SQLITE_OK }
+    m.pointee.xCommit = { vtab in let t = table(vtab); t.inWrite = false; t.dropCache(); return SQLITE_OK }
+    m.pointee.xRollback = { vtab in let t = table(vtab); t.inWrite = false; t.dropCache(); return SQLITE_OK }
+    m.pointee.xRename = { vtab, zNew in
+        let t = table(vtab)
+        let newName = String(cString: zNew!)
+        return guarded(vtab) {
+            for s in VecTable.shadowSuffixes {
+                let sql = "ALTER TABLE \(t.shadow(s)) RENAME TO \(quoteIdent(newName + "_" + s))"
+                guard lx_exec(t.db, sql) == SQLITE_OK else { throw VecError("lectern_vec: \(String(cString: lx_errmsg(t.db)))") }
+            }
+            t.close()
+            t.rename(to: newName)
+        }
+    }
+    m.pointee.xShadowName = { name in
+        guard let name else { return 0 }
+        return VecTable.shadowSuffixes.contains(String(cString: name)) ? 1 : 0
+    }
+    return m
+}()
+
+/// Registers the `lectern_vec` module on one connection.
+func registerVecModule(_ db: OpaquePointer?) -> Int32 {
+    lx_create_module(db, "lectern_vec", vecModule, nil)
+}

@@ -1,0 +1,223 @@
+import Foundation
+import GRDB
+import LecternStore
+import LecternTestSupport
+import XCTest
+@testable import LecternIngest
+
+final class IngestTests: XCTestCase {
+    var dir: URL!
+    var store: Store!
+    var warnings: [String] = []
+
+    override func setUpWithError() throws {
+        dir = try TestSupport.temporaryDirectory(self)
+        store = try Store.create(path: dir.appendingPathComponent("c.lectern").path, domain: "biomedicine")
+        warnings = []
+    }
+
+    func ingest(_ paths: [String], _ configure: (inout IngestOptions) -> Void = { _ in }) throws -> IngestSummary {
+        var options = IngestOptions()
+        configure(&options)
+        let ingester = Ingester(store: store, options: options)
+        ingester.warn = { [unowned self] in warnings.append($0) }
+        return try ingester.ingest(paths: paths)
+    }
+
+    func write(_ name: String, _ bytes: [UInt8]) throws -> String {
+        let url = dir.appendingPathComponent(name)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data(bytes).write(to: url)
+        return url.path
+    }
+
+    func write(_ name: String, _ text: String) throws -> String { try write(name, Array(text.utf8)) }
+
+    func count(_ sql: String = "SELECT count(*) FROM documents") throws -> Int {
+        try store.pool.read { try Int.fetchOne($0, sql: sql) ?? -1 }
+    }
+
+    func testPubMedQAAllAbstractsAndReingestAddsNothing() throws {
+        let path = try TestSupport.pubmedqaPath()
+        let first = try ingest([path])
+        XCTAssertEqual(first.added, 1000)
+        XCTAssertEqual(first.sources.first?.format, .pubmedqa)
+        let second = try ingest([path])
+        XCTAssertEqual(second.added, 0)
+        XCTAssertTrue(second.sources[0].alreadyIngested)
+        XCTAssertEqual(try count(), 1000)
+        // The document is the abstract sections joined by one space; the label is kept for evaluation.
+        let raw = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: [String: Any]]
+        try store.pool.read { db in
+            for row in try Row.fetchAll(db, sql: "SELECT external_id, text, metadata, n_chars FROM documents ORDER BY id LIMIT 50") {
+                let id: String = row["external_id"]
+                let expected = (raw[id]!["CONTEXTS"] as! [String]).joined(separator: " ")
+                XCTAssertEqual(row["text"] as String, expected)
+                XCTAssertEqual(row["n_chars"] as Int, expected.unicodeScalars.count)
+                let meta = try JSONSerialization.jsonObject(with: Data((row["metadata"] as String).utf8)) as! [String: Any]
+                XCTAssertEqual(meta["final_decision"] as? String, raw[id]!["final_decision"] as? String)
+                XCTAssertEqual(meta["QUESTION"] as? String, raw[id]!["QUESTION"] as? String)
+            }
+        }
+    }
+
+    func testJSONLBadRecordsAreSkippedCountedAndNamed() throws {
+        var bytes: [UInt8] = []
+        func line(_ s: String) { bytes += Array(s.utf8) + [0x0A] }
+        line(#"{"text": "A good first document about cells.", "id": 1, "title": "T1", "year": 2001, "tags": ["a", {"b": null}]}"#)
+        line(#"{"text": "broken JSON" "#)                                     // 2 malformed
+        bytes += Array(#"{"text": "bad "#.utf8) + [0xFF, 0xFE] + Array(#"utf8"}"#.utf8) + [0x0A]  // 3 invalid UTF-8
+        line(#"{"text": "has a NUL\u0000 inside"}"#)                           // 4 NUL
+        line(#"{"text": "   "}"#)                                             // 5 empty
+        line(#"{"body": "no text field"}"#)                                   // 6 missing field
+        line("")                                                              // 7 blank: ignored
+        line(#"{"text": 42}"#)                                                // 8 wrong type
+        line(#"{"text": "A good first document about cells."}"#)              // 9 duplicate of 1
+        line(#"{"text": "Escapes: \"quoted\" \u00e9 \ud83d\ude00 tab\tend"}"#) // 10 fine
+        line("[1,2,3]")                                                       // 11 not an object
+        bytes += Array(#"{"text": "no newline at the end of the file"}"#.utf8)  // 12 fine
+        let path = try write("docs.jsonl", bytes)
+        let summary = try ingest([path])
+        XCTAssertEqual(summary.added, 3)
+        XCTAssertEqual(summary.duplicates, 1)
+        XCTAssertEqual(summary.skipped, 7)
+        let expectations = [
+            (2, "malformed JSON"), (3, "invalid UTF-8"), (4, "NUL character"), (5, "empty text"),
+            (6, #"no "text" field"#), (8, "not a string"), (11, "malformed JSON"),
+        ]
+        XCTAssertEqual(warnings.count, expectations.count, "\(warnings)")
+        for ((lineNo, phrase), warning) in zip(expectations, warnings) {
+            XCTAssertTrue(warning.hasPrefix("\(path):\(lineNo): "), warning)
+            XCTAssertTrue(warning.contains(phrase), "line \(lineNo): \(warning)")
+        }
+        try store.pool.read { db in
+            let first = try XCTUnwrap(Row.fetchOne(db, sql: "SELECT * FROM documents ORDER BY id LIMIT 1"))
+            XCTAssertEqual(first["title"] as String, "T1")
+            XCTAssertEqual(first["external_id"] as String, "1")
+            XCTAssertEqual(first["metadata"] as String, #"{"year":2001,"tags":["a", {"b": null}]}"#, "other fields are kept verbatim")
+            XCTAssertEqual(try String.fetchOne(db, sql: "SELECT text FROM documents WHERE id = 2"), "Escapes: \"quoted\" é 😀 tab\tend")
+            XCTAssertEqual(try Int.fetchOne(db, sql: "SELECT n_skipped FROM sources"), 7)
+            let error = try XCTUnwrap(String.fetchOne(db, sql: "SELECT error FROM stage_runs WHERE stage = 'ingest'"))
+            XCTAssertTrue(error.contains("\(path):4: text contains a NUL character"), error)
+        }
+        // Re-ingesting the same file adds nothing and reads nothing.
+        XCTAssertEqual(try ingest([path]).added, 0)
+    }
+
+    func testStrictStopsAtFirstBadRecordAndKeepsEarlierData() throws {
+        let good = try write("good.jsonl", (0..<10).map { #"{"text": "document number \#($0) of the good file"}"# }.joined(separator: "\n"))
+        XCTAssertEqual(try ingest([good]).added, 10)
+        let bad = try write("bad.jsonl", #"{"text": "fine one"}"# + "\n" + #"{"text": oops}"# + "\n")
+        XCTAssertThrowsError(try ingest([bad]) { $0.strict = true }) { error in
+            XCTAssertTrue("\(error)".contains("\(bad):2: malformed JSON"), "\(error)")
+        }
+        XCTAssertEqual(try count(), 10, "earlier documents stay; the failed batch adds nothing")
+        XCTAssertEqual(try count("SELECT count(*) FROM stage_runs WHERE status = 'failed'"), 1)
+    }
+
+    func testHugeDocumentIsRejectedWithItsSize() throws {
+        // A 50 MB document: over the default 16 MiB limit, reported with file and line, others kept.
+        var big = Array(#"{"text": ""#.utf8)
+        big += [UInt8](repeating: UInt8(ascii: "a"), count: 50 << 20)
+        big += Array("\"}\n".utf8)
+        big += Array(#"{"text": "small one"}"#.utf8)
+        let path = try write("big.jsonl", big)
+        let summary = try ingest([path])
+        XCTAssertEqual(summary.added, 1)
+        XCTAssertEqual(summary.skipped, 1)
+        XCTAssertTrue(warnings[0].hasPrefix("\(path):1: "), warnings[0])
+        XCTAssertTrue(warnings[0].contains("over the document limit"), warnings[0])
+        // With a higher limit the same document goes in whole.
+        let store2 = try Store.create(path: dir.appendingPathComponent("d.lectern").path, domain: "x")
+        var options = IngestOptions()
+        options.maxDocumentBytes = 64 << 20
+        XCTAssertEqual(try Ingester(store: store2, options: options).ingest(paths: [path]).added, 2)
+        XCTAssertEqual(try store2.pool.read { try Int.fetchOne($0, sql: "SELECT max(n_chars) FROM documents") }, 50 << 20)
+    }
+
+    func testMissingPathFailsBeforeReadingAnything() throws {
+        let good = try write("good.jsonl", #"{"text": "present"}"#)
+        XCTAssertThrowsError(try ingest([good, dir.appendingPathComponent("absent.jsonl").path])) { error in
+            XCTAssertTrue("\(error)".contains("absent.jsonl: no such file or directory"), "\(error)")
+        }
+        XCTAssertEqual(try count(), 0)
+    }
+
+    func testGzipJSONLAndFieldNames() throws {
+        let plain = (0..<500).map { #"{"body": "gzip document \#($0) with some words", "name": "t\#($0)", "key": "k\#($0)"}"# }.joined(separator: "\n")
+        let raw = try write("plain.jsonl", plain)
+        let gz = dir.appendingPathComponent("c.jsonl.gz").path
+        let status = try TestSupport.run(URL(fileURLWithPath: "/bin/sh"), ["-c", "gzip -c '\(raw)' > '\(gz)'"]).status
+        XCTAssertEqual(status, 0)
+        let summary = try ingest([gz]) { $0.fields = FieldNames(text: "body", title: "name", id: "key") }
+        XCTAssertEqual(summary.added, 500)
+        XCTAssertEqual(try store.pool.read { try String.fetchOne($0, sql: "SELECT title || '|' || external_id FROM documents WHERE id = 500") }, "t499|k499")
+        // The uncompressed copy is a different source with the same texts: all duplicates.
+        let again = try ingest([raw]) { $0.fields = FieldNames(text: "body", title: "name", id: "key") }
+        XCTAssertEqual(again.added, 0)
+        XCTAssertEqual(again.duplicates, 500)
+    }
+
+    func testTextDirectoryWithTitleFirstLine() throws {
+        let samples = TestSupport.sharedData.appendingPathComponent("adaptllm-samples/input-raw-texts")
+        try TestSupport.requireComponent(FileManager.default.fileExists(atPath: samples.path), "AdaptLLM samples")
+        let summary = try ingest([samples.path]) { $0.titleFirstLine = true }
+        let files = try TextFilesReader.listFiles(samples.path)
+        XCTAssertEqual(summary.added, files.count)
+        let first = try String(contentsOfFile: files[0], encoding: .utf8)
+        let title = first.split(separator: "\n", maxSplits: 1)[0].trimmingCharacters(in: .whitespaces)
+        XCTAssertEqual(try store.pool.read { try String.fetchOne($0, sql: "SELECT title FROM documents WHERE id = 1") }, title)
+        // Invalid UTF-8 and NUL in plain text files are named by file.
+        let bad = try write("more/bad.txt", [0x41, 0x42, 0xC3, 0x28, 0x43])
+        _ = try write("more/nul.txt", [0x41, 0x00, 0x42])
+        _ = try write("more/.hidden.txt", "ignored")
+        _ = try write("more/ok.txt", "Title line\nBody of the ok file.")
+        let s2 = try ingest([dir.appendingPathComponent("more").path]) { $0.titleFirstLine = true }
+        XCTAssertEqual(s2.added, 1)
+        XCTAssertEqual(s2.skipped, 2)
+        XCTAssertTrue(warnings.contains { $0.hasPrefix(bad) && $0.contains("invalid UTF-8 at byte 3") }, "\(warnings)")
+        XCTAssertTrue(warnings.contains { $0.contains("nul.txt") && $0.contains("NUL") }, "\(warnings)")
+    }
+
+    func testCSVWithQuotesAndNewlinesAndTSV() throws {
+        let csv = "id,title,text,year\r\n1,First,\"A text, with a comma\",2020\n2,,\"Multi\nline \"\"quoted\"\" text\",2021\n3,Bad,only three\n4,T4,\"unterminated"
+        let path = try write("d.csv", csv)
+        let summary = try ingest([path])
+        XCTAssertEqual(summary.added, 2)
+        XCTAssertEqual(summary.skipped, 2)
+        try store.pool.read { db in
+            XCTAssertEqual(try String.fetchOne(db, sql: "SELECT text FROM documents WHERE external_id = '2'"), "Multi\nline \"quoted\" text")
+            XCTAssertEqual(try String.fetchOne(db, sql: "SELECT metadata FROM documents WHERE external_id = '1'"), #"{"year":"2020"}"#)
+            XCTAssertNil(try String.fetchOne(db, sql: "SELECT title FROM documents WHERE external_id = '2'"))
+        }
+        XCTAssertTrue(warnings.contains { $0.hasPrefix("\(path):5:") && $0.contains("columns") }, "\(warnings)")
+        XCTAssertTrue(warnings.contains { $0.contains("unterminated quoted field") }, "\(warnings)")
+        let tsv = try write("d.tsv", "text\tlabel\nfirst tsv row\tx\nsecond tsv row\ty\n")
+        XCTAssertEqual(try ingest([tsv]).added, 2)
+        let noText = try write("e.csv", "a,b\n1,2\n")
+        XCTAssertThrowsError(try ingest([noText])) { XCTAssertTrue("\($0)".contains(#"no "text" column"#), "\($0)") }
+    }
+
+    func testUnknownFormatIsExplained() throws {
+        let path = try write("data.bin", [0x01, 0x02, 0x03])
+        XCTAssertThrowsError(try ingest([path])) { XCTAssertTrue("\($0)".contains("--format"), "\($0)") }
+        let json = try write("list.json", "[1,2]")
+        XCTAssertThrowsError(try ingest([json])) { XCTAssertTrue("\($0)".contains("JSON Lines"), "\($0)") }
+    }
+
+    func testResumeFromRecordedPointGivesSameResult() throws {
+        let lines = (0..<300).map { #"{"text": "resumable document \#($0)", "id": "\#($0)"}"# }
+        let path = try write("r.jsonl", lines.joined(separator: "\n"))
+        // Simulate a run killed after 120 records: a source row with that resume point and its documents.
+        _ = try ingest([path]) { $0.batchDocuments = 7 }
+        let full = try store.pool.read { try String.fetchAll($0, sql: "SELECT external_id || ':' || id FROM documents ORDER BY id") }
+        try store.pool.write { db in
+            try db.execute(sql: "DELETE FROM documents WHERE id > 120")
+            try db.execute(sql: "UPDATE sources SET status = 'partial', records_done = 120, n_added = 120")
+        }
+        let resumed = try ingest([path]) { $0.batchDocuments = 7 }
+        XCTAssertEqual(resumed.sources[0].resumedAt, 120)
+        XCTAssertEqual(resumed.added, 180)
+        XCTAssertEqual(try store.pool.read { try String.fetchAll($0, sql: "SELECT external_id || ':' || id FROM documents ORDER BY id") }, full)
+    }
+}
