@@ -63,7 +63,13 @@ let package = Package(
             swiftSettings: [.unsafeFlags(["-O", "-target-cpu", "haswell"])]
         ),
         .target(name: "LecternCluster", dependencies: ["LecternStore"]),
-        .target(name: "LecternGenerate", dependencies: ["LecternStore"]),
+        .target(
+            name: "LecternGenerate",
+            dependencies: [
+                "LecternStore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
         .target(name: "LecternMine", dependencies: ["LecternStore", "LecternText"]),
         .target(name: "LecternBuild", dependencies: ["LecternStore", "LecternText"]),
 
@@ -77,6 +83,12 @@ let package = Package(
             ]
         ),
 
+        // Benchmark driver for benchmarks/generate/run.sh (the stage against a live server).
+        .executableTarget(
+            name: "lectern-generate-bench",
+            dependencies: ["LecternGenerate", .product(name: "GRDB", package: "GRDB.swift")],
+            path: "benchmarks/generate/Sources"
+        ),
         // Benchmark: LecternText tokenizers vs Rust `tokenizers` (benchmarks/tokenizers/run.sh).
         .executableTarget(name: "lectern-bench-tokenizers", dependencies: ["LecternText"],
                           path: "benchmarks/tokenizers/Bench"),
@@ -103,7 +115,11 @@ let package = Package(
         .testTarget(name: "LecternEmbedTests", dependencies: ["LecternEmbed", "LecternText", "LecternStore"],
                     exclude: ["Fixtures", "Reference"]),
         .testTarget(name: "LecternClusterTests", dependencies: ["LecternCluster", "LecternStore", "LecternVec"]),
-        .testTarget(name: "LecternGenerateTests", dependencies: ["LecternGenerate", "LecternStore"]),
+        .testTarget(
+            name: "LecternGenerateTests",
+            dependencies: ["LecternGenerate", "LecternStore", .product(name: "GRDB", package: "GRDB.swift")],
+            exclude: ["Fixtures"]  // the fault-injection server, run as a subprocess
+        ),
         .testTarget(name: "LecternMineTests", dependencies: ["LecternMine", "LecternText", "LecternStore"]),
         .testTarget(name: "LecternBuildTests", dependencies: ["LecternBuild", "LecternStore"]),
     ],

@@ -1,0 +1,178 @@
+import ArgumentParser
+import Foundation
+import LecternGenerate
+import LecternStore
+
+/// `lectern generate FILE --endpoint URL --model NAME [--name NAME] ...`
+struct GenerateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "generate",
+        abstract: "Ask an LLM for question-answer pairs about each document (any OpenAI-compatible server).",
+        discussion: """
+        The default prompt is the paper's, verbatim (template paper-v1). Every request is logged in the file \
+        (llm_requests): an interrupted run resumes with what has no answer yet; failed requests are retried on \
+        re-run until --max-attempts. Several --endpoint values form a pool with load balancing and fail-over. \
+        API keys are read from the environment variable named by --api-key-env, never stored. \
+        Use --sample N --seed S for the teacher subset, then `lectern export sft` to distil a student.
+        """)
+
+    @Argument(help: "The Lectern file.")
+    var file: String
+
+    @Option(help: "Base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1 (repeat for a pool).")
+    var endpoint: [String] = []
+
+    @Option(help: "Served model name.")
+    var model: String
+
+    @Option(help: "Generator name recorded in the file (default: the model name).")
+    var name: String?
+
+    @Option(help: "Domain filled into {DOMAIN} (default: the file's domain).")
+    var domain: String?
+
+    @Option(help: "A prompt template file with {DOCUMENT} (and optionally {DOMAIN}); default: the paper's prompt.")
+    var template: String?
+
+    @Option(help: "Version label of --template (default: derived from its text).")
+    var templateVersion: String?
+
+    @Option(help: "Optional system message.")
+    var systemPrompt: String?
+
+    @Option(help: "Maximum tokens per answer.")
+    var maxTokens = 512
+
+    @Option(help: "Sampling temperature.")
+    var temperature = 0.0
+
+    @Option(help: "Nucleus sampling top_p.")
+    var topP: Double?
+
+    @Option(help: "Sampling seed sent to the server.")
+    var samplingSeed: Int?
+
+    @Option(help: "response_format: none, json_object, json_schema, json_schema_object.")
+    var responseFormat = "json_schema"
+
+    @Option(help: "Schema bound: at most this many pairs per document.")
+    var maxItems = 5
+
+    @Option(help: "Schema bound: question length in characters.")
+    var maxQuestionLength = 300
+
+    @Option(help: "Schema bound: answer length in characters.")
+    var maxAnswerLength = 600
+
+    @Option(help: "Cut documents longer than this many characters before prompting.")
+    var maxDocumentChars: Int?
+
+    @Option(help: "Only this many documents, picked by --seed (the teacher subset).")
+    var sample: Int?
+
+    @Option(help: "Seed of --sample.")
+    var seed: UInt64 = 0
+
+    @Option(help: "Requests in flight (default: the sum of --max-in-flight over endpoints).")
+    var concurrency: Int?
+
+    @Option(help: "Requests in flight per endpoint.")
+    var maxInFlight = 4
+
+    @Option(help: "Requests per minute per endpoint.")
+    var rpm: Int?
+
+    @Option(help: "Tokens per minute per endpoint.")
+    var tpm: Int?
+
+    @Option(help: "Name of the environment variable holding the API key (e.g. OPENAI_API_KEY).")
+    var apiKeyEnv: String?
+
+    @Option(help: "Seconds to wait for one response.")
+    var timeout = 600.0
+
+    @Option(help: "HTTP attempts per request within this run.")
+    var retries = 5
+
+    @Option(help: "Stop retrying a document once its attempts (all runs) reach this.")
+    var maxAttempts = 12
+
+    @Option(help: "Send at most this many requests in this run.")
+    var limit: Int?
+
+    @Option(help: "llama.cpp only: false turns the server's prompt cache off (benchmarks).")
+    var cachePrompt: Bool?
+
+    func validate() throws {
+        guard !endpoint.isEmpty else { throw ValidationError("give at least one --endpoint URL") }
+        for e in endpoint {
+            guard let u = URL(string: e), u.scheme == "http" || u.scheme == "https", u.host != nil else {
+                throw ValidationError("--endpoint \(e) is not an http(s) URL")
+            }
+            guard u.user == nil, u.password == nil else {
+                throw ValidationError("--endpoint \(e) holds credentials: put the key in an environment variable and name it with --api-key-env")
+            }
+        }
+        guard ResponseFormatMode(rawValue: responseFormat) != nil else {
+            throw ValidationError("--response-format must be one of \(ResponseFormatMode.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard maxTokens > 0, maxItems > 0, maxInFlight > 0, retries > 0, maxAttempts > 0, timeout > 0 else {
+            throw ValidationError("--max-tokens, --max-items, --max-in-flight, --retries, --max-attempts and --timeout must be positive")
+        }
+        if let sample, sample < 1 { throw ValidationError("--sample must be positive") }
+    }
+
+    func run() throws {
+        let store = try Store.open(path: file)
+        guard let domain = domain ?? store.domain else {
+            throw ValidationError("the file has no domain: give --domain")
+        }
+        var promptTemplate = PromptTemplate.paper
+        if let template {
+            guard let text = FileManager.default.contents(atPath: template).map({ String(decoding: $0, as: UTF8.self) }) else {
+                throw ValidationError("cannot read the template file \(template)")
+            }
+            promptTemplate = try PromptTemplate(text: text, version: templateVersion)
+        }
+        let params = GenerationParams(
+            domain: domain, maxTokens: maxTokens, temperature: temperature, topP: topP, seed: samplingSeed,
+            responseFormat: ResponseFormatMode(rawValue: responseFormat)!,
+            schema: QASchema(maxItems: maxItems, maxQuestionLength: maxQuestionLength, maxAnswerLength: maxAnswerLength),
+            systemPrompt: systemPrompt, maxDocumentChars: maxDocumentChars)
+        let spec = GeneratorSpec(name: name ?? model, model: model, template: promptTemplate, params: params)
+        let endpoints = endpoint.map {
+            Endpoint(baseURL: URL(string: $0)!, model: model, apiKeyEnv: apiKeyEnv, maxInFlight: maxInFlight,
+                     requestsPerMinute: rpm, tokensPerMinute: tpm, timeout: timeout)
+        }
+        let client = try ChatClient(endpoints: endpoints, retry: RetryPolicy(maxAttempts: retries))
+        let options = GenerateOptions(sample: sample, seed: seed, maxAttempts: maxAttempts, concurrency: concurrency,
+                                      limit: limit)
+        let extra: [String: JSONValue] = cachePrompt.map { ["cache_prompt": .bool($0)] } ?? [:]
+        let counts = try blocking {
+            try await GenerateStage.run(store: store, client: client, spec: spec, options: options, extraBody: extra)
+        }
+        var line = "\(spec.name): \(counts.requests) requests: \(counts.ok) ok, \(counts.invalid) invalid, "
+            + "\(counts.failed) failed; \(counts.pairs) pairs; \(counts.promptTokens) prompt + \(counts.completionTokens) completion tokens"
+        if !counts.rejected.isEmpty {
+            line += "; rejected: " + counts.rejected.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        }
+        print(line)
+        if counts.failed > 0 { print("re-run the same command to retry the failed requests") }
+    }
+}
+
+/// Runs async work from a synchronous command (the root command is not async).
+func blocking<T>(_ work: @escaping @Sendable () async throws -> T) throws -> T {
+    let box = ResultBox<T>()
+    let done = DispatchSemaphore(value: 0)
+    Task {
+        do { box.result = .success(try await work()) } catch { box.result = .failure(error) }
+        done.signal()
+    }
+    done.wait()
+    return try box.result!.get()
+}
+
+private final class ResultBox<T>: @unchecked Sendable {
+    var result: Result<T, Error>?
+}

@@ -1,0 +1,81 @@
+import Foundation
+import GRDB
+
+/// Writes a teacher's pairs as a chat-format SFT dataset for distilling a student generator.
+///
+/// One JSON line per document: `{"messages": [{"role": "user", "content": PROMPT},
+/// {"role": "assistant", "content": PAIRS_JSON}], "document_id": N, "generator": NAME}`,
+/// where PROMPT is exactly what the teacher was sent (its template, domain, document cut
+/// and system message) and PAIRS_JSON the accepted pairs in order. A student fine-tuned on
+/// it is then served as another endpoint, a generator of its own name.
+public enum SFTExport {
+    /// The generator a name (or fingerprint prefix) refers to; an error if none or several.
+    public static func resolveGenerator(_ db: Database, _ nameOrFingerprint: String) throws -> (id: Int64, spec: GeneratorSpec) {
+        let rows = try Row.fetchAll(db, sql: """
+            SELECT id, name, model, template_version, template, params, fingerprint FROM generators
+            WHERE name = ? OR fingerprint LIKE ? || '%' ORDER BY id
+            """, arguments: [nameOrFingerprint, nameOrFingerprint.lowercased()])
+        guard !rows.isEmpty else {
+            let names = try String.fetchAll(db, sql: "SELECT DISTINCT name FROM generators ORDER BY name")
+            throw GenerateError.badInput("no generator named \(nameOrFingerprint); the file has: "
+                + (names.isEmpty ? "none" : names.joined(separator: ", ")))
+        }
+        guard rows.count == 1 else {
+            throw GenerateError.badInput("generator name \(nameOrFingerprint) is ambiguous; give one of the fingerprints: "
+                + rows.map { "\($0["fingerprint"] as String) (\($0["model"] as String), \($0["template_version"] as String))" }
+                    .joined(separator: "; "))
+        }
+        let r = rows[0]
+        let paramsJSON: String = r["params"]
+        let params: GenerationParams
+        do {
+            params = try JSONDecoder().decode(GenerationParams.self, from: Data(paramsJSON.utf8))
+        } catch {
+            throw GenerateError.badInput("generator \(nameOrFingerprint): params not written by this version of Lectern: \(error)")
+        }
+        var template = try PromptTemplate(text: r["template"], version: r["template_version"])
+        if template.text == PromptTemplate.paper.text && template.version == PromptTemplate.paper.version { template = .paper }
+        return (r["id"], GeneratorSpec(name: r["name"], model: r["model"], template: template, params: params))
+    }
+
+    /// Writes the dataset to `path` (replaced atomically) and returns the number of lines.
+    @discardableResult
+    public static func write(_ db: Database, generator: String, to path: String) throws -> Int {
+        let (gid, spec) = try resolveGenerator(db, generator)
+        let tmp = path + ".part"
+        guard FileManager.default.createFile(atPath: tmp, contents: nil), let out = FileHandle(forWritingAtPath: tmp) else {
+            throw GenerateError.badInput("cannot write \(path)")
+        }
+        defer { try? out.close() }
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        struct Line: Encodable {
+            var messages: [ChatMessage]
+            var document_id: Int64
+            var generator: String
+        }
+        var n = 0
+        var buffer = Data()
+        let docs = try Row.fetchCursor(db, sql: """
+            SELECT d.id, d.text, d.title FROM documents d
+            WHERE EXISTS (SELECT 1 FROM qa_pairs q WHERE q.generator_id = ? AND q.document_id = d.id) ORDER BY d.id
+            """, arguments: [gid])
+        while let d = try docs.next() {
+            let id: Int64 = d["id"]
+            let pairs = try Row.fetchAll(db, sql: """
+                SELECT question, answer FROM qa_pairs WHERE generator_id = ? AND document_id = ? ORDER BY position
+                """, arguments: [gid, id]).map { QAPair(question: $0["question"], answer: $0["answer"]) }
+            var messages = spec.messages(document: spec.documentText(text: d["text"], title: d["title"]))
+            messages.append(ChatMessage(role: "assistant", content: PairsJSON.encode(pairs)))
+            buffer.append(try enc.encode(Line(messages: messages, document_id: id, generator: spec.name)))
+            buffer.append(0x0A)
+            n += 1
+            if buffer.count > 1 << 20 { try out.write(contentsOf: buffer); buffer.removeAll(keepingCapacity: true) }
+        }
+        try out.write(contentsOf: buffer)
+        try out.close()
+        if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
+        try FileManager.default.moveItem(atPath: tmp, toPath: path)
+        return n
+    }
+}
