@@ -8,7 +8,7 @@ struct Lectern: ParsableCommand {
         commandName: "lectern",
         abstract: "Adapt an LLM to a domain by extended-text reading comprehension; every artifact in one SQLite file.",
         discussion: """
-        Stages, in pipeline order: init, ingest, (embed, tokens, cluster, mine, generate, build, export), \
+        Stages, in pipeline order: init, ingest, embed, tokens, cluster, mine or generate, export (build and train are coming), \
         with status and sql to look inside the file at any time. Every stage is resumable: \
         re-run it after an interruption and it does only what is missing.
         """,
@@ -16,7 +16,13 @@ struct Lectern: ParsableCommand {
         subcommands: [
             InitCommand.self,
             IngestCommand.self,
+            ModelsCommand.self,
+            EmbedCommand.self,
             TokensCommand.self,
+            ClusterCommand.self,
+            MineCommand.self,
+            GenerateCommand.self,
+            ExportCommand.self,
             StatusCommand.self,
             SQLCommand.self,
         ]

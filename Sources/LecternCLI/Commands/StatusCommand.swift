@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GRDB
+import LecternGenerate
 import LecternStore
 
 /// `lectern status FILE`
@@ -15,9 +16,25 @@ struct StatusCommand: ParsableCommand {
     @Flag(help: "Print JSON instead of tables.")
     var json = false
 
+    @Option(help: "A JSON price table for LLM cost estimates: {\"models\": {\"NAME\": {\"inputPerMillion\": 0.15, \"outputPerMillion\": 0.6}}}.")
+    var prices: String?
+
     func run() throws {
         let store = try Store.open(path: file)
-        let report = try store.pool.read { db in try StatusReport.make(db) }
+        let table = try prices.map { try PriceTable.load(path: $0) }
+        let report = try store.pool.read { db in
+            var report = try StatusReport.make(db)
+            let usage = try GenerationUsage.summary(db, prices: table)
+            report.sections.append(StatusReport.Section(
+                key: "llm_usage", title: "LLM usage (question-answer generation)",
+                columns: ["model", "documents", "ok", "invalid", "failed", "requests_sent", "prompt_tokens", "completion_tokens", "pairs", "estimated_cost"],
+                rows: usage.map { u in
+                    [.text(u.model), .int(Int64(u.requests)), .int(Int64(u.ok)), .int(Int64(u.invalid)), .int(Int64(u.failed)),
+                     .int(Int64(u.attempts)), .int(Int64(u.promptTokens)), .int(Int64(u.completionTokens)), .int(Int64(u.pairs)),
+                     u.estimatedCost.map { .double(($0 * 10000).rounded() / 10000) } ?? .null]
+                }))
+            return report
+        }
         if json {
             print(try report.json())
         } else {
