@@ -16,6 +16,7 @@ LECTERN_MODELS_ONLY=1 bash scripts/setup.d/10-models.sh
 [ -f "$LECTERN_ENV_FILE" ] && . "$LECTERN_ENV_FILE"
 log "building lectern (release)"
 swift build -c release --product lectern >&2
+swift build -c release --product LecternVec >&2   # the loadable extension, for the sqlite3 shell and Python
 LECTERN="$(swift build -c release --show-bin-path)/lectern"
 mkdir -p "$(dirname "$FILE")"
 GGUF="${LECTERN_SMOLLM2_GGUF:-$LECTERN_CACHE/models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf}"
