@@ -1,0 +1,185 @@
+import Foundation
+import GRDB
+import LecternStore
+import XCTest
+@testable import LecternEmbed
+
+/// The OpenAI-compatible embeddings client and the embed stage against a real server:
+/// llama.cpp's `llama-server --embeddings` serving SmolLM2-135M (hidden size 576), started
+/// on a free loopback port. Skipped when llama-server or the GGUF is not installed (fails
+/// under LECTERN_REQUIRE_COMPONENTS=1), like LecternGenerateTests/LlamaServerTests.swift.
+final class LlamaServerEmbeddingsTests: XCTestCase {
+    /// The 20 shortest PubMedQA abstracts (293 to 645 characters, about 2,400 tokens in all),
+    /// so the whole test stays well under a minute on 2 cores.
+    static let ids = ["21214884", "11296674", "23848044", "24964725", "20813740", "27491658", "22211919",
+                      "25277731", "26399179", "11481172", "17444776", "19106867", "2224269", "12068831",
+                      "11838307", "17971187", "18243752", "15388567", "8566975", "17096624"]
+
+    final class EmbeddingServer {
+        let process = Process()
+        let port: Int
+
+        init(server: String, model: String) throws {
+            port = try Self.freePort()
+            process.executableURL = URL(fileURLWithPath: server)
+            // SmolLM2 has no pooling type of its own, so mean pooling is asked for; a physical
+            // batch of 1024 tokens holds any one of the inputs whole (pooled embeddings need that).
+            // One slot: with -np 2 and no unified KV cache this llama-server build returns a
+            // different vector (cosine ~0.967 to the text embedded alone) for the first of two
+            // inputs decoded together, which is the server's fault, not the client's.
+            process.arguments = ["-m", model, "--host", "127.0.0.1", "--port", String(port),
+                                 "--embeddings", "--pooling", "mean", "-c", "2048", "-np", "1",
+                                 "-b", "1024", "-ub", "1024", "-t", "2", "--no-webui"]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            let deadline = Date().addingTimeInterval(60)
+            while Date() < deadline {
+                if let d = try? Data(contentsOf: URL(string: "http://127.0.0.1:\(port)/health")!),
+                   String(decoding: d, as: UTF8.self).contains("\"ok\"") { return }
+                guard process.isRunning else { throw EmbedError.remote("llama-server exited at start") }
+                Thread.sleep(forTimeInterval: 0.25)
+            }
+            stop()
+            throw EmbedError.remote("llama-server not healthy within 60 s")
+        }
+
+        var url: URL { URL(string: "http://127.0.0.1:\(port)/v1")! }
+
+        func stop() {
+            if process.isRunning {
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+            }
+        }
+
+        deinit { stop() }
+
+        /// A port the kernel just handed out and released.
+        static func freePort() throws -> Int {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            defer { close(fd) }
+            var addr = sockaddr_in()
+            addr.sin_family = sa_family_t(AF_INET)
+            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+            addr.sin_port = 0
+            var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let ok = withUnsafeMutablePointer(to: &addr) { p in
+                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
+            }
+            guard ok else { throw EmbedError.remote("no free port") }
+            return Int(UInt16(bigEndian: addr.sin_port))
+        }
+    }
+
+    func testRealEmbeddingsFromLlamaServerSmolLM2() throws {
+        let env = ProcessInfo.processInfo.environment
+        guard let serverPath = env["LECTERN_LLAMA_SERVER"], let modelPath = env["LECTERN_SMOLLM2_GGUF"],
+              FileManager.default.isExecutableFile(atPath: serverPath), FileManager.default.fileExists(atPath: modelPath) else {
+            try TestSupport.require("llama-server or SmolLM2 (LECTERN_LLAMA_SERVER, LECTERN_SMOLLM2_GGUF)",
+                                    setup: "scripts/setup.d/30-llama-server.sh")
+        }
+        let texts = try TestSupport.pubmedqaDocuments(ids: Self.ids)
+        let server = try EmbeddingServer(server: serverPath, model: modelPath)
+        defer { server.stop() }
+
+        // (a) The client directly: dimension probed from the server, vectors in input order.
+        var o = OpenAIEmbeddingsClient.Options(url: server.url, model: "smollm2")
+        o.apiKeyVariable = "LECTERN_TEST_NO_KEY"
+        o.batchSize = 2  // several requests per call, 2 in flight (queued by the server): order comes from `index` and batch
+        o.concurrency = 2
+        let client = try OpenAIEmbeddingsClient(options: o)
+        XCTAssertEqual(client.dimension, 576)
+        let dim = 576
+        let few = Array(texts.prefix(5))
+        let forward = try client.embed(few)
+        let reversed = try client.embed(few.reversed())
+        XCTAssertEqual(forward.count, few.count * dim)
+        XCTAssertEqual(reversed.count, few.count * dim)
+        XCTAssertTrue(forward.allSatisfy(\.isFinite) && reversed.allSatisfy(\.isFinite))
+        func row(_ flat: [Float], _ i: Int) -> ArraySlice<Float> { flat[(i * dim)..<((i + 1) * dim)] }
+        for i in few.indices {
+            let a = row(forward, i), b = row(reversed, few.count - 1 - i)
+            XCTAssertGreaterThan(a.map { abs($0) }.max()!, 0, "text \(i) has a zero vector")
+            XCTAssertGreaterThanOrEqual(TestSupport.cosine(a, b), 0.9999, "text \(i) across two calls (reversed order)")
+            XCTAssertLessThanOrEqual(zip(a, b).map { abs($0 - $1) }.max()!, 1e-3, "text \(i) reversed")
+            for j in few.indices where j != i {
+                XCTAssertLessThan(TestSupport.cosine(a, row(forward, j)), 0.999, "abstracts \(i) and \(j) look identical")
+            }
+        }
+
+        // (b) The embed stage, as `lectern embed FILE --url URL --model smollm2` runs it, on a
+        // store holding the 20 abstracts as the ingest stage stores them.
+        let store = try makeStore(documents: texts)
+        var so = OpenAIEmbeddingsClient.Options(url: server.url, model: "smollm2")
+        so.apiKeyVariable = "LECTERN_TEST_NO_KEY"
+        so.batchSize = 4
+        so.concurrency = 2
+        let remote = try OpenAIEmbeddingsClient(options: so)
+        let stage = EmbedStage(store: store, embedder: remote, kind: "openai", endpoint: remote.endpoint.absoluteString)
+        stage.batchSize = 8
+        stage.progress = false
+        let s = try stage.run()
+        XCTAssertEqual(s.embedded, 20)
+        XCTAssertEqual(s.vectorTable, "lectern_vectors_576")
+        try store.pool.read { db in
+            let e = try XCTUnwrap(try Row.fetchOne(db, sql: "SELECT * FROM embedders WHERE id = ?", arguments: [s.embedderID]))
+            XCTAssertEqual(e["dim"] as Int, 576)
+            XCTAssertEqual(e["kind"] as String, "openai")
+            XCTAssertEqual(e["model"] as String, "smollm2")
+            XCTAssertEqual(e["endpoint"] as String?, server.url.appendingPathComponent("embeddings").absoluteString)
+            XCTAssertEqual(try Int.fetchOne(db, sql: "SELECT count(*) FROM embeddings WHERE embedder_id = ?", arguments: [s.embedderID]), 20)
+            XCTAssertEqual(try Int.fetchOne(db, sql: "SELECT count(DISTINCT document_id) FROM embeddings"), 20)
+        }
+        let stored = try store.pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT e.document_id AS doc, v.embedding AS emb FROM embeddings e JOIN \(s.vectorTable) v ON v.rowid = e.vector_rowid
+                WHERE e.embedder_id = ? ORDER BY e.document_id
+                """, arguments: [s.embedderID]).map { r -> (Int64, [Float]) in
+                let blob: Data = r["emb"]
+                return (r["doc"], blob.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) })
+            }
+        }
+        XCTAssertEqual(stored.map { $0.0 }, Array(1...20))
+        // The stage stored the vector of each document's own text: the ones the client gave in (a).
+        for i in few.indices {
+            XCTAssertGreaterThanOrEqual(TestSupport.cosine(stored[i].1[...], row(forward, i)), 0.9999, "stored vector of document \(i + 1)")
+        }
+        // KNN on the vector table: a document's vector finds that document first, both its stored
+        // vector and the one the client returned in (a).
+        func nearest(_ q: [Float]) throws -> [Int64] {
+            try store.pool.read { db in
+                try Int64.fetchAll(db, sql: """
+                    SELECT e.document_id FROM (SELECT rowid, distance FROM \(s.vectorTable)
+                      WHERE embedding MATCH ? AND k = 3 AND embedder = ?) v
+                    JOIN embeddings e ON e.vector_rowid = v.rowid AND e.embedder_id = ? ORDER BY v.distance
+                    """, arguments: [q.withUnsafeBytes { Data($0) }, s.embedderID, s.embedderID])
+            }
+        }
+        for (doc, v) in stored {
+            XCTAssertEqual(try nearest(v).first, doc, "KNN with document \(doc)'s stored vector")
+        }
+        for i in few.indices {
+            let hits = try nearest(Array(row(forward, i)))
+            XCTAssertEqual(hits.count, 3)
+            XCTAssertEqual(hits.first, Int64(i + 1), "KNN with document \(i + 1)'s vector from the client")
+        }
+    }
+
+    /// A fresh store with `documents` inserted in order (ids 1, 2, ...), no titles.
+    func makeStore(documents: [String]) throws -> Store {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lectern-embed-llama-\(getpid())-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        let store = try Store.create(path: dir.appendingPathComponent("t.lectern").path, domain: "biomedicine")
+        try store.pool.write { db in
+            for (i, t) in documents.enumerated() {
+                try db.execute(sql: """
+                    INSERT INTO documents(text, source, external_id, n_chars, content_hash, created_at)
+                    VALUES (?, 'pubmedqa', ?, ?, ?, '2026-01-01T00:00:00Z')
+                    """, arguments: [t, Self.ids[i], t.unicodeScalars.count, Data("hash\(i)".utf8)])
+            }
+        }
+        return store
+    }
+}
