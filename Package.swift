@@ -71,7 +71,10 @@ let package = Package(
             ]
         ),
         .target(name: "LecternMine", dependencies: ["LecternStore", "LecternText"]),
-        .target(name: "LecternBuild", dependencies: ["LecternStore", "LecternText"]),
+        .target(
+            name: "LecternBuild",
+            dependencies: ["LecternStore", "LecternText", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
 
         // The `lectern` command.
         .executableTarget(
@@ -121,7 +124,11 @@ let package = Package(
             exclude: ["Fixtures"]  // the fault-injection server, run as a subprocess
         ),
         .testTarget(name: "LecternMineTests", dependencies: ["LecternMine", "LecternText", "LecternStore"]),
-        .testTarget(name: "LecternBuildTests", dependencies: ["LecternBuild", "LecternStore"]),
+        .testTarget(
+            name: "LecternBuildTests",
+            dependencies: ["LecternBuild", "LecternStore", "LecternText", "LecternTestSupport",
+                           .product(name: "GRDB", package: "GRDB.swift")]
+        ),
     ],
     swiftLanguageModes: [.v5]
 )
