@@ -20,6 +20,8 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        // Recipe files of `lectern run`.
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         // C shim: sqlite3ext.h routines and macros Swift cannot import (variadics, SQLITE_TRANSIENT).
@@ -83,6 +85,7 @@ let package = Package(
                 "LecternStore", "LecternVec", "LecternIngest", "LecternEmbed", "LecternCluster",
                 "LecternGenerate", "LecternMine", "LecternBuild", "LecternText",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
             ]
         ),
 

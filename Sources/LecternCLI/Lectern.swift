@@ -8,12 +8,13 @@ struct Lectern: ParsableCommand {
         commandName: "lectern",
         abstract: "Adapt an LLM to a domain by extended-text reading comprehension; every artifact in one SQLite file.",
         discussion: """
-        Stages, in pipeline order: init, ingest, embed, tokens, cluster, mine or generate, export (build and train are coming), \
+        Stages, in pipeline order: init, ingest, embed, tokens, cluster, mine or generate, build, export (train and evaluate are coming), \
         with status and sql to look inside the file at any time. Every stage is resumable: \
         re-run it after an interruption and it does only what is missing.
         """,
         version: lecternVersion,
         subcommands: [
+            RunCommand.self,
             InitCommand.self,
             IngestCommand.self,
             ModelsCommand.self,
@@ -22,6 +23,7 @@ struct Lectern: ParsableCommand {
             ClusterCommand.self,
             MineCommand.self,
             GenerateCommand.self,
+            BuildCommand.self,
             ExportCommand.self,
             StatusCommand.self,
             SQLCommand.self,

@@ -1,0 +1,182 @@
+import Foundation
+import GRDB
+import LecternText
+
+/// What the loaders left out, for the set's stats and the command's summary.
+public struct LoadNotes: Sendable, Codable, Equatable {
+    /// Documents (or clusters) with no QA pair from the generator, in a QA recipe.
+    public var withoutQA = 0
+    /// Documents with no mined text of the chosen configuration, in a ReadCompre recipe.
+    public var withoutMined = 0
+    /// Documents the clustering does not place (ingested after it ran).
+    public var notClustered = 0
+    /// Conversations with no question to ask, left out of chat sets.
+    public var withoutQuestions = 0
+}
+
+/// Reads the domain items of a recipe from the file: one per document or per cluster.
+enum DomainItemLoader {
+    static func load(_ db: Database, options: BuildOptions, inputs: ResolvedInputs) throws -> (items: [BuildItem], notes: LoadNotes) {
+        var notes = LoadNotes()
+        var docs: [Int64: String] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT id, title, text FROM documents ORDER BY id") {
+            docs[row["id"]] = TokenCounting.documentText(title: row["title"], text: row["text"])
+        }
+        guard !docs.isEmpty else { throw BuildError.missingInput("the file has no documents: run `lectern ingest FILE CORPUS` first") }
+
+        // Groups: (key for the seeded shuffle, item-level parts, member documents in order).
+        var groups: [(key: UInt64, parts: [PartRef], members: [Int64])] = []
+        if let clustering = inputs.clusteringId {
+            var current: Int64 = -1
+            var placed = 0
+            for row in try Row.fetchAll(db, sql: """
+                SELECT m.cluster_id, m.document_id FROM cluster_members m JOIN clusters c ON c.id = m.cluster_id
+                WHERE m.clustering_id = ? ORDER BY c.ordinal, m.position
+                """, arguments: [clustering]) {
+                let cluster: Int64 = row["cluster_id"], doc: Int64 = row["document_id"]
+                if cluster != current {
+                    groups.append((UInt64(bitPattern: cluster), [PartRef(.cluster, cluster)], []))
+                    current = cluster
+                }
+                groups[groups.count - 1].members.append(doc)
+                placed += 1
+            }
+            notes.notClustered = max(0, docs.count - placed)
+        } else {
+            groups = docs.keys.sorted().map { (UInt64(bitPattern: $0), [], [$0]) }
+        }
+
+        let sep = options.partSeparator
+        var items: [BuildItem] = []
+        items.reserveCapacity(groups.count)
+        switch options.recipe.content {
+        case .documents:
+            for g in groups {
+                let segments = g.members.compactMap { d in docs[d].map { Segment(text: $0, part: PartRef(.document, d), joiner: sep) } }
+                if !segments.isEmpty { items.append(BuildItem(origin: .domain, itemParts: g.parts, segments: segments)) }
+            }
+        case .qaPairs:
+            var pairs: [Int64: [(id: Int64, q: String, a: String)]] = [:]
+            for row in try Row.fetchAll(db, sql: """
+                SELECT id, document_id, question, answer FROM qa_pairs WHERE generator_id = ? ORDER BY document_id, position
+                """, arguments: [inputs.generatorId!]) {
+                pairs[row["document_id"], default: []].append((row["id"], row["question"], row["answer"]))
+            }
+            for g in groups {
+                let docSegments = g.members.compactMap { d in docs[d].map { Segment(text: $0, part: PartRef(.document, d), joiner: sep) } }
+                var union = g.members.flatMap { pairs[$0] ?? [] }
+                notes.withoutQA += g.members.filter { (pairs[$0] ?? []).isEmpty }.count
+                var rng = SplitMix64(seed: options.seed, key: g.key)
+                rng.shuffle(&union)
+                let qaSegments = union.map { p in
+                    Segment(text: render(options.qaTemplate, question: p.q, answer: p.a), part: PartRef(.qaPair, p.id), joiner: sep)
+                }
+                if options.format == .chat {
+                    guard let first = union.first else { notes.withoutQuestions += 1; continue }
+                    var messages = [ChatMessage(role: "user", content: docSegments.map(\.text).joined(separator: sep) + sep + first.q),
+                                    ChatMessage(role: "assistant", content: first.a)]
+                    for p in union.dropFirst() {
+                        messages.append(ChatMessage(role: "user", content: p.q))
+                        messages.append(ChatMessage(role: "assistant", content: p.a))
+                    }
+                    items.append(BuildItem(origin: .domain, itemParts: g.parts, segments: docSegments + qaSegments, messages: messages))
+                } else if !docSegments.isEmpty {
+                    items.append(BuildItem(origin: .domain, itemParts: g.parts, segments: docSegments + qaSegments))
+                }
+            }
+        case .mined:
+            var mined: [Int64: (id: Int64, text: String)] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT id, document_id, text FROM rc_texts WHERE fingerprint = ?",
+                                           arguments: [inputs.minedFingerprint!]) {
+                mined[row["document_id"]] = (row["id"], row["text"])
+            }
+            var tasks: [Int64: [(q: String, a: String)]] = [:]
+            if options.format == .chat {
+                for row in try Row.fetchAll(db, sql: """
+                    SELECT t.rc_text_id, t.prompt, t.answer FROM rc_tasks t JOIN rc_texts r ON r.id = t.rc_text_id
+                    WHERE r.fingerprint = ? ORDER BY t.rc_text_id, t.position
+                    """, arguments: [inputs.minedFingerprint!]) {
+                    tasks[row["rc_text_id"], default: []].append((row["prompt"], row["answer"]))
+                }
+            }
+            for g in groups {
+                let present = g.members.filter { mined[$0] != nil }
+                notes.withoutMined += g.members.count - present.count
+                guard !present.isEmpty else { continue }
+                let docParts = present.map { PartRef(.document, $0) }
+                if options.format == .chat {
+                    var union = present.flatMap { tasks[mined[$0]!.id] ?? [] }
+                    var rng = SplitMix64(seed: options.seed, key: g.key)
+                    rng.shuffle(&union)
+                    guard let first = union.first else { notes.withoutQuestions += 1; continue }
+                    let docText = present.compactMap { docs[$0] }.joined(separator: sep)
+                    var messages = [ChatMessage(role: "user", content: docText + sep + first.q), ChatMessage(role: "assistant", content: first.a)]
+                    for t in union.dropFirst() {
+                        messages.append(ChatMessage(role: "user", content: t.q))
+                        messages.append(ChatMessage(role: "assistant", content: t.a))
+                    }
+                    let segments = present.map { Segment(text: docs[$0] ?? "", part: PartRef(.document, $0), joiner: sep) }
+                        + union.map { Segment(text: render(options.qaTemplate, question: $0.q, answer: $0.a), part: nil, joiner: sep) }
+                    items.append(BuildItem(origin: .domain, itemParts: g.parts + present.map { PartRef(.rcText, mined[$0]!.id) },
+                                           segments: segments, messages: messages))
+                } else {
+                    let segments = present.map { d in Segment(text: mined[d]!.text, part: PartRef(.rcText, mined[d]!.id), joiner: sep) }
+                    items.append(BuildItem(origin: .domain, itemParts: g.parts + docParts, segments: segments))
+                }
+            }
+        }
+        return (items, notes)
+    }
+
+    static func render(_ template: String, question: String, answer: String) -> String {
+        // One pass, so a question containing "{answer}" is not substituted twice.
+        var out = ""
+        var rest = Substring(template)
+        while let r = rest.range(of: "{") {
+            out += rest[..<r.lowerBound]
+            let tail = rest[r.lowerBound...]
+            if tail.hasPrefix("{question}") {
+                out += question; rest = tail.dropFirst("{question}".count)
+            } else if tail.hasPrefix("{answer}") {
+                out += answer; rest = tail.dropFirst("{answer}".count)
+            } else {
+                out += "{"; rest = tail.dropFirst()
+            }
+        }
+        return out + rest
+    }
+}
+
+/// Reads general instructions (imported by `lectern import-instructions`) as items.
+enum InstructionLoader {
+    struct Instruction {
+        var id: Int64
+        var messages: [ChatMessage]
+    }
+
+    static func load(_ db: Database) throws -> [Instruction] {
+        let decoder = JSONDecoder()
+        return try Row.fetchAll(db, sql: "SELECT id, messages FROM instructions ORDER BY id").map { row in
+            let id: Int64 = row["id"]
+            let json: String = row["messages"]
+            do {
+                return Instruction(id: id, messages: try decoder.decode([ChatMessage].self, from: Data(json.utf8)))
+            } catch {
+                throw BuildError.missingInput("instruction \(id): messages are not a [{role, content}] array: \(error)")
+            }
+        }
+    }
+
+    static func item(_ ins: Instruction, options: BuildOptions) -> BuildItem {
+        let part = PartRef(.instruction, ins.id)
+        let segments = ins.messages.map { m -> Segment in
+            let text: String
+            switch options.instructionTemplate {
+            case .plain: text = m.content
+            case .labelled: text = (m.role.prefix(1).uppercased() + m.role.dropFirst()) + ": " + m.content
+            }
+            return Segment(text: text, part: part, joiner: "\n\n")
+        }
+        return BuildItem(origin: .general, segments: segments, messages: options.format == .chat ? ins.messages : nil)
+    }
+}
