@@ -115,7 +115,10 @@ let package = Package(
         .target(name: "LecternTestSupport", path: "Tests/Support"),
         .testTarget(name: "LecternStoreTests", dependencies: ["LecternStore", "LecternTestSupport"]),
         .testTarget(name: "LecternIngestTests", dependencies: ["LecternIngest", "LecternStore", "LecternTestSupport"]),
-        .testTarget(name: "LecternCLITests", dependencies: ["LecternStore", "LecternTestSupport"]),
+        .testTarget(
+            name: "LecternCLITests",
+            dependencies: ["LecternStore", "LecternText", "LecternTestSupport", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
         .testTarget(name: "LecternVecTests", dependencies: ["LecternVec", "LecternStore"]),
         .testTarget(name: "LecternTextTests", dependencies: ["LecternText"]),
         .testTarget(name: "LecternEmbedTests", dependencies: ["LecternEmbed", "LecternText", "LecternStore"],
