@@ -16,6 +16,7 @@ struct Lectern: ParsableCommand {
         subcommands: [
             InitCommand.self,
             IngestCommand.self,
+            ImportInstructionsCommand.self,
             ModelsCommand.self,
             EmbedCommand.self,
             TokensCommand.self,
