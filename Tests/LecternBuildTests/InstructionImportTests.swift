@@ -90,10 +90,11 @@ final class InstructionImportTests: XCTestCase {
         XCTAssertEqual(records.count, 5000)
         var expected: [(number: Int, messages: [[String: String]])] = []
         var emptyOutputs: [Int] = []
+        // The fields as parsed, untouched: none has whitespace at its ends (Python's str.strip()
+        // changes none), so the importer's trimming must change nothing either. Record 2596 ends
+        // with U+200B ZERO WIDTH SPACE, which is not whitespace and must stay.
         for (i, r) in records.enumerated() {
-            let instruction = r["instruction"]!.trimmingCharacters(in: .whitespacesAndNewlines)
-            let input = r["input"]!.trimmingCharacters(in: .whitespacesAndNewlines)
-            let output = r["output"]!.trimmingCharacters(in: .whitespacesAndNewlines)
+            let (instruction, input, output) = (r["instruction"]!, r["input"]!, r["output"]!)
             if output.isEmpty { emptyOutputs.append(i + 1); continue }
             expected.append((i + 1, [user(input.isEmpty ? instruction : instruction + "\n\n" + input), assistant(output)]))
         }
@@ -125,6 +126,7 @@ final class InstructionImportTests: XCTestCase {
         // A record with an input, one without, and one with non-ASCII text, checked field by field.
         XCTAssertEqual(stored[0], [user("Are the two sentences below grammatically correct? Output yes or no.\n\nSentence 1: I am going to the store.\nSentence 2: I goes to the store."), assistant("No")])
         XCTAssertEqual(stored[4][0]["content"], "Generate a new solution to address the global climate crisis.")
+        XCTAssertEqual(stored[2594][1]["content"]?.unicodeScalars.last, "\u{200B}", "record 2596 keeps its zero-width space")
 
         let rows = try store.pool.read { db in
             try Row.fetchAll(db, sql: "SELECT source, format, external_id, messages, n_chars, content_hash FROM instructions ORDER BY id")
@@ -199,7 +201,7 @@ final class InstructionImportTests: XCTestCase {
             #"{"id": "a1", "conversations": [{"from": "human", "value": "Hi there"}, {"from": "gpt", "value": "Hello!"}]}"#,
             #"{"id": 42, "conversations": [{"from": "system", "value": "Be brief."}, {"from": "user", "value": "2+2?"}, {"from": "assistant", "value": "4"}, {"from": "human", "value": "and 3+3?"}, {"from": "chatgpt", "value": "6"}]}"#,
             #"{"conversations": [{"from": "Human", "value": "  café 🙂  \n"}, {"from": "bing", "value": "\n\nIt is a café."}]}"#,
-            #"{"conversations": [{"from": "human", "value": "Q"}, {"from": "bard", "value": "A"}], "system": "You are Bard."}"#,
+            #"{"conversations": [{"from": "human", "value": "Q"}, {"from": "bard", "value": "\u00a0A\u200b\u3000\u2029"}], "system": "You are Bard."}"#,
             "",
             #"{"conversations": [{"from": "gpt", "value": "How can I help?"}, {"from": "human", "value": "Say hi"}, {"from": "gpt", "value": "hi"}, {"from": "human", "value": "thanks, bye"}]}"#,
             #"{"id": null, "conversations": [{"from": "human", "value": "tab\there \"quoted\" back\\slash"}, {"from": "gpt", "value": "line1\nline2\r\n\u0001"}], "extra": {"ignored": [1, 2]}}"#,
@@ -216,7 +218,7 @@ final class InstructionImportTests: XCTestCase {
             [user("Hi there"), assistant("Hello!")],
             [system("Be brief."), user("2+2?"), assistant("4"), user("and 3+3?"), assistant("6")],
             [user("café 🙂"), assistant("It is a café.")],
-            [system("You are Bard."), user("Q"), assistant("A")],
+            [system("You are Bard."), user("Q"), assistant("A\u{200B}")],  // Unicode White_Space trimmed, ZWSP is not
             [user("Say hi"), assistant("hi")],
             [user("tab\there \"quoted\" back\\slash"), assistant("line1\nline2\r\n\u{1}")],
         ])

@@ -119,8 +119,16 @@ enum InstructionNormaliser {
         }
     }
 
+    /// Removes Unicode White_Space at both ends. In Swift rather than Foundation's
+    /// `trimmingCharacters`, which goes through UTF-16 and was a third of the import's time.
     static func trim(_ s: String) -> String {
-        s.trimmingCharacters(in: .whitespacesAndNewlines)
+        let utf8 = s.utf8
+        // Common case: starts and ends with a visible ASCII character.
+        if let first = utf8.first, let last = utf8.last, first > 0x20, first < 0x80, last > 0x20, last < 0x80 { return s }
+        let scalars = s.unicodeScalars
+        guard let start = scalars.firstIndex(where: { !$0.properties.isWhitespace }) else { return "" }
+        let end = scalars.lastIndex(where: { !$0.properties.isWhitespace })!
+        return String(scalars[start...end])
     }
 
     // MARK: - Shapes
@@ -257,40 +265,45 @@ enum InstructionNormaliser {
     /// and control characters escaped. Written by hand rather than by JSONEncoder so that the
     /// bytes (hence the dedup hashes) cannot change with a Foundation upgrade.
     static func canonicalJSON(_ messages: [Message]) -> String {
-        var out = "["
+        var out: [UInt8] = []
+        out.reserveCapacity(messages.reduce(2) { $0 + $1.content.utf8.count + 32 })
+        out.append(UInt8(ascii: "["))
         for (i, m) in messages.enumerated() {
-            if i > 0 { out += "," }
-            out += "{\"role\":\"\(m.role.rawValue)\",\"content\":"
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: #"{"role":""#.utf8)
+            out.append(contentsOf: m.role.rawValue.utf8)
+            out.append(contentsOf: #"","content":"#.utf8)
             quote(m.content, into: &out)
-            out += "}"
+            out.append(UInt8(ascii: "}"))
         }
-        return out + "]"
+        out.append(UInt8(ascii: "]"))
+        return String(decoding: out, as: UTF8.self)
     }
 
-    static func quote(_ s: String, into out: inout String) {
-        out += "\""
-        // Most contents need no escape at all: append them whole.
-        guard s.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) else {
-            out += s
-            out += "\""
-            return
-        }
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
+    static let hexDigits = Array("0123456789abcdef".utf8)
+
+    /// Appends `s` as a JSON string. Byte-wise: every byte that needs an escape is ASCII, and
+    /// every other byte (multi-byte UTF-8 included) is copied as it is, in runs.
+    static func quote(_ s: String, into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        var s = s
+        s.withUTF8 { buf in
+            var run = 0
+            for i in 0..<buf.count {
+                let b = buf[i]
+                guard b < 0x20 || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") else { continue }
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: buf[run..<i]))
+                run = i + 1
+                switch b {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"): out.append(contentsOf: [UInt8(ascii: "\\"), b])
+                case 0x0A: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
+                case 0x0D: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
+                case 0x09: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
+                default: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), 0x30, 0x30, hexDigits[Int(b >> 4)], hexDigits[Int(b & 15)]])
                 }
             }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: buf[run..<buf.count]))
         }
-        out += "\""
+        out.append(UInt8(ascii: "\""))
     }
 }
