@@ -75,7 +75,8 @@ let package = Package(
         .target(name: "LecternMine", dependencies: ["LecternStore", "LecternText"]),
         .target(
             name: "LecternBuild",
-            dependencies: ["LecternStore", "LecternText", .product(name: "GRDB", package: "GRDB.swift")]
+            // LecternIngest: its gzip-aware ByteStream and JSONScanner read `import-instructions` files.
+            dependencies: ["LecternStore", "LecternText", "LecternIngest", .product(name: "GRDB", package: "GRDB.swift")]
         ),
 
         // The `lectern` command.

@@ -17,6 +17,7 @@ struct Lectern: ParsableCommand {
             RunCommand.self,
             InitCommand.self,
             IngestCommand.self,
+            ImportInstructionsCommand.self,
             ModelsCommand.self,
             EmbedCommand.self,
             TokensCommand.self,

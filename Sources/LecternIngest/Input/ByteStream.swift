@@ -3,7 +3,8 @@ import Foundation
 
 /// Reads a file as a stream of byte chunks, transparently decompressing gzip (detected by its
 /// magic bytes, not its name). Chunks are large (1 MiB) so per-call costs vanish next to parsing.
-final class ByteStream {
+/// Package-visible: `import-instructions` (LecternBuild) reads its files through it too.
+package final class ByteStream {
     let path: String
     private let fd: Int32
     /// Heap-allocated: zlib keeps a pointer back to its z_stream, so the struct must not move.
@@ -19,7 +20,7 @@ final class ByteStream {
 
     static let chunkSize = 1 << 20
 
-    init(path: String) throws {
+    package init(path: String) throws {
         self.path = path
         fd = Glibc.open(path, O_RDONLY)
         guard fd >= 0 else { throw IngestError.unreadable(path: path, detail: String(cString: strerror(errno))) }
@@ -50,7 +51,7 @@ final class ByteStream {
     }
 
     /// Appends up to about a chunk of (decompressed) bytes to `buffer`; returns false at the end.
-    func read(into buffer: inout [UInt8]) throws -> Bool {
+    package func read(into buffer: inout [UInt8]) throws -> Bool {
         if !isGzip {
             let start = buffer.count
             buffer.reserveCapacity(start + Self.chunkSize)

@@ -3,16 +3,17 @@
 /// as raw byte ranges (already valid JSON) and copied into the metadata object untouched.
 /// Foundation's `JSONSerialization` would build a dictionary of boxed values per line and lose
 /// the key order; this keeps both the speed and the order.
-struct JSONScanner {
+/// Package-visible: `import-instructions` (LecternBuild) parses its records with it too.
+package struct JSONScanner {
     /// Where and why a text is not valid JSON.
-    struct Failure: Error, CustomStringConvertible {
-        let offset: Int
-        let reason: String
-        var description: String { "\(reason) at byte \(offset + 1)" }
+    package struct Failure: Error, CustomStringConvertible {
+        package let offset: Int
+        package let reason: String
+        package var description: String { "\(reason) at byte \(offset + 1)" }
     }
 
     /// A JSON value: strings decoded, containers in document order.
-    indirect enum Value {
+    package indirect enum Value {
         case string(String)
         case number(String)
         case bool(Bool)
@@ -20,12 +21,12 @@ struct JSONScanner {
         case array([Value])
         case object([(key: String, value: Value)])
 
-        var stringValue: String? { if case .string(let s) = self { return s } else { return nil } }
-        subscript(key: String) -> Value? {
+        package var stringValue: String? { if case .string(let s) = self { return s } else { return nil } }
+        package subscript(key: String) -> Value? {
             if case .object(let entries) = self { return entries.first { $0.key == key }?.value }
             return nil
         }
-        var typeName: String {
+        package var typeName: String {
             switch self {
             case .string: return "a string"
             case .number: return "a number"
@@ -47,17 +48,17 @@ struct JSONScanner {
         let string: String?
     }
 
-    let bytes: UnsafeBufferPointer<UInt8>
-    var i: Int
+    package let bytes: UnsafeBufferPointer<UInt8>
+    package var i: Int
 
-    init(_ bytes: UnsafeBufferPointer<UInt8>) {
+    package init(_ bytes: UnsafeBufferPointer<UInt8>) {
         self.bytes = bytes
         self.i = 0
     }
 
     func fail(_ reason: String) -> Failure { Failure(offset: i, reason: reason) }
 
-    mutating func skipSpace() {
+    package mutating func skipSpace() {
         while i < bytes.count {
             let b = bytes[i]
             if b == 0x20 || b == 0x0A || b == 0x0D || b == 0x09 { i += 1 } else { return }
@@ -107,7 +108,7 @@ struct JSONScanner {
     }
 
     /// Parses one complete value (a whole document when called at the start).
-    mutating func value() throws -> Value {
+    package mutating func value() throws -> Value {
         skipSpace()
         guard i < bytes.count else { throw fail("unexpected end of input, expected a value") }
         switch bytes[i] {
