@@ -1,15 +1,16 @@
 import ArgumentParser
 import Foundation
 import GRDB
+import LecternBuild
 import LecternGenerate
 import LecternStore
 
-/// `lectern export sft FILE OUT --generator NAME`
+/// `lectern export sft FILE OUT --generator NAME`, `lectern export set FILE OUTDIR --set NAME`
 struct ExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
         abstract: "Write datasets out of the file.",
-        subcommands: [ExportSFTCommand.self])
+        subcommands: [ExportSFTCommand.self, ExportSetCommand.self])
 }
 
 /// `lectern export sft FILE OUT.jsonl --generator NAME`
@@ -35,5 +36,63 @@ struct ExportSFTCommand: ParsableCommand {
         let store = try Store.open(path: file)
         let n = try store.pool.read { db in try SFTExport.write(db, generator: generator, to: output) }
         print("\(output): \(n) conversations from generator \(generator)")
+    }
+}
+
+/// `lectern export set FILE OUTDIR --set NAME [--format text,messages,input-ids | all]`
+struct ExportSetCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "set",
+        abstract: "A training set as JSONL files for LLaMA-Factory, axolotl and TRL, plus LLaMA-Factory's dataset_info.json.",
+        discussion: """
+        Writes OUTDIR/<name>.<format>.jsonl for each format, each file replaced atomically:
+          text       {"text": ...} per example (continued pre-training; LLaMA-Factory pt, axolotl completion, TRL)
+          messages   {"messages": [{"role": ..., "content": ...}, ...]} per chat example (SFT)
+          input-ids  {"input_ids": [...], "attention_mask": [...], "labels": [...]} (pre-tokenised; axolotl, TRL)
+        and merges <name>_text / <name>_messages entries into OUTDIR/dataset_info.json (other entries kept).
+        The set is the newest complete set of that name, or the one whose fingerprint starts with NAME.
+        See docs/build.md, "Exports", for the engines' configs.
+        """)
+
+    @Argument(help: "The Lectern file.")
+    var file: String
+
+    @Argument(help: "Output folder (created if missing).")
+    var outdir: String
+
+    @Option(help: "Training set name (the newest complete set of that name) or a fingerprint prefix.")
+    var set: String
+
+    @Option(help: "Comma-separated formats: text, messages, input-ids; or all. Default: every format the set has (text, plus messages for chat sets, plus input-ids when token ids were stored).")
+    var format: String?
+
+    func validate() throws {
+        if let format {
+            do { _ = try TrainingSetExportFormat.parseList(format) } catch { throw ValidationError("\(error)") }
+        }
+    }
+
+    func run() throws {
+        let formats = try format.flatMap { try TrainingSetExportFormat.parseList($0) }
+        let store = try Store.open(path: file)
+        let progress = ProgressReporter(label: "export", total: nil, unit: "examples")
+        let summary = try store.pool.read { db in
+            try TrainingSetExport.export(db, set: set, formats: formats, to: outdir, progress: progress)
+        }
+        let s = summary.set
+        print("training set \(s.name) (fingerprint \(s.fingerprint.prefix(12)), \(s.recipe), created \(s.createdAt))")
+        for f in summary.files {
+            print("\(f.path): \(f.rows) examples, \(Self.size(f.bytes)) (\(f.format))")
+        }
+        if let info = summary.datasetInfoPath {
+            print("\(info): entries \(summary.datasetInfoEntries.joined(separator: ", "))")
+        }
+        let rate = summary.seconds > 0 ? Double(summary.totalBytes) / 1e6 / summary.seconds : 0
+        print(String(format: "%.2f s, %.0f MB/s", summary.seconds, rate))
+    }
+
+    static func size(_ bytes: Int) -> String {
+        bytes >= 10_000_000 ? String(format: "%.0f MB", Double(bytes) / 1e6)
+            : bytes >= 10_000 ? String(format: "%.0f kB", Double(bytes) / 1e3) : "\(bytes) bytes"
     }
 }
