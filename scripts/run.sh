@@ -1,14 +1,25 @@
 #!/usr/bin/env bash
 # The main job, end to end on embedded defaults: builds lectern (release, cached in .build/),
-# then runs the pipeline over the PubMedQA abstracts into one file (default out/pubmedqa.lectern).
-# Every stage is resumable: run it again after an interruption and it does only what is missing.
+# then `lectern run examples/pubmedqa.toml`: the PubMedQA abstracts ingested, general
+# instructions imported, MiniLM embeddings, SmolLM2 token counts, AdaptLLM's miner for the
+# reading-comprehension tasks, Algorithm 1 clusters, the readcompre+cluster training set
+# (1:1 with instructions, knapsack-packed into 2048-token sequences) and its JSONL export.
+#
+#   scripts/run.sh [FILE]          offline (default file: out/pubmedqa.lectern)
+#   scripts/run.sh --llm [FILE]    QA pairs from an LLM instead (llm-qa+cluster, the paper's method):
+#                                  starts llama-server with SmolLM2 (installing it if needed), or uses
+#                                  LECTERN_LLM_URL / LECTERN_LLM_MODEL when set; LECTERN_LLM_LIMIT=N
+#                                  asks only N documents (SmolLM2 on 2 CPU cores takes ~10 s a document)
+# Every step is resumable: run it again after an interruption and it does only what is missing.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$LECTERN_ROOT"
+LLM=0
+if [ "${1:-}" = "--llm" ]; then LLM=1; shift; fi
 FILE="${1:-out/pubmedqa.lectern}"
-SHARED="${LECTERN_SHARED_DATA:-$LECTERN_ROOT/../shared/data}"
-PUBMEDQA="$SHARED/pubmedqa/ori_pqal.json"
-[ -f "$PUBMEDQA" ] || { echo "error: $PUBMEDQA not found (set LECTERN_SHARED_DATA to the shared data folder)" >&2; exit 1; }
+export LECTERN_SHARED_DATA="${LECTERN_SHARED_DATA:-$LECTERN_ROOT/../shared/data}"
+[ -f "$LECTERN_SHARED_DATA/pubmedqa/ori_pqal.json" ] || {
+    echo "error: $LECTERN_SHARED_DATA/pubmedqa/ori_pqal.json not found (set LECTERN_SHARED_DATA to the shared data folder)" >&2; exit 1; }
 # The main job needs only the model files (MiniLM, SmolLM2's GGUF); the other installers are
 # for the tests, benchmarks and the LLM path.
 log "setup: model files"
@@ -18,16 +29,17 @@ log "building lectern (release)"
 swift build -c release --product lectern >&2
 swift build -c release --product LecternVec >&2   # the loadable extension, for the sqlite3 shell and Python
 LECTERN="$(swift build -c release --show-bin-path)/lectern"
-mkdir -p "$(dirname "$FILE")"
-GGUF="${LECTERN_SMOLLM2_GGUF:-$LECTERN_CACHE/models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf}"
-log "init";     "$LECTERN" init "$FILE" --domain biomedicine
-log "ingest";   "$LECTERN" ingest "$FILE" "$PUBMEDQA"
-log "embed (MiniLM-L6-v2, in Swift)"
-"$LECTERN" embed "$FILE" --embedder minilm
-log "tokens (SmolLM2's tokenizer, read from its GGUF)"
-"$LECTERN" tokens "$FILE" --tokenizer "$GGUF" --name smollm2
-log "mine (AdaptLLM reading comprehension, offline)"
-"$LECTERN" mine "$FILE" --tokenizer "$GGUF"
-log "cluster (Algorithm 1: Lmax 2048 SmolLM2 tokens, Dmax 16, similarity 0.7)"
-"$LECTERN" cluster "$FILE" --embedder minilm --tokenizer smollm2 --report
-log "status";   "$LECTERN" status "$FILE"
+args=(run examples/pubmedqa.toml --file "$FILE")
+if [ "$LLM" = 1 ]; then
+    if [ -z "${LECTERN_LLM_URL:-}" ]; then
+        bash scripts/setup.d/30-llama-server.sh
+        [ -f "$LECTERN_ENV_FILE" ] && . "$LECTERN_ENV_FILE"
+        eval "$(bash scripts/llama-server.sh --parallel 2)"
+        trap 'kill "$LLAMA_PID" 2>/dev/null || true' EXIT
+        LECTERN_LLM_URL="$LLAMA_URL"
+    fi
+    args+=(--llm-url "$LECTERN_LLM_URL" --llm-model "${LECTERN_LLM_MODEL:-smollm2}")
+    [ -n "${LECTERN_LLM_LIMIT:-}" ] && args+=(--llm-limit "$LECTERN_LLM_LIMIT")
+fi
+log "lectern ${args[*]}"
+"$LECTERN" "${args[@]}"

@@ -160,7 +160,7 @@ struct RunCommand: ParsableCommand {
         }
         let size = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int) ?? 0
         print("\nlectern run: \(file) (\(size / 1_000_000) MB)")
-        for (k, v) in facts { print("  \(k.padding(toLength: 30, withPad: " ", startingAt: 0)) \(v)") }
+        for (k, v) in facts { print("  \(k.padding(toLength: 36, withPad: " ", startingAt: 0)) \(v)") }
         print("  steps (wall seconds):")
         for s in steps { print("    \(s.name.padding(toLength: 20, withPad: " ", startingAt: 0)) \(String(format: "%8.1f", s.seconds))") }
         print("    \("total".padding(toLength: 20, withPad: " ", startingAt: 0)) \(String(format: "%8.1f", total))")
