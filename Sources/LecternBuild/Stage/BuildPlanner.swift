@@ -127,7 +127,7 @@ struct BuildPlanner {
         stats.tokens = weights.reduce(0, +)
         stats.examples = bins.count
         for item in items {
-            for p in item.parts where p.ref.kind != .cluster { stats.tokensByPart[p.ref.kind.rawValue, default: 0] += p.tokens ?? 0 }
+            for p in item.parts where p.ref.kind != .cluster { if let t = p.tokens { stats.tokensByPart[p.ref.kind.rawValue, default: 0] += t } }
         }
 
         // Example order and item order within an example: seeded shuffles, so domain and

@@ -76,6 +76,16 @@ struct StatusReport {
             UNION ALL SELECT 'checkpoints', r.base_model || ' run ' || r.id, count(k.id) FROM training_runs r LEFT JOIN checkpoints k ON k.run_id = r.id GROUP BY r.id
             UNION ALL SELECT 'eval scores', t.name, count(s.id) FROM eval_tasks t LEFT JOIN eval_scores s ON s.task_id = t.id GROUP BY t.id
             """),
+        ("training_sets", "Training sets (tokens per source, fill ratio of the packed sequences)", """
+            SELECT id, name, recipe, status, json_extract(stats, '$.examples') AS examples,
+                   json_extract(stats, '$.contextLength') AS context,
+                   json_extract(stats, '$.domainTokens') AS domain_tokens, json_extract(stats, '$.generalTokens') AS general_tokens,
+                   json_extract(stats, '$.tokensByPart.document') AS document, json_extract(stats, '$.tokensByPart.qa_pair') AS qa_pair,
+                   json_extract(stats, '$.tokensByPart.rc_text') AS rc_text, json_extract(stats, '$.tokensByPart.instruction') AS instruction,
+                   printf('%.4f', json_extract(stats, '$.fillRatio')) AS fill_ratio,
+                   printf('%.4f', json_extract(stats, '$.fillRatioFFD')) AS fill_ffd
+            FROM training_sets ORDER BY id
+            """),
         ("stages", "Stages (latest run per stage and configuration)", """
             SELECT stage, substr(fingerprint, 1, 12) AS config, status, n_processed AS processed, n_skipped AS skipped,
                    n_failed AS failed, runs, finished_at
