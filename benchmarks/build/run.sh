@@ -28,7 +28,7 @@ printf '%-22s %-6s %9s %9s %9s %9s %9s %8s\n' recipe ratio tokens seqs_knap seqs
 for recipe in readcompre+cluster dapt dapt+cluster readcompre; do
   for ratio in 1:0 1:1 1:2; do
     for packer in knapsack ffd; do
-      "$LECTERN" build "$FILE" --recipe "$recipe" --ratio "$ratio" --packer "$packer" --name "bench-$packer" >/dev/null 2>&1
+      "$LECTERN" build "$FILE" --recipe "$recipe" --ratio "$ratio" --packer "$packer" --seed 1 --name "bench-$packer" >/dev/null 2>&1
     done
     "$LECTERN" sql "$FILE" --csv "SELECT json_extract(k.stats, '\$.tokens'), json_extract(k.stats, '\$.examples'), json_extract(f.stats, '\$.examples'),
         json_extract(k.stats, '\$.fillRatio'), json_extract(f.stats, '\$.fillRatio')
