@@ -18,13 +18,7 @@ public struct TargetTokenizer: @unchecked Sendable {
     /// overrides the end-of-text token; otherwise a GGUF's `tokenizer.ggml.eos_token_id`, then the
     /// first of the usual spellings that is a single token of this vocabulary.
     public static func load(path: String, name: String? = nil, eos: String? = nil) throws -> TargetTokenizer {
-        let tok: any Tokenizer
-        do { tok = try TokenizerLoader.load(path: path) } catch { throw BuildError.tokenizer("\(error)") }
-        let definition = try definitionFile(path)
-        guard let bytes = FileManager.default.contents(atPath: definition) else {
-            throw BuildError.tokenizer("\(definition): cannot read the tokenizer file")
-        }
-        let fingerprint = Fingerprint.hex(of: Array("lectern-tokenizer-v1\u{0}\(tok.kind.rawValue)\u{0}".utf8) + [UInt8](bytes))
+        let (tok, fingerprint, definition) = try identify(path: path)
         var candidates: [String] = []
         if let eos { candidates = [eos] } else {
             if definition.hasSuffix(".gguf"), let meta = try? GGUFMetadata(path: definition),
@@ -38,7 +32,7 @@ public struct TargetTokenizer: @unchecked Sendable {
             if ids.count == 1 {
                 return TargetTokenizer(tokenizer: tok, fingerprint: fingerprint,
                                        name: name ?? URL(fileURLWithPath: path).lastPathComponent,
-                                       path: URL(fileURLWithPath: definition).standardizedFileURL.path, eosText: c, eosId: ids[0])
+                                       path: definition, eosText: c, eosId: ids[0])
             }
         }
         throw BuildError.tokenizer(eos.map { "'\($0)' is not a single token of \(path): give its end-of-text token with --eos" }
@@ -58,6 +52,25 @@ public struct TargetTokenizer: @unchecked Sendable {
 
     /// Records the tokenizer in `tokenizers` (once) and returns its id.
     public func register(_ db: Database) throws -> Int64 {
+        try Self.register(db, name: name, tokenizer: tokenizer, fingerprint: fingerprint, path: path)
+    }
+
+    /// Loads a tokenizer and names it the way every stage records it: the fingerprint is the
+    /// SHA-256 of its definition file (a folder stands for its tokenizer.json or vocab.txt), so
+    /// `lectern tokens`, `lectern build` and any machine agree on one `tokenizers` row.
+    public static func identify(path: String) throws -> (tokenizer: any Tokenizer, fingerprint: String, definition: String) {
+        let tok: any Tokenizer
+        do { tok = try TokenizerLoader.load(path: path) } catch { throw BuildError.tokenizer("\(error)") }
+        let definition = try definitionFile(path)
+        guard let bytes = FileManager.default.contents(atPath: definition) else {
+            throw BuildError.tokenizer("\(definition): cannot read the tokenizer file")
+        }
+        let fingerprint = Fingerprint.hex(of: Array("lectern-tokenizer-v1\u{0}\(tok.kind.rawValue)\u{0}".utf8) + [UInt8](bytes))
+        return (tok, fingerprint, URL(fileURLWithPath: definition).standardizedFileURL.path)
+    }
+
+    /// The `tokenizers` row for a fingerprint, inserted on first use; returns its id.
+    public static func register(_ db: Database, name: String, tokenizer: any Tokenizer, fingerprint: String, path: String) throws -> Int64 {
         try db.execute(sql: """
             INSERT INTO tokenizers(name, kind, fingerprint, path, vocab_size, created_at)
             VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(fingerprint) DO NOTHING

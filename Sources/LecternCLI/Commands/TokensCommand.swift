@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import GRDB
+import LecternBuild
 import LecternStore
 import LecternText
 
@@ -63,22 +64,10 @@ struct TokenCountStage {
     }
 
     func run() throws -> Result {
-        let tok = try TokenizerLoader.load(path: tokenizerPath)
-        let definition = try definitionFile(tokenizerPath)
-        guard let bytes = FileManager.default.contents(atPath: definition) else {
-            throw TokenizerError(definition, "cannot read the tokenizer file")
-        }
-        let fingerprint = Fingerprint.hex(of: Array("lectern-tokenizer-v1\u{0}\(tok.kind.rawValue)\u{0}".utf8) + [UInt8](bytes))
+        let (tok, fingerprint, definition) = try TargetTokenizer.identify(path: tokenizerPath)
         let displayName = name ?? URL(fileURLWithPath: tokenizerPath).lastPathComponent
         let tokenizerId: Int64 = try store.pool.write { db in
-            try db.execute(
-                sql: """
-                INSERT INTO tokenizers(name, kind, fingerprint, path, vocab_size, created_at)
-                VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(fingerprint) DO NOTHING
-                """,
-                arguments: [displayName, tok.kind.rawValue, fingerprint,
-                            URL(fileURLWithPath: definition).standardizedFileURL.path, tok.vocabularySize, Timestamp.now()])
-            return try Int64.fetchOne(db, sql: "SELECT id FROM tokenizers WHERE fingerprint = ?", arguments: [fingerprint])!
+            try TargetTokenizer.register(db, name: displayName, tokenizer: tok, fingerprint: fingerprint, path: definition)
         }
         var result = Result(name: displayName, tokenizerId: tokenizerId)
         let (pending, done): (Int, Int) = try store.pool.read { db in
@@ -121,15 +110,6 @@ struct TokenCountStage {
             throw error
         }
         return result
-    }
-
-    /// The file whose bytes define the tokenizer (a folder stands for its tokenizer.json or vocab.txt).
-    private func definitionFile(_ path: String) throws -> String {
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw TokenizerError(path, "no such file or directory") }
-        guard isDir.boolValue else { return path }
-        for n in ["tokenizer.json", "vocab.txt"] where FileManager.default.fileExists(atPath: path + "/" + n) { return path + "/" + n }
-        throw TokenizerError(path, "folder has no tokenizer.json or vocab.txt")
     }
 
     /// Counts on both cores: the texts are split into contiguous slices, one per worker.
