@@ -15,9 +15,16 @@ public struct IngestOptions: Codable, Sendable {
     /// Larger documents are bad records (default 16 MiB of UTF-8).
     public var maxDocumentBytes = 16 << 20
     /// Documents per transaction (and per progress step).
-    public var batchDocuments = 1000
-    /// Text bytes per transaction, whichever limit comes first.
-    public var batchBytes = 4 << 20
+    public var batchDocuments = 50_000
+    /// Text bytes per transaction, whichever limit comes first. Large on purpose: every
+    /// transaction rewrites the content-hash index pages it touches (random keys touch most of
+    /// them), so 4 MiB transactions wrote more index pages to the WAL than text. A killed
+    /// ingest loses at most one transaction's work, which the re-run redoes.
+    public var batchBytes = 16 << 20
+    /// Page cache of the writing connection during the ingest, in bytes. It must hold one
+    /// transaction's pages (else SQLite spills them to the WAL mid-transaction) and the hot
+    /// part of the content-hash index.
+    public var writerCacheBytes = 64 << 20
 
     public init() {}
 
@@ -84,6 +91,13 @@ public final class Ingester {
             }
             resolved.append((absolute, try options.format ?? SourceFormat.detect(path: absolute)))
         }
+        let cacheKiB = max(1, options.writerCacheBytes >> 10)
+        let previousCache = try store.pool.writeWithoutTransaction { db -> Int in
+            let previous = try Int.fetchOne(db, sql: "PRAGMA cache_size") ?? -2000
+            try db.execute(sql: "PRAGMA cache_size = -\(cacheKiB)")
+            return previous
+        }
+        defer { try? store.pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA cache_size = \(previousCache)") } }
         let run = try StageRun.begin(store, stage: "ingest", config: RunConfig(sources: resolved.map(\.path), options: options), inputs: resolved.count)
         var summary = IngestSummary()
         do {
@@ -212,6 +226,9 @@ public final class Ingester {
         producer.stackSize = 8 << 20
         producer.start()
 
+        let checkpointer = try BackgroundCheckpointer(store: store, restartBytes: max(4 * options.batchBytes, 32 << 20))
+        var finished = false
+        defer { if !finished { try? checkpointer.finish() } }
         var warned = 0
         while true {
             switch queue.take() {
@@ -225,6 +242,8 @@ public final class Ingester {
                 try store.pool.write { db in
                     try db.execute(sql: "UPDATE sources SET status = 'complete', updated_at = ? WHERE id = ?", arguments: [Timestamp.now(), row.id])
                 }
+                finished = true
+                try checkpointer.finish()
                 return summary
             case .batch(let batch):
                 for message in batch.bad {
@@ -235,6 +254,7 @@ public final class Ingester {
                 let added = try run.commit(processed: batch.docs.count, skipped: batch.bad.count) { db -> Int in
                     try insert(batch, sourceId: row.id, label: path, db: db)
                 }
+                try checkpointer.committed(bytes: batch.bytes)
                 summary.added += added
                 summary.duplicates += batch.docs.count - added
                 summary.skipped += batch.bad.count

@@ -43,12 +43,19 @@ struct IngestCommand: ParsableCommand {
     var maxDocumentBytes = 16 << 20
 
     @Option(help: ArgumentHelp("Documents per transaction.", visibility: .hidden))
-    var batchSize = 1000
+    var batchSize = IngestOptions().batchDocuments
+
+    @Option(help: ArgumentHelp("Text megabytes per transaction.", visibility: .hidden))
+    var batchMb = IngestOptions().batchBytes >> 20
+
+    @Option(help: ArgumentHelp("Writer page cache in megabytes.", visibility: .hidden))
+    var cacheMb = IngestOptions().writerCacheBytes >> 20
 
     func validate() throws {
         guard !sources.isEmpty else { throw ValidationError("give at least one source file or directory") }
         guard maxDocumentBytes > 0 else { throw ValidationError("--max-document-bytes must be positive") }
         guard batchSize > 0 else { throw ValidationError("--batch-size must be positive") }
+        guard batchMb > 0 else { throw ValidationError("--batch-mb must be positive") }
     }
 
     func run() throws {
@@ -60,6 +67,8 @@ struct IngestCommand: ParsableCommand {
         options.strict = strict
         options.maxDocumentBytes = maxDocumentBytes
         options.batchDocuments = batchSize
+        options.batchBytes = batchMb << 20
+        options.writerCacheBytes = cacheMb << 20
         let summary = try Ingester(store: store, options: options).ingest(paths: sources)
         for s in summary.sources {
             if s.alreadyIngested {
