@@ -20,6 +20,9 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        // HTTP for the LLM client: NIO's epoll loop. URLSession on Linux (libcurl driven by
+        // libdispatch) spun at ~20% of a core per 4 requests in flight, stolen from a local server.
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         // Recipe files of `lectern run`.
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
@@ -59,16 +62,18 @@ let package = Package(
         .target(name: "LecternIngest", dependencies: ["LecternStore", "CZlib"]),
         // The encoder's kernels need FMA/AVX2 codegen and optimisation even in debug builds
         // (the tests run all 1000 PubMedQA abstracts through it). haswell = the AVX2+FMA baseline.
+        // HTTP for the OpenAI-compatible clients (chat in LecternGenerate, embeddings in LecternEmbed).
+        .target(name: "LecternHTTP", dependencies: [.product(name: "AsyncHTTPClient", package: "async-http-client")]),
         .target(
             name: "LecternEmbed",
-            dependencies: ["LecternStore", "LecternText", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["LecternStore", "LecternText", "LecternHTTP", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: [.unsafeFlags(["-O", "-target-cpu", "haswell"])]
         ),
         .target(name: "LecternCluster", dependencies: ["LecternStore"]),
         .target(
             name: "LecternGenerate",
             dependencies: [
-                "LecternStore",
+                "LecternStore", "LecternHTTP",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking   // Data(contentsOf:) on http URLs, for the test's own probes
+#endif
 import GRDB
 import LecternStore
 import XCTest

@@ -88,6 +88,25 @@ final class ClientFaultTests: XCTestCase {
         XCTAssertEqual(try server.stats()["requests"] as? Int, 1)
     }
 
+    func testDeadEndpointFailsOverAtOnce() async throws {
+        // A refused connection must not hold a request for the endpoint's timeout (30 s here):
+        // the attempt fails, the dead endpoint cools down, and the healthy one answers.
+        let healthy = try FaultServer()
+        defer { healthy.stop() }
+        server.stop()
+        let client = try ChatClient(endpoints: [server.endpoint(maxInFlight: 2, timeout: 30), healthy.endpoint(maxInFlight: 2)],
+                                    retry: fastRetry(4))
+        let t0 = Date()
+        let results = try await withThrowingTaskGroup(of: ChatResult.self) { g in
+            for _ in 0..<4 { g.addTask { try await client.complete(self.request()) } }
+            return try await g.reduce(into: []) { $0.append($1) }
+        }
+        XCTAssertLessThan(Date().timeIntervalSince(t0), 5, "a refused connection waited instead of failing over")
+        XCTAssertEqual(results.count, 4)
+        XCTAssertTrue(results.allSatisfy { $0.endpoint == healthy.endpoint().displayURL })
+        XCTAssertEqual(try healthy.stats()["requests"] as? Int, 4)
+    }
+
     func testFailOverToAHealthyEndpoint() async throws {
         let healthy = try FaultServer()
         defer { healthy.stop() }

@@ -1,7 +1,5 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
+import LecternHTTP
 
 /// An ``Embedder`` backed by any OpenAI-compatible `POST /v1/embeddings` server
 /// (text-embeddings-inference, vLLM, OpenAI, `llama-server --embeddings`).
@@ -12,9 +10,8 @@ import FoundationNetworking
 /// `index`. The API key is read from the environment variable `apiKeyVariable` at request
 /// time; it is sent only as `Authorization: Bearer`, never logged, stored or fingerprinted.
 ///
-/// Uses FoundationNetworking's `URLSession`: no extra package to build (async-http-client
-/// would pull SwiftNIO into every build of the CLI), TLS and proxies come from libcurl, and
-/// the request pattern (a few concurrent JSON POSTs) needs nothing more.
+/// HTTP goes through ``NIOHTTPTransport`` (AsyncHTTPClient), shared with the chat client: it
+/// idles while a server computes, which URLSession on Linux does not.
 public final class OpenAIEmbeddingsClient: Embedder, @unchecked Sendable {
     /// Connection and batching settings.
     public struct Options: Sendable {
@@ -46,7 +43,7 @@ public final class OpenAIEmbeddingsClient: Embedder, @unchecked Sendable {
     public var name: String { options.model }
     public let configJSON: String
     public let fingerprint: String
-    private let session: URLSession
+    private let transport: HTTPTransport
 
     /// Connects (probing the dimension if not given).
     public init(options: Options) throws {
@@ -58,14 +55,12 @@ public final class OpenAIEmbeddingsClient: Embedder, @unchecked Sendable {
         }
         self.options = options
         endpoint = Self.embeddingsEndpoint(options.url)
-        let config = URLSessionConfiguration.ephemeral
-        config.timeoutIntervalForRequest = options.timeout
-        config.httpMaximumConnectionsPerHost = options.concurrency
-        session = URLSession(configuration: config)
+        let transport = NIOHTTPTransport(maxConnectionsPerHost: options.concurrency)
+        self.transport = transport
         var dim = options.dimension ?? 0
         if options.dimension == nil {
-            let probe = try Self.blocking { [session, endpoint] in
-                try await Self.request(["dimension probe"], session: session, endpoint: endpoint, options: options)
+            let probe = try Self.blocking { [endpoint] in
+                try await Self.request(["dimension probe"], transport: transport, endpoint: endpoint, options: options)
             }
             dim = probe[0].count
         }
@@ -91,7 +86,7 @@ public final class OpenAIEmbeddingsClient: Embedder, @unchecked Sendable {
     /// The vectors of `texts`, flat, in input order.
     public func embedAsync(_ texts: [String]) async throws -> [Float] {
         if texts.isEmpty { return [] }
-        let (session, endpoint, options, dimension) = (self.session, self.endpoint, self.options, self.dimension)
+        let (transport, endpoint, options, dimension) = (self.transport, self.endpoint, self.options, self.dimension)
         let size = options.batchSize
         let batches = stride(from: 0, to: texts.count, by: size).map { $0..<min(texts.count, $0 + size) }
         var out = [Float](repeating: 0, count: texts.count * dimension)
@@ -101,7 +96,7 @@ public final class OpenAIEmbeddingsClient: Embedder, @unchecked Sendable {
                 let b = next
                 next += 1
                 let slice = Array(texts[batches[b]])
-                group.addTask { (b, try await Self.request(slice, session: session, endpoint: endpoint, options: options)) }
+                group.addTask { (b, try await Self.request(slice, transport: transport, endpoint: endpoint, options: options)) }
             }
             while next < min(options.concurrency, batches.count) { launch() }
             while let (b, vectors) = try await group.next() {
@@ -124,31 +119,36 @@ public final class OpenAIEmbeddingsClient: Embedder, @unchecked Sendable {
     }
 
     /// One batch, with retries; vectors ordered by `index`.
-    static func request(_ texts: [String], session: URLSession, endpoint: URL, options: Options) async throws -> [[Float]] {
-        var req = URLRequest(url: endpoint)
-        req.httpMethod = "POST"
-        req.setValue("application/json", forHTTPHeaderField: "Content-Type")
+    static func request(_ texts: [String], transport: HTTPTransport, endpoint: URL, options: Options) async throws -> [[Float]] {
+        var headers = ["Content-Type": "application/json", "Accept": "application/json"]
         if let key = ProcessInfo.processInfo.environment[options.apiKeyVariable], !key.isEmpty {
-            req.setValue("Bearer \(key)", forHTTPHeaderField: "Authorization")
+            headers["Authorization"] = "Bearer \(key)"
         }
-        req.httpBody = try JSONSerialization.data(withJSONObject: ["model": options.model, "input": texts, "encoding_format": "float"])
-        req.timeoutInterval = options.timeout
+        let body = try JSONSerialization.data(withJSONObject: ["model": options.model, "input": texts, "encoding_format": "float"])
         var lastProblem = ""
         for attempt in 0..<options.maxAttempts {
             var retryAfter: TimeInterval = 0
+            let reply: HTTPReply
             do {
-                let (data, resp) = try await session.data(for: req)
-                let status = (resp as? HTTPURLResponse)?.statusCode ?? 0
-                if status == 200 { return try decode(data, count: texts.count, endpoint: endpoint) }
-                let body = String(decoding: data.prefix(300), as: UTF8.self)
-                lastProblem = "HTTP \(status): \(body)"
-                guard status == 429 || status == 408 || (500...599).contains(status) else {
+                reply = try await transport.post(endpoint, headers: headers, body: body, timeout: options.timeout)
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                // Timeouts, refused or dropped connections: worth another attempt.
+                switch HTTPAttemptFailure(error) {
+                case .timeout: lastProblem = "no response within \(options.timeout) s"
+                case .transport(let message): lastProblem = message
+                }
+                reply = HTTPReply(status: 0, headers: [:], body: Data())
+            }
+            if reply.status == 200 { return try decode(reply.body, count: texts.count, endpoint: endpoint) }
+            if reply.status != 0 {
+                let text = String(decoding: reply.body.prefix(300), as: UTF8.self)
+                lastProblem = "HTTP \(reply.status): \(text)"
+                guard reply.status == 429 || reply.status == 408 || (500...599).contains(reply.status) else {
                     throw EmbedError.remote("\(endpoint) answered \(lastProblem)")
                 }
-                retryAfter = parseRetryAfter((resp as? HTTPURLResponse)?.value(forHTTPHeaderField: "Retry-After")) ?? 0
-            } catch let e as URLError where [.timedOut, .networkConnectionLost, .cannotConnectToHost, .notConnectedToInternet,
-                                               .cannotFindHost, .dnsLookupFailed, .badServerResponse].contains(e.code) {
-                lastProblem = "\(e.code): \(e.localizedDescription)"
+                retryAfter = parseRetryAfter(reply.headers["retry-after"]) ?? 0
             }
             if attempt + 1 == options.maxAttempts { break }
             let cap = min(options.maxBackoff, options.initialBackoff * pow(2, Double(attempt)))

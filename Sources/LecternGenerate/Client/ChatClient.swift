@@ -1,7 +1,5 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
+import LecternHTTP
 
 /// A failed completion, with what is known about it for the request log.
 public struct ChatFailure: Error, CustomStringConvertible, Sendable {
@@ -43,7 +41,7 @@ public final class ChatClient: Sendable {
         self.endpoints = endpoints
         self.retry = retry
         self.pool = EndpointPool(endpoints, window: rateWindow)
-        self.transport = URLSessionTransport(maxConnectionsPerHost: endpoints.reduce(0) { $0 + $1.maxInFlight })
+        self.transport = NIOHTTPTransport(maxConnectionsPerHost: endpoints.reduce(0) { $0 + $1.maxInFlight })
     }
 
     /// Total requests the pool can have in flight: a good concurrency for callers.
@@ -126,10 +124,9 @@ public final class ChatClient: Sendable {
 
     static func classify(_ error: Error, endpoint: Endpoint) -> ChatClientError {
         if let e = error as? ChatClientError { return e }
-        if let u = error as? URLError {
-            if u.code == .timedOut { return .timeout(endpoint: endpoint.displayURL, seconds: endpoint.timeout) }
-            return .transport(endpoint: endpoint.displayURL, message: "\(u.code.rawValue) \(u.localizedDescription)")
+        switch HTTPAttemptFailure(error) {
+        case .timeout: return .timeout(endpoint: endpoint.displayURL, seconds: endpoint.timeout)
+        case .transport(let message): return .transport(endpoint: endpoint.displayURL, message: message)
         }
-        return .transport(endpoint: endpoint.displayURL, message: String(describing: error))
     }
 }
