@@ -61,6 +61,35 @@ final class IngestTests: XCTestCase {
         }
     }
 
+    func testDeepNestingAndInvalidNumbersAreBadRecordsNotCrashes() throws {
+        // A million '[' used to overflow the parser's stack (SIGSEGV); numbers outside JSON's
+        // grammar used to be kept verbatim in metadata, which Python's json then refused.
+        var bytes: [UInt8] = []
+        func line(_ s: String) { bytes += Array(s.utf8) + [0x0A] }
+        line(#"{"text": "deep", "x": "# + String(repeating: "[", count: 1_000_000) + String(repeating: "]", count: 1_000_000) + "}")
+        line(#"{"text": "just deep enough", "x": "# + String(repeating: "[", count: 511) + String(repeating: "]", count: 511) + "}")
+        line(#"{"text": "trailing dot", "n": 1.}"#)
+        line(#"{"text": "leading zero", "n": 01}"#)
+        line(#"{"text": "bare exponent", "n": 2e}"#)
+        line(#"{"text": "fine numbers", "n": [-0, 0.5, 1e-5, 2E+10, -12.75e3]}"#)
+        let path = try write("deep.jsonl", bytes)
+        let summary = try ingest([path])
+        XCTAssertEqual(summary.added, 2)
+        XCTAssertEqual(summary.skipped, 4)
+        let expectations = [(1, "nested deeper than 512 levels"), (3, "no digit after '.'"), (4, "expected ',' or '}'"),
+                            (5, "no digit in the exponent")]
+        XCTAssertEqual(warnings.count, expectations.count, "\(warnings)")
+        for ((lineNo, phrase), warning) in zip(expectations, warnings) {
+            XCTAssertTrue(warning.hasPrefix("\(path):\(lineNo): "), warning)
+            XCTAssertTrue(warning.contains(phrase), "line \(lineNo): \(warning)")
+        }
+        try store.pool.read { db in
+            XCTAssertEqual(try String.fetchAll(db, sql: "SELECT text FROM documents ORDER BY id"), ["just deep enough", "fine numbers"])
+            XCTAssertEqual(try String.fetchOne(db, sql: "SELECT metadata FROM documents WHERE text = 'fine numbers'"),
+                           #"{"n":[-0, 0.5, 1e-5, 2E+10, -12.75e3]}"#)
+        }
+    }
+
     func testJSONLBadRecordsAreSkippedCountedAndNamed() throws {
         var bytes: [UInt8] = []
         func line(_ s: String) { bytes += Array(s.utf8) + [0x0A] }

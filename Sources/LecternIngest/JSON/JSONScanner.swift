@@ -12,14 +12,29 @@ package struct JSONScanner {
         package var description: String { "\(reason) at byte \(offset + 1)" }
     }
 
-    /// A JSON value: strings decoded, containers in document order.
-    package indirect enum Value {
+    /// A JSON value: strings decoded, numbers as written, containers in document order (so a
+    /// file read and written back keeps its key order and its `1e-5`).
+    package indirect enum Value: Equatable {
         case string(String)
         case number(String)
         case bool(Bool)
         case null
         case array([Value])
         case object([(key: String, value: Value)])
+
+        package static func == (a: Value, b: Value) -> Bool {
+            switch (a, b) {
+            case let (.object(x), .object(y)):
+                return x.count == y.count && zip(x, y).allSatisfy { $0.key == $1.key && $0.value == $1.value }
+            case let (.array(x), .array(y)): return x == y
+            // Byte equality: Swift's String == would equate canonically equivalent spellings.
+            case let (.string(x), .string(y)): return x.utf8.elementsEqual(y.utf8)
+            case let (.number(x), .number(y)): return x == y
+            case let (.bool(x), .bool(y)): return x == y
+            case (.null, .null): return true
+            default: return false
+            }
+        }
 
         package var stringValue: String? { if case .string(let s) = self { return s } else { return nil } }
         package subscript(key: String) -> Value? {
@@ -50,6 +65,10 @@ package struct JSONScanner {
 
     package let bytes: UnsafeBufferPointer<UInt8>
     package var i: Int
+    /// Containers open around `i`. Bounded, because the parser recurses: a line of a million
+    /// `[` would otherwise overflow the stack instead of being a bad record.
+    var depth = 0
+    package static let maxDepth = 512
 
     package init(_ bytes: UnsafeBufferPointer<UInt8>) {
         self.bytes = bytes
@@ -107,6 +126,22 @@ package struct JSONScanner {
         return fields
     }
 
+    /// Parses a whole document: one value, surrounded only by whitespace. A UTF-8 byte order
+    /// mark is skipped (editors on Windows write one).
+    package static func document(_ bytes: UnsafeBufferPointer<UInt8>) throws -> Value {
+        var scanner = JSONScanner(bytes)
+        if bytes.count >= 3, bytes[0] == 0xEF, bytes[1] == 0xBB, bytes[2] == 0xBF { scanner.i = 3 }
+        let value = try scanner.value()
+        scanner.skipSpace()
+        guard scanner.i == bytes.count else { throw scanner.fail("unexpected text after the JSON value") }
+        return value
+    }
+
+    mutating func enter() throws {
+        depth += 1
+        guard depth <= Self.maxDepth else { throw fail("nested deeper than \(Self.maxDepth) levels") }
+    }
+
     /// Parses one complete value (a whole document when called at the start).
     package mutating func value() throws -> Value {
         skipSpace()
@@ -115,6 +150,8 @@ package struct JSONScanner {
         case UInt8(ascii: "\""):
             return .string(try string())
         case UInt8(ascii: "{"):
+            try enter()
+            defer { depth -= 1 }
             i += 1
             var entries: [(key: String, value: Value)] = []
             skipSpace()
@@ -132,6 +169,8 @@ package struct JSONScanner {
                 throw fail("expected ',' or '}'")
             }
         case UInt8(ascii: "["):
+            try enter()
+            defer { depth -= 1 }
             i += 1
             var items: [Value] = []
             skipSpace()
@@ -166,6 +205,8 @@ package struct JSONScanner {
         case UInt8(ascii: "{"), UInt8(ascii: "["):
             let close = bytes[i] == UInt8(ascii: "{") ? UInt8(ascii: "}") : UInt8(ascii: "]")
             let isObject = close == UInt8(ascii: "}")
+            try enter()
+            defer { depth -= 1 }
             i += 1
             skipSpace()
             if i < bytes.count, bytes[i] == close { i += 1; return }
@@ -201,21 +242,25 @@ package struct JSONScanner {
         throw fail("invalid literal")
     }
 
+    /// RFC 8259's number grammar exactly (no `01`, `1.`, `.5`, `+1` or `1e`), so a value kept as
+    /// text is one every JSON reader accepts.
     mutating func number() throws {
+        func digit() -> Bool { i < bytes.count && (0x30...0x39).contains(bytes[i]) }
         let start = i
         if i < bytes.count, bytes[i] == UInt8(ascii: "-") { i += 1 }
-        var digits = 0
-        while i < bytes.count, (0x30...0x39).contains(bytes[i]) { i += 1; digits += 1 }
+        guard digit() else { i = start; throw fail("invalid value") }
+        if bytes[i] == UInt8(ascii: "0") { i += 1 } else { while digit() { i += 1 } }
         if i < bytes.count, bytes[i] == UInt8(ascii: ".") {
             i += 1
-            while i < bytes.count, (0x30...0x39).contains(bytes[i]) { i += 1; digits += 1 }
+            guard digit() else { throw fail("invalid number: no digit after '.'") }
+            while digit() { i += 1 }
         }
-        if digits > 0, i < bytes.count, bytes[i] | 0x20 == UInt8(ascii: "e") {
+        if i < bytes.count, bytes[i] | 0x20 == UInt8(ascii: "e") {
             i += 1
             if i < bytes.count, bytes[i] == UInt8(ascii: "+") || bytes[i] == UInt8(ascii: "-") { i += 1 }
-            while i < bytes.count, (0x30...0x39).contains(bytes[i]) { i += 1 }
+            guard digit() else { throw fail("invalid number: no digit in the exponent") }
+            while digit() { i += 1 }
         }
-        if digits == 0 { i = start; throw fail("invalid value") }
     }
 
     mutating func skipString() throws {
