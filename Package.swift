@@ -123,7 +123,8 @@ let package = Package(
         .testTarget(name: "LecternIngestTests", dependencies: ["LecternIngest", "LecternStore", "LecternTestSupport"]),
         .testTarget(
             name: "LecternCLITests",
-            dependencies: ["LecternStore", "LecternText", "LecternTestSupport", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["LecternStore", "LecternText", "LecternCluster", "LecternTestSupport",
+                           .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(name: "LecternVecTests", dependencies: ["LecternVec", "LecternStore"]),
         .testTarget(name: "LecternTextTests", dependencies: ["LecternText"]),

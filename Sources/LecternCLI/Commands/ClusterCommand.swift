@@ -67,7 +67,11 @@ struct ClusterCommand: ParsableCommand {
     @Flag(help: "Print the quality report (of this clustering, or of the latest complete one when no --embedder is given).")
     var report = false
 
+    @Option(help: ArgumentHelp("Clusters written per transaction.", visibility: .hidden))
+    var batchClusters = 2000
+
     func validate() throws {
+        guard batchClusters > 0 else { throw ValidationError("--batch-clusters must be positive") }
         guard ClusterStage.Algorithm(rawValue: algorithm) != nil else { throw ValidationError("--algorithm must be length or knn-walk, got '\(algorithm)'") }
         guard SimilarityTarget(rawValue: similarityTo) != nil else { throw ValidationError("--similarity-to must be seed or centroid, got '\(similarityTo)'") }
         guard OversizePolicy(rawValue: oversize) != nil else { throw ValidationError("--oversize must be singleton or reject, got '\(oversize)'") }
@@ -98,7 +102,7 @@ struct ClusterCommand: ParsableCommand {
         let source = ClusterInputReader.Source(embedder: embedder, tokenizer: tokenizer, generator: generator, qaBudget: qaBudget)
         let result = try ClusterStage.run(
             store, source: source, algorithm: ClusterStage.Algorithm(rawValue: algorithm)!, options: o, walk: w,
-            log: { FileHandle.standardError.write(Data(("cluster: " + $0 + "\n").utf8)) })
+            batchClusters: batchClusters, log: { FileHandle.standardError.write(Data(("cluster: " + $0 + "\n").utf8)) })
         print("clustering \(result.clusteringID): \(result.clusters) clusters of \(result.documents) documents\(result.reused ? " (already complete)" : ", \(result.written) written")")
         if !result.skipped.isEmpty { print("skipped \(result.skipped.count) documents, first: \(result.skipped[0])") }
         if report, let r = result.report { print(r.text()) }
