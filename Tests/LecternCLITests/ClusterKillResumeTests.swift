@@ -79,25 +79,14 @@ final class ClusterKillResumeTests: XCTestCase {
         var kills = 0, midWrite = 0
         var finished = false
         for attempt in 0..<40 where !finished {
-            let process = Process()
-            process.executableURL = lectern
-            process.arguments = ["cluster", killed] + args
-            process.environment = ["LECTERN_PROGRESS": "off", "PATH": "/usr/bin:/bin"]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
             // Start-up, clustering, or between and inside batches: early attempts die sooner, later
             // ones are given longer. Written batches persist, so a run eventually outlasts its kill.
             let cap = min(0.9 * cleanSeconds, 0.15 + 0.05 * Double(attempt))
-            usleep(UInt32(Double(rng.next() % 1000) / 1000 * cap * 1e6))
-            if process.isRunning {
-                kill(process.processIdentifier, SIGKILL)
-                process.waitUntilExit()
-                if process.terminationReason == .uncaughtSignal { kills += 1 }
-            } else {
-                process.waitUntilExit()
-            }
-            finished = process.terminationReason == .exit && process.terminationStatus == 0
+            let outcome = try TestSupport.runAndKill(lectern, ["cluster", killed] + args,
+                                                     after: Double(rng.next() % 1000) / 1000 * cap,
+                                                     environment: ["PATH": "/usr/bin:/bin"])
+            if outcome == .killed { kills += 1 }
+            finished = outcome == .finished
             // What a kill leaves is a prefix of the clusters, never a cluster without all its members.
             let partial = try dump(killed).dropFirst(1)
             let written = partial.map { $0.split(separator: "|")[0] }.compactMap { Int($0) }

@@ -108,19 +108,11 @@ final class ImportInstructionsCommandTests: XCTestCase {
         var kills = 0, midImport = 0
         var previous = 0
         for k in 1...5 {
-            let process = Process()
-            process.executableURL = lectern
-            process.arguments = ["import-instructions", killed] + args
-            process.environment = ["LECTERN_PROGRESS": "off", "PATH": "/usr/bin:/bin"]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
             // Later each time (a re-run first reads again what is done), at a jittered moment.
             let fraction = 0.14 * Double(k) + Double(rng.next() % 60) / 1000
-            usleep(UInt32((0.05 + fraction * cleanSeconds) * 1e6))
-            guard process.isRunning else { process.waitUntilExit(); break }
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            let outcome = try TestSupport.runAndKill(lectern, ["import-instructions", killed] + args,
+                                                     after: 0.05 + fraction * cleanSeconds, environment: ["PATH": "/usr/bin:/bin"])
+            guard outcome == .killed else { break }
             kills += 1
             let rows = try dump(killed)
             XCTAssertGreaterThanOrEqual(rows.count, previous, "a kill never loses committed rows")

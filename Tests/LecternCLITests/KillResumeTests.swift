@@ -48,24 +48,12 @@ final class KillResumeTests: XCTestCase {
         var kills = 0
         var finished = false
         for attempt in 0..<60 where !finished {
-            let process = Process()
-            process.executableURL = lectern
-            process.arguments = ["ingest", killed] + args
-            process.environment = ["LECTERN_PROGRESS": "off", "PATH": "/usr/bin:/bin"]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
             // Early attempts kill quickly (often mid-startup or mid-batch), later ones give more time.
             let delay = Double(rng.next() % 1000) / 1000 * (0.05 + 0.02 * Double(attempt))
-            usleep(UInt32(delay * 1e6))
-            if process.isRunning {
-                kill(process.processIdentifier, SIGKILL)
-                process.waitUntilExit()
-                if process.terminationReason == .uncaughtSignal { kills += 1 }
-            } else {
-                process.waitUntilExit()
-            }
-            finished = process.terminationReason == .exit && process.terminationStatus == 0
+            let outcome = try TestSupport.runAndKill(lectern, ["ingest", killed] + args, after: delay,
+                                                     environment: ["PATH": "/usr/bin:/bin"])
+            if outcome == .killed { kills += 1 }
+            finished = outcome == .finished
         }
         if !finished {
             let last = try TestSupport.run(lectern, ["ingest", killed] + args)

@@ -69,25 +69,10 @@ final class RunKillResumeTests: XCTestCase {
         var kills = 0
         var finished = false
         for _ in 0..<40 where !finished {
-            let process = Process()
-            process.executableURL = lectern
-            process.arguments = ["run", killedRecipe]
-            var env = ProcessInfo.processInfo.environment
-            env["LECTERN_PROGRESS"] = "off"
-            process.environment = env
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
             // Uniform over a whole clean run's length, so kills land in every stage.
-            usleep(UInt32(rng.next() % 12_000_000))
-            if process.isRunning {
-                kill(process.processIdentifier, SIGKILL)
-                process.waitUntilExit()
-                if process.terminationReason == .uncaughtSignal { kills += 1 }
-            } else {
-                process.waitUntilExit()
-            }
-            finished = process.terminationReason == .exit && process.terminationStatus == 0
+            let outcome = try TestSupport.runAndKill(lectern, ["run", killedRecipe], after: Double(rng.next() % 12_000_000) / 1e6)
+            if outcome == .killed { kills += 1 }
+            finished = outcome == .finished
             if kills >= 8 { break }
         }
         if !finished {

@@ -85,4 +85,35 @@ public enum TestSupport {
         process.waitUntilExit()
         return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errBox.data, as: UTF8.self))
     }
+
+    /// How a process started by ``runAndKill(_:_:after:environment:)`` ended.
+    public enum KilledRun: Equatable {
+        /// SIGKILL stopped it.
+        case killed
+        /// It exited with status 0 before the kill.
+        case finished
+        /// It exited with this non-zero status before the kill.
+        case failed(Int32)
+    }
+
+    /// Starts `executable` (progress off, output discarded), sends SIGKILL after `delay` seconds
+    /// if it is still running, and says how it ended: the step of every kill-and-resume test.
+    /// `environment` replaces the inherited environment when given.
+    public static func runAndKill(_ executable: URL, _ arguments: [String], after delay: Double,
+                                  environment: [String: String]? = nil) throws -> KilledRun {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        var env = environment ?? ProcessInfo.processInfo.environment
+        env["LECTERN_PROGRESS"] = "off"
+        process.environment = env
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        usleep(UInt32(max(0, delay) * 1e6))
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        if process.terminationReason == .uncaughtSignal { return .killed }
+        return process.terminationStatus == 0 ? .finished : .failed(process.terminationStatus)
+    }
 }
