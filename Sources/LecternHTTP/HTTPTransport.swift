@@ -41,11 +41,11 @@ package enum HTTPAttemptFailure {
     }
 }
 
-/// Lectern's HTTP: AsyncHTTPClient (SwiftNIO): keep-alive connections pooled per host, HTTP/1.1 or HTTP/2 over
-/// TLS, and an epoll loop that sleeps while a response is being generated.
+/// Lectern's HTTP: AsyncHTTPClient (SwiftNIO): keep-alive connections pooled per host, HTTP/1.1
+/// or HTTP/2 over TLS, and an epoll loop that sleeps while a response is being generated.
 ///
 /// Why not URLSession: on Linux it drives libcurl from libdispatch sources and, measured with
-/// `strace -c` against llama-server, made ~40,000 `epoll_ctl`/`poll`/`ioctl` calls a second
+/// `strace -c` against llama-server, made about 19,000 `epoll_ctl`/`poll`/`ioctl` calls a second
 /// while waiting, about a fifth of a core for 4 requests in flight. On a machine where the LLM
 /// server shares the cores that cost the server 15-30% of its throughput.
 package final class NIOHTTPTransport: HTTPTransport, @unchecked Sendable {
