@@ -42,11 +42,7 @@ final class ClusterKillResumeTests: XCTestCase {
 
     /// Clusters in order: (ordinal, tokens, members with their join similarity).
     func dump(_ path: String) throws -> [String] {
-        let queue = try DatabaseQueue(path: path)
-        defer { try? queue.close() }
-        return try queue.read { db in
-            XCTAssertEqual(try String.fetchOne(db, sql: "PRAGMA integrity_check"), "ok")
-            XCTAssertEqual(try Row.fetchAll(db, sql: "PRAGMA foreign_key_check").count, 0)
+        try readVerified(path) { db in
             let clusterings = try String.fetchAll(db, sql: "SELECT algorithm || '|' || fingerprint || '|' || status || '|' || coalesce(report, '') FROM clusterings ORDER BY id")
             let clusters = try String.fetchAll(db, sql: """
                 SELECT c.ordinal || '|' || c.n_documents || '|' || c.n_tokens || '|' ||

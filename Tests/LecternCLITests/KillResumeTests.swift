@@ -8,11 +8,7 @@ import XCTest
 /// uninterrupted run. No row lost, none duplicated, ids identical.
 final class KillResumeTests: XCTestCase {
     func dump(_ path: String) throws -> [String] {
-        let queue = try DatabaseQueue(path: path)
-        defer { try? queue.close() }
-        return try queue.read { db in
-            XCTAssertEqual(try String.fetchOne(db, sql: "PRAGMA integrity_check"), "ok")
-            XCTAssertEqual(try Row.fetchAll(db, sql: "PRAGMA foreign_key_check").count, 0)
+        try readVerified(path) { db in
             let docs = try String.fetchAll(db, sql: """
                 SELECT id || '|' || hex(content_hash) || '|' || coalesce(title, '') || '|' || coalesce(external_id, '') || '|'
                        || coalesce(metadata, '') || '|' || n_chars || '|' || source || '|' || length(text) || '|' || hex(substr(text, 1, 64))

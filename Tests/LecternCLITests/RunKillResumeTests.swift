@@ -8,11 +8,7 @@ import XCTest
 /// the export end up exactly as after one uninterrupted run.
 final class RunKillResumeTests: XCTestCase {
     func dump(_ path: String) throws -> [String] {
-        let queue = try DatabaseQueue(path: path)
-        defer { try? queue.close() }
-        return try queue.read { db in
-            XCTAssertEqual(try String.fetchOne(db, sql: "PRAGMA integrity_check"), "ok")
-            XCTAssertEqual(try Row.fetchAll(db, sql: "PRAGMA foreign_key_check").count, 0)
+        try readVerified(path) { db in
             let queries = [
                 "SELECT id || '|' || hex(content_hash) || '|' || n_chars FROM documents ORDER BY id",
                 "SELECT id || '|' || hex(content_hash) || '|' || messages FROM instructions ORDER BY id",
