@@ -23,6 +23,8 @@ let package = Package(
         // HTTP for the LLM client: NIO's epoll loop. URLSession on Linux (libcurl driven by
         // libdispatch) spun at ~20% of a core per 4 requests in flight, stolen from a local server.
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        // NIO's error types, to turn a refused connection into a plain message.
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         // Recipe files of `lectern run`.
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
@@ -63,7 +65,12 @@ let package = Package(
         // The encoder's kernels need FMA/AVX2 codegen and optimisation even in debug builds
         // (the tests run all 1000 PubMedQA abstracts through it). haswell = the AVX2+FMA baseline.
         // HTTP for the OpenAI-compatible clients (chat in LecternGenerate, embeddings in LecternEmbed).
-        .target(name: "LecternHTTP", dependencies: [.product(name: "AsyncHTTPClient", package: "async-http-client")]),
+        .target(name: "LecternHTTP", dependencies: [
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
         .target(
             name: "LecternEmbed",
             dependencies: ["LecternStore", "LecternText", "LecternHTTP", .product(name: "Crypto", package: "swift-crypto")],
@@ -126,17 +133,17 @@ let package = Package(
             dependencies: ["LecternStore", "LecternText", "LecternCluster", "LecternTestSupport",
                            .product(name: "GRDB", package: "GRDB.swift")]
         ),
-        .testTarget(name: "LecternVecTests", dependencies: ["LecternVec", "LecternStore"]),
-        .testTarget(name: "LecternTextTests", dependencies: ["LecternText"]),
-        .testTarget(name: "LecternEmbedTests", dependencies: ["LecternEmbed", "LecternText", "LecternStore"],
+        .testTarget(name: "LecternVecTests", dependencies: ["LecternVec", "LecternStore", "LecternTestSupport"]),
+        .testTarget(name: "LecternTextTests", dependencies: ["LecternText", "LecternTestSupport"]),
+        .testTarget(name: "LecternEmbedTests", dependencies: ["LecternEmbed", "LecternText", "LecternStore", "LecternTestSupport"],
                     exclude: ["Fixtures", "Reference"]),
-        .testTarget(name: "LecternClusterTests", dependencies: ["LecternCluster", "LecternStore", "LecternVec"]),
+        .testTarget(name: "LecternClusterTests", dependencies: ["LecternCluster", "LecternStore", "LecternVec", "LecternTestSupport"]),
         .testTarget(
             name: "LecternGenerateTests",
-            dependencies: ["LecternGenerate", "LecternStore", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["LecternGenerate", "LecternStore", "LecternTestSupport", .product(name: "GRDB", package: "GRDB.swift")],
             exclude: ["Fixtures"]  // the fault-injection server, run as a subprocess
         ),
-        .testTarget(name: "LecternMineTests", dependencies: ["LecternMine", "LecternText", "LecternStore"]),
+        .testTarget(name: "LecternMineTests", dependencies: ["LecternMine", "LecternText", "LecternStore", "LecternTestSupport"]),
         .testTarget(
             name: "LecternBuildTests",
             dependencies: ["LecternBuild", "LecternStore", "LecternText", "LecternTestSupport",

@@ -17,7 +17,6 @@ cd "$LECTERN_ROOT"
 LLM=0
 if [ "${1:-}" = "--llm" ]; then LLM=1; shift; fi
 FILE="${1:-out/pubmedqa.lectern}"
-export LECTERN_SHARED_DATA="${LECTERN_SHARED_DATA:-$LECTERN_ROOT/../shared/data}"
 [ -f "$LECTERN_SHARED_DATA/pubmedqa/ori_pqal.json" ] || {
     echo "error: $LECTERN_SHARED_DATA/pubmedqa/ori_pqal.json not found (set LECTERN_SHARED_DATA to the shared data folder)" >&2; exit 1; }
 # The main job needs only the model files (MiniLM, SmolLM2's GGUF); the other installers are

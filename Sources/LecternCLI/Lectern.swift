@@ -8,9 +8,10 @@ struct Lectern: ParsableCommand {
         commandName: "lectern",
         abstract: "Adapt an LLM to a domain by extended-text reading comprehension; every artifact in one SQLite file.",
         discussion: """
-        Stages, in pipeline order: init, ingest, embed, tokens, cluster, mine or generate, build, export (train and evaluate are coming), \
-        with status and sql to look inside the file at any time. Every stage is resumable: \
-        re-run it after an interruption and it does only what is missing.
+        Stages, in pipeline order: init, ingest, import-instructions, tokens, mine or generate, embed, cluster, build, \
+        export (train and evaluate are coming); `run` chains them from one recipe file, and status and sql look \
+        inside the file at any time. Every stage is resumable: re-run it after an interruption and it does only \
+        what is missing.
         """,
         version: lecternVersion,
         subcommands: [
@@ -18,16 +19,23 @@ struct Lectern: ParsableCommand {
             InitCommand.self,
             IngestCommand.self,
             ImportInstructionsCommand.self,
-            ModelsCommand.self,
-            EmbedCommand.self,
             TokensCommand.self,
-            ClusterCommand.self,
             MineCommand.self,
             GenerateCommand.self,
+            EmbedCommand.self,
+            ClusterCommand.self,
             BuildCommand.self,
             ExportCommand.self,
             StatusCommand.self,
             SQLCommand.self,
+            ModelsCommand.self,
         ]
     )
+}
+
+/// An error a command reports as it is: one message saying what is wrong and what to do, no
+/// usage line (that is for malformed command lines: `ValidationError`).
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }

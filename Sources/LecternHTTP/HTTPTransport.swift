@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 
 /// An HTTP response as Lectern's clients need it.
 package struct HTTPReply: Sendable {
@@ -36,8 +37,26 @@ package enum HTTPAttemptFailure {
         } else if let h = error as? HTTPClientError {
             self = .transport(h.description)
         } else {
-            self = .transport(String(describing: error))
+            self = .transport(Self.describe(error))
         }
+    }
+
+    /// A socket error in plain words: NIO's own descriptions of `IOError` carry an unbalanced
+    /// parenthesis ("connection reset (error set): Connection refused) (errno: 111)").
+    static func describe(_ error: Error) -> String {
+        if let io = error as? IOError {
+            return "\(String(cString: strerror(io.errnoCode))) (errno \(io.errnoCode))"
+        }
+        if let c = error as? NIOConnectionError {
+            var reasons: [String] = []
+            for failure in c.connectionErrors {
+                let r = describe(failure.error)
+                if !reasons.contains(r) { reasons.append(r) }
+            }
+            if reasons.isEmpty, let dns = c.dnsAError ?? c.dnsAAAAError { reasons.append("DNS: \(describe(dns))") }
+            return "cannot connect to \(c.host):\(c.port)" + (reasons.isEmpty ? "" : ": " + reasons.joined(separator: "; "))
+        }
+        return String(describing: error)
     }
 }
 

@@ -34,7 +34,7 @@ let dim = Int(arg("--dim", "384"))!
 let probes = Int(arg("--probes", "\(ClusterOptions.autoProbes)"))!
 let exactSample = Int(arg("--exact-sample", "\(min(n, 100_000))"))!
 let walk = CommandLine.arguments.contains("--walk")
-let pubmedPath = arg("--pubmedqa", "/work/shared/data/pubmedqa/ori_pqal.json")
+let pubmedPath = arg("--pubmedqa", (ProcessInfo.processInfo.environment["LECTERN_SHARED_DATA"] ?? "../shared/data") + "/pubmedqa/ori_pqal.json")
 var options = ClusterOptions(maxTokens: Int(arg("--lmax", "2048"))!, maxDocuments: Int(arg("--dmax", "16"))!, seed: 1)
 
 // Token lengths: whitespace words x 1.3 (until the target tokenizer is wired in), abstract plus

@@ -250,7 +250,7 @@ final class BuildPipelineTests: XCTestCase {
             ("file = \"x.lectern\"\n[ingest\n", "recipe.toml"),
             ("file = \"${LECTERN_NOT_SET_ANYWHERE}/x\"\n[ingest]\nsources = []\n[tokens]\ntokenizer = \"t\"\n[build]\nrecipe = \"dapt\"\n", "LECTERN_NOT_SET_ANYWHERE"),
             ("file = \"x.lectern\"\n[tokens]\ntokenizer = \"t\"\n[build]\nrecipe = \"dapt\"\n", "ingest"),
-            ("file = \"x.lectern\"\n[ingest]\nsources = []\n[tokens]\ntokenizer = \"t\"\n[build]\nrecipe = \"paperish\"\n", "paperish"),
+            ("file = \"x.lectern\"\ndomain = \"law\"\n[ingest]\nsources = []\n[tokens]\ntokenizer = \"t\"\n[build]\nrecipe = \"paperish\"\n", "paperish"),
         ]
         for (text, expected) in recipes {
             let path = dir.appendingPathComponent("recipe.toml")

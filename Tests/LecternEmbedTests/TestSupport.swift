@@ -1,11 +1,13 @@
 import Foundation
 import XCTest
+import LecternTestSupport
 @testable import LecternEmbed
 
 /// Locating what the tests need; a missing component fails under LECTERN_REQUIRE_COMPONENTS=1.
 enum TestSupport {
     static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-    static let pubmedqaPath = "/work/shared/data/pubmedqa/ori_pqal.json"
+    /// PubMedQA in the shared data folder (`$LECTERN_SHARED_DATA`, else `../shared/data` beside the checkout).
+    static var pubmedqaPath: String { LecternTestSupport.TestSupport.sharedData.appendingPathComponent("pubmedqa/ori_pqal.json").path }
 
     static func require(_ what: String, setup: String) throws -> Never {
         if ProcessInfo.processInfo.environment["LECTERN_REQUIRE_COMPONENTS"] == "1" {
@@ -23,10 +25,10 @@ enum TestSupport {
 
     /// PubMedQA abstracts as the ingest stage stores them: CONTEXTS joined with one space, in file order.
     static func pubmedqaDocuments(ids: [String]) throws -> [String] {
-        let path = ProcessInfo.processInfo.environment["LECTERN_PUBMEDQA"] ?? pubmedqaPath
+        let path = pubmedqaPath
         guard let data = FileManager.default.contents(atPath: path),
               let json = try JSONSerialization.jsonObject(with: data) as? [String: [String: Any]] else {
-            try require("PubMedQA at \(path)", setup: "the shared data folder (set LECTERN_PUBMEDQA)")
+            try require("PubMedQA at \(path)", setup: "the shared data folder (set LECTERN_SHARED_DATA)")
         }
         return try ids.map { id in
             guard let ctx = json[id]?["CONTEXTS"] as? [String] else { throw EmbedError.invalidArgument("PubMedQA lacks \(id)") }

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import XCTest
+import LecternTestSupport
 @testable import LecternGenerate
 
 /// Paths inside the repository, found from this file's location.
@@ -9,7 +10,7 @@ enum Repo {
         .deletingLastPathComponent()
     static let faultServer = root.appendingPathComponent("Tests/LecternGenerateTests/Fixtures/fault_server.py").path
     static let migration = root.appendingPathComponent("migrations/0001_initial.sql").path
-    static let pubmedqa = "/work/shared/data/pubmedqa/ori_pqal.json"
+    static var pubmedqa: String { TestSupport.sharedData.appendingPathComponent("pubmedqa/ori_pqal.json").path }
 }
 
 /// A child process started by a test and ended by it.

@@ -7,7 +7,7 @@ final class MinerTests: XCTestCase {
     static func spmVocabulary() throws -> DomainVocabulary {
         let dir = TestSupport.dataDir.appendingPathComponent("adaptllm-samples")
         let domainURL = dir.appendingPathComponent("domain.spm"), generalURL = dir.appendingPathComponent("general.spm")
-        guard FileManager.default.fileExists(atPath: domainURL.path) else { try TestSupport.missing("\(domainURL.path) (set LECTERN_DATA)") }
+        guard FileManager.default.fileExists(atPath: domainURL.path) else { try TestSupport.missing("\(domainURL.path) (set LECTERN_SHARED_DATA)") }
         return DomainVocabulary.adaptLLM(domain: try SentencePieceModel(contentsOf: domainURL),
                                          general: try SentencePieceModel(contentsOf: generalURL))
     }

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import LecternTestSupport
 
 /// Paths and helpers shared by the miner's tests.
 enum TestSupport {
@@ -7,8 +8,8 @@ enum TestSupport {
     static let repoRoot: URL = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    /// Shared data: `$LECTERN_DATA`, else /work/shared/data.
-    static let dataDir: URL = URL(fileURLWithPath: ProcessInfo.processInfo.environment["LECTERN_DATA"] ?? "/work/shared/data")
+    /// The shared data folder: `$LECTERN_SHARED_DATA`, else `../shared/data` beside the checkout.
+    static var dataDir: URL { LecternTestSupport.TestSupport.sharedData }
 
     static var requireComponents: Bool { ProcessInfo.processInfo.environment["LECTERN_REQUIRE_COMPONENTS"] == "1" }
 
@@ -64,7 +65,7 @@ enum TestSupport {
     static func adaptLLMSamples() throws -> [(name: String, text: String)] {
         let dir = dataDir.appendingPathComponent("adaptllm-samples/input-raw-texts")
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir.path), !names.isEmpty else {
-            try missing("AdaptLLM samples at \(dir.path) (set LECTERN_DATA)")
+            try missing("AdaptLLM samples at \(dir.path) (set LECTERN_SHARED_DATA)")
         }
         return try names.sorted().map { name in
             var t = try String(contentsOf: dir.appendingPathComponent(name), encoding: .utf8)
@@ -76,7 +77,7 @@ enum TestSupport {
     /// PubMedQA's 1000 labelled instances: (id, question, abstract sections), ordered by id.
     static func pubMedQA() throws -> [(id: String, question: String, contexts: [String])] {
         let url = dataDir.appendingPathComponent("pubmedqa/ori_pqal.json")
-        guard let data = try? Data(contentsOf: url) else { try missing("PubMedQA at \(url.path) (set LECTERN_DATA)") }
+        guard let data = try? Data(contentsOf: url) else { try missing("PubMedQA at \(url.path) (set LECTERN_SHARED_DATA)") }
         guard let obj = try JSONSerialization.jsonObject(with: data) as? [String: [String: Any]] else {
             throw NSError(domain: "pubmedqa", code: 1, userInfo: [NSLocalizedDescriptionKey: "\(url.path): not an object of objects"])
         }

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import LecternTestSupport
 
 /// Shared fixtures: the repository root, PubMedQA abstracts, model paths and the Python reference.
 enum Fixtures {
@@ -39,9 +40,7 @@ enum Fixtures {
 
     /// PubMedQA's ori_pqal.json.
     static func pubmedqaPath() throws -> String {
-        let dataDir = env["LECTERN_DATA_DIR"] ?? repoRoot.appendingPathComponent("../shared/data").path
-        var path = dataDir + "/pubmedqa/ori_pqal.json"
-        if !FileManager.default.fileExists(atPath: path) { path = "/work/shared/data/pubmedqa/ori_pqal.json" }
+        let path = LecternTestSupport.TestSupport.sharedData.appendingPathComponent("pubmedqa/ori_pqal.json").path
         guard FileManager.default.fileExists(atPath: path) else { try missing("PubMedQA \(path)") }
         return path
     }

@@ -14,12 +14,13 @@
 # built-in MiniLM, lengths in SmolLM2 tokens, clustered exact, IVF and kNN-walk, with reports.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. scripts/lib.sh
+PUBMEDQA="$LECTERN_SHARED_DATA/pubmedqa/ori_pqal.json"
 swift build -c release --product lectern-bench-cluster >&2
 BIN="$(swift build -c release --show-bin-path)/lectern-bench-cluster"
 sizes=("$@")
 [ ${#sizes[@]} -eq 0 ] && sizes=(100000 1000000 pubmedqa)
 real_pubmedqa() {
-    . scripts/lib.sh
     [ -f "$LECTERN_ENV_FILE" ] && . "$LECTERN_ENV_FILE"
     swift build -c release --product lectern >&2
     local lectern work
@@ -28,7 +29,7 @@ real_pubmedqa() {
     trap 'rm -rf "$work"' RETURN
     local f="$work/pubmedqa.lectern"
     "$lectern" init "$f" --domain biomedicine > /dev/null
-    "$lectern" ingest "$f" "${PUBMEDQA:-/work/shared/data/pubmedqa/ori_pqal.json}" --format pubmedqa > /dev/null
+    "$lectern" ingest "$f" "$PUBMEDQA" --format pubmedqa > /dev/null
     LECTERN_PROGRESS=off "$lectern" embed "$f" > /dev/null
     "$lectern" tokens "$f" --tokenizer "${LECTERN_SMOLLM2_GGUF:?run scripts/setup.d/30-llama-server.sh}" --name smollm2 > /dev/null
     local common=(--embedder minilm --tokenizer smollm2 --report)
@@ -53,5 +54,5 @@ for n in "${sizes[@]}"; do
     fi
     echo "=== n = $n"
     "$BIN" --n "$n" --exact-sample "$(( n < 100000 ? n : 100000 ))" --walk \
-        --pubmedqa "${PUBMEDQA:-/work/shared/data/pubmedqa/ori_pqal.json}"
+        --pubmedqa "$PUBMEDQA"
 done

@@ -6,7 +6,7 @@ set -euo pipefail
 . "$(dirname "$0")/../../scripts/lib.sh"
 cd "$LECTERN_ROOT"
 [ -f "$LECTERN_ENV_FILE" ] && . "$LECTERN_ENV_FILE"
-PQAL="${LECTERN_PUBMEDQA:-/work/shared/data/pubmedqa/ori_pqal.json}"
+PQAL="$LECTERN_SHARED_DATA/pubmedqa/ori_pqal.json"
 PY="${LECTERN_EMBED_PYTHON:-$LECTERN_CACHE/venv/bin/python}"
 # LecternEmbed is compiled -O -target-cpu haswell in every configuration, so the encoder runs the
 # same machine code either way; LECTERN_BENCH_CONFIG=debug skips a release build of GRDB/Crypto.

@@ -6,7 +6,7 @@ set -euo pipefail
 . "$(dirname "$0")/../../scripts/lib.sh"
 cd "$LECTERN_ROOT"
 MB="${1:-220}"
-SHARED="${LECTERN_SHARED_DATA:-$LECTERN_ROOT/../shared/data}"
+SHARED="$LECTERN_SHARED_DATA"
 DATA="$LECTERN_ROOT/benchmarks/data"; mkdir -p "$DATA"
 CORPUS="$DATA/pubmed-${MB}mb.jsonl"
 [ -f "$CORPUS" ] || /usr/bin/python3 benchmarks/ingest/make_corpus.py "$SHARED/pubmedqa/ori_pqal.json" "$CORPUS" "$MB"

@@ -9,7 +9,7 @@
 #     (then ADAPTLLM_DIR=/tmp/lmops/adaptllm)
 #   env MINER_BENCH_REPEAT (default 100), MINER_BENCH_MODE (default text: each abstract repeated
 #   in its file, 1000 long documents; corpus: the corpus repeated, REPEAT x 1000 documents, which
-#   takes raw2read.py about 45 min on 2 cores), LECTERN_DATA (default /work/shared/data).
+#   takes raw2read.py about 45 min on 2 cores), LECTERN_SHARED_DATA (default ../shared/data beside the checkout).
 # Both sides read the same files, use the same two SentencePiece models, use both cores
 # (raw2read: its process pool; ours: --threads = cores) and write one output file per input.
 # Times are wall-clock of the whole command (start-up, model loading, I/O included).
@@ -20,7 +20,7 @@ ADAPTLLM_DIR="${1:-${ADAPTLLM_DIR:-}}"
 [ -n "$ADAPTLLM_DIR" ] && [ -f "$ADAPTLLM_DIR/raw2read.py" ] || {
     echo "need ADAPTLLM_DIR with raw2read.py (see the header of $0)" >&2; exit 2; }
 ADAPTLLM_DIR="$(cd "$ADAPTLLM_DIR" && pwd)"
-DATA="${LECTERN_DATA:-/work/shared/data}"
+DATA="$LECTERN_SHARED_DATA"
 REPEAT="${MINER_BENCH_REPEAT:-100}"
 MODE="${MINER_BENCH_MODE:-text}"
 SPM="$DATA/adaptllm-samples"

@@ -13,7 +13,7 @@ py="$(python_venv)"
 work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
 "$py" - "$work/texts.json" <<'PY'
 import json, os, sys
-root = os.environ.get("LECTERN_DATA_DIR", os.path.join(os.environ["LECTERN_ROOT"], "../shared/data"))
+root = os.environ["LECTERN_SHARED_DATA"]
 d = json.load(open(os.path.join(root, "pubmedqa/ori_pqal.json")))
 json.dump([" ".join(d[k]["CONTEXTS"]) for k in sorted(d)], open(sys.argv[1], "w"))
 PY

@@ -7,6 +7,7 @@
 # Records LECTERN_MINILM_DIR and LECTERN_SMOLLM2_GGUF with setenv_persist.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
+lock_component models
 
 downloads="$LECTERN_CACHE/downloads"
 models="$LECTERN_CACHE/models"

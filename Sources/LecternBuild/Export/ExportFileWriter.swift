@@ -38,11 +38,33 @@ final class ExportFileWriter {
         let dir = slash.map { String(path[...$0]) } ?? ""
         let base = slash.map { String(path[path.index(after: $0)...]) } ?? path
         temporaryPath = "\(dir).\(base).\(getpid()).partial"
+        Self.removeStalePartials(directory: dir, base: base)
         unlink(temporaryPath)
         fd = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw TrainingSetExportError.io(path: temporaryPath, detail: String(cString: strerror(errno))) }
         self.capacity = capacity
         buffer = .allocate(capacity: capacity)
+    }
+
+    /// Removes `.<base>.<pid>.partial` files in `directory` whose process is gone: what an export
+    /// killed with `kill -9` leaves behind (its `discard()` never ran). A partial file of a live
+    /// process (another export writing the same name right now) is left alone.
+    static func removeStalePartials(directory: String, base: String) {
+        let prefix = ".\(base)."
+        guard let d = opendir(directory.isEmpty ? "." : directory) else { return }
+        defer { closedir(d) }
+        var stale: [String] = []
+        while let entry = readdir(d) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: Int(NAME_MAX) + 1) { String(cString: $0) }
+            }
+            guard name.hasPrefix(prefix), name.hasSuffix(".partial") else { continue }
+            let middle = name.dropFirst(prefix.count).dropLast(".partial".count)
+            guard let pid = Int32(middle), pid > 0 else { continue }
+            if pid == getpid() || kill(pid, 0) == 0 || errno == EPERM { continue }
+            stale.append(directory + name)
+        }
+        for path in stale { unlink(path) }
     }
 
     deinit {

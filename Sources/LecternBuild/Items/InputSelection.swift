@@ -66,7 +66,7 @@ enum InputResolver {
             guard candidates.count == 1, let g = candidates.first else {
                 if candidates.isEmpty {
                     throw BuildError.missingInput(selection.generator.map { "no generator '\($0)' in the file" }
-                        ?? "recipe \(recipe.rawValue) needs QA pairs: run `lectern generate FILE --url URL --model NAME` first")
+                        ?? "recipe \(recipe.rawValue) needs QA pairs: run `lectern generate FILE --endpoint URL --model NAME` first")
                 }
                 let names = candidates.map { "\($0["name"] as String) (\(($0["fingerprint"] as String).prefix(12)))" }
                 throw BuildError.ambiguous("several generators have QA pairs: \(names.joined(separator: ", ")); pick one with --generator")

@@ -38,11 +38,11 @@ struct BuildArguments: ParsableArguments {
     @Option(help: "Seed of every shuffle (QA pairs, instruction sampling, example order).")
     var seed: UInt64 = 0
 
-    @Option(help: "How a QA pair is written; {question} and {answer} are replaced.")
-    var qaTemplate = "Question: {question}\nAnswer: {answer}"
+    @Option(help: "How a QA pair is written; {question} and {answer} are replaced; \\n is a newline.")
+    var qaTemplate = EscapedText("Question: {question}\nAnswer: {answer}")
 
-    @Option(help: "Between documents, between QA pairs, and between the documents and the pairs.")
-    var separator = "\n\n"
+    @Option(help: "Between documents, between QA pairs, and between the documents and the pairs; \\n is a newline.")
+    var separator = EscapedText("\n\n")
 
     @Option(help: "Items longer than a sequence: split (at part, sentence, then word boundaries), truncate, or drop.")
     var longItems = LongItemPolicy.split
@@ -71,8 +71,8 @@ struct BuildArguments: ParsableArguments {
         o.reserveTokens = reserve
         o.ratio = try ratio.map { try MixRatio(parsing: $0) }
         o.seed = seed
-        o.qaTemplate = qaTemplate
-        o.partSeparator = separator
+        o.qaTemplate = qaTemplate.value
+        o.partSeparator = separator.value
         o.longItems = longItems
         o.packer = packer
         o.format = format

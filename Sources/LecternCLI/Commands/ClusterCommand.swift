@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import GRDB
 import LecternCluster
 import LecternStore
 
@@ -8,6 +9,10 @@ struct ClusterCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cluster",
         abstract: "Group similar documents so that each group with its QA pairs fits the context (Algorithm 1 of arXiv 2401.07284, or a kNN-graph walk).",
+        usage: """
+            lectern cluster <file> --embedder <embedder> [--tokenizer <tokenizer>] [--generator <generator>] [<options>]
+                   lectern cluster <file> --report
+            """,
         discussion: """
         Lengths are the tokenizer's token counts of each document plus its QA pairs (with --generator), \
         or plus a reserved --qa-budget for documents without pairs (clustering before generation). \
@@ -19,13 +24,13 @@ struct ClusterCommand: ParsableCommand {
     @Argument(help: "The Lectern file.")
     var file: String
 
-    @Option(help: "Embedder whose vectors to use (name or id).")
+    @Option(help: "Embedder whose vectors to use (name, id or fingerprint prefix). Required, except with --report alone.")
     var embedder: String?
 
-    @Option(help: "Tokenizer whose token counts measure lengths (name or id); without it, about 4 characters a token.")
+    @Option(help: "Tokenizer whose token counts measure lengths (name, id or fingerprint prefix). Default: the file's tokenizer when it holds exactly one; else about 4 characters a token.")
     var tokenizer: String?
 
-    @Option(help: "Generator whose QA pairs count in each document's length (name or id).")
+    @Option(help: "Generator whose QA pairs count in each document's length (name, id or fingerprint prefix).")
     var generator: String?
 
     @Option(name: .customLong("qa-budget"), help: "Tokens reserved for the QA pairs of a document without pairs (default: measured from the pairs already generated, else 0).")
@@ -80,11 +85,32 @@ struct ClusterCommand: ParsableCommand {
         if embedder == nil && !report { throw ValidationError("--embedder is required (or --report alone to show the latest clustering's report)") }
     }
 
+    /// The tokenizer to measure lengths with: the one given, else the file's only tokenizer (said
+    /// on stderr), else nil (an estimate of 4 characters a token, with a warning).
+    static func defaultTokenizer(_ store: Store, given: String?, log: (String) -> Void) throws -> String? {
+        if let given { return given }
+        let rows = try store.pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT name, fingerprint FROM tokenizers ORDER BY id")
+        }
+        if rows.count == 1 {
+            let name: String = rows[0]["name"], fp: String = rows[0]["fingerprint"]
+            log("lengths in tokens of '\(name)' (\(fp.prefix(12))), the file's only tokenizer")
+            return fp
+        }
+        if rows.isEmpty {
+            log("no tokenizer in the file: lengths are estimated at 4 characters a token (run `lectern tokens` for exact counts)")
+        } else {
+            let names = rows.map { (r: Row) -> String in r["name"] }.joined(separator: ", ")
+            log("the file holds \(rows.count) tokenizers (\(names)): lengths are estimated at 4 characters a token; choose one with --tokenizer")
+        }
+        return nil
+    }
+
     func run() throws {
         let store = try Store.open(path: file)
         guard let embedder else {
             guard let (id, r) = try ClusterStage.storedReport(store) else {
-                throw ValidationError("\(file) has no complete clustering yet; run `lectern cluster \(file) --embedder NAME` first")
+                throw CLIError("\(file) has no complete clustering yet: run `lectern cluster \(file) --embedder NAME` first")
             }
             print("clustering \(id)\n" + r.text())
             return
@@ -99,10 +125,12 @@ struct ClusterCommand: ParsableCommand {
         w.k = k
         w.graph = o.search
         if let probes { w.ivfProbes = probes }
+        let log: (String) -> Void = { FileHandle.standardError.write(Data(("cluster: " + $0 + "\n").utf8)) }
+        let tokenizer = try Self.defaultTokenizer(store, given: tokenizer, log: log)
         let source = ClusterInputReader.Source(embedder: embedder, tokenizer: tokenizer, generator: generator, qaBudget: qaBudget)
         let result = try ClusterStage.run(
             store, source: source, algorithm: ClusterStage.Algorithm(rawValue: algorithm)!, options: o, walk: w,
-            batchClusters: batchClusters, log: { FileHandle.standardError.write(Data(("cluster: " + $0 + "\n").utf8)) })
+            batchClusters: batchClusters, log: log)
         print("clustering \(result.clusteringID): \(result.clusters) clusters of \(result.documents) documents\(result.reused ? " (already complete)" : ", \(result.written) written")")
         if !result.skipped.isEmpty { print("skipped \(result.skipped.count) documents, first: \(result.skipped[0])") }
         if report, let r = result.report { print(r.text()) }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import GRDB
 import LecternEmbed
 import LecternStore
 
@@ -53,6 +54,12 @@ struct EmbedCommand: ParsableCommand {
     }
 
     func run() throws {
+        _ = try execute()
+    }
+
+    /// Embeds and prints the summary; returns the embedder's id and fingerprint (what `lectern run`
+    /// hands to `cluster`).
+    func execute() throws -> (embedderID: Int64, fingerprint: String) {
         let store = try Store.open(path: file)
         let chosen: any Embedder
         let kind: String
@@ -75,5 +82,10 @@ struct EmbedCommand: ParsableCommand {
         stage.batchSize = batchSize
         let s = try stage.run()
         print("\(file): embedder \(s.embedderID) (\(chosen.name), \(chosen.dimension) dims, table \(s.vectorTable)): \(s.embedded) embedded, \(s.alreadyDone) already done")
+        let fingerprint = try store.pool.read { db in
+            try String.fetchOne(db, sql: "SELECT fingerprint FROM embedders WHERE id = ?", arguments: [s.embedderID])
+        }
+        guard let fingerprint else { throw CLIError("\(file): embedder \(s.embedderID) vanished while embedding") }
+        return (s.embedderID, fingerprint)
     }
 }

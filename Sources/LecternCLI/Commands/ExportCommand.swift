@@ -33,7 +33,7 @@ struct ExportSFTCommand: ParsableCommand {
     var generator: String
 
     func run() throws {
-        let store = try Store.open(path: file)
+        let store = try Store.open(path: file, access: .read)
         let n = try store.pool.read { db in try SFTExport.write(db, generator: generator, to: output) }
         print("\(output): \(n) conversations from generator \(generator)")
     }
@@ -74,7 +74,7 @@ struct ExportSetCommand: ParsableCommand {
 
     func run() throws {
         let formats = try format.flatMap { try TrainingSetExportFormat.parseList($0) }
-        let store = try Store.open(path: file)
+        let store = try Store.open(path: file, access: .read)
         let progress = ProgressReporter(label: "export", total: nil, unit: "examples")
         let summary = try store.pool.read { db in
             try TrainingSetExport.export(db, set: set, formats: formats, to: outdir, progress: progress)

@@ -20,7 +20,7 @@ struct GenerateCommand: ParsableCommand {
     var file: String
 
     @Option(help: "Base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1 (repeat for a pool).")
-    var endpoint: [String] = []
+    var endpoint: [String]
 
     @Option(help: "Served model name.")
     var model: String
@@ -123,6 +123,16 @@ struct GenerateCommand: ParsableCommand {
     }
 
     func run() throws {
+        let (counts, _) = try execute()
+        if counts.requests > 0 && counts.ok == 0 {
+            throw CLIError("generate: none of \(counts.requests) requests succeeded (\(counts.invalid) invalid, \(counts.failed) failed)"
+                + (counts.firstError.map { "; first: \($0)" } ?? "") + ". Check the endpoint and model, then re-run: nothing done is lost.")
+        }
+    }
+
+    /// Runs the stage and prints its summary line; `lectern run` calls this to get the counts and
+    /// the generator's fingerprint.
+    func execute() throws -> (counts: GenerateCounts, generatorFingerprint: String) {
         let store = try Store.open(path: file)
         guard let domain = domain ?? store.domain else {
             throw ValidationError("the file has no domain: give --domain")
@@ -158,6 +168,7 @@ struct GenerateCommand: ParsableCommand {
         }
         print(line)
         if counts.failed > 0 { print("re-run the same command to retry the failed requests") }
+        return (counts, spec.fingerprint)
     }
 }
 

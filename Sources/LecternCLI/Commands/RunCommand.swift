@@ -35,112 +35,14 @@ struct RunCommand: ParsableCommand {
     func run() throws {
         var r = try RunRecipe.load(path: recipe)
         if let file { r.file = URL(fileURLWithPath: file).standardizedFileURL.path }
-        var steps: [(name: String, seconds: Double)] = []
-        func step(_ name: String, _ args: [String]) throws {
-            FileHandle.standardError.write(Data("[lectern run] \(name): lectern \(args.map(quoted).joined(separator: " "))\n".utf8))
-            let start = Date()
-            var command = try Lectern.parseAsRoot(args)
-            try command.run()
-            steps.append((name, Date().timeIntervalSince(start)))
-        }
-        let started = Date()
-        let f = r.file
-        try FileManager.default.createDirectory(at: URL(fileURLWithPath: f).deletingLastPathComponent(), withIntermediateDirectories: true)
-
-        // QA source and recipe: --llm-url switches the miner's recipes to their LLM-QA counterparts.
-        var qaSource = r.qa?.source ?? "miner"
-        var recipeName = r.build.recipe
-        if llmUrl != nil {
-            qaSource = "llm"
-            recipeName = recipeName.replacingOccurrences(of: "readcompre", with: "llm-qa")
-        }
-        guard let preset = RecipePreset(name: recipeName) else {
-            throw RunError("\(recipe): build.recipe '\(recipeName)' is not a recipe (\(RecipePreset.allCases.map(\.rawValue).joined(separator: ", ")))")
-        }
-        guard ["miner", "llm"].contains(qaSource) else { throw RunError("\(recipe): qa.source '\(qaSource)' must be miner or llm") }
-        if qaSource == "llm" && preset.content == .mined {
-            throw RunError("\(recipe): build.recipe \(preset.rawValue) needs mined texts but qa.source is llm")
-        }
-        let tokenizerName = r.tokens.name ?? URL(fileURLWithPath: r.tokens.tokenizer).lastPathComponent
-
-        try step("init", ["init", f, "--domain", r.domain ?? "biomedicine"])
-        var ingest = ["ingest", f] + r.ingest.sources
-        if let fmt = r.ingest.format { ingest += ["--format", fmt] }
-        if r.ingest.titleFirstLine == true { ingest.append("--title-first-line") }
-        try step("ingest", ingest)
-        for source in r.instructions?.sources ?? [] {
-            var args = ["import-instructions", f, source]
-            if let fmt = r.instructions?.format { args += ["--format", fmt] }
-            try step("import-instructions", args)
-        }
-        try step("tokens", ["tokens", f, "--tokenizer", r.tokens.tokenizer, "--name", tokenizerName])
-
-        var generatorName: String?
-        if qaSource == "llm" {
-            let url = llmUrl ?? r.qa?.url
-            guard let url else { throw RunError("\(recipe): qa.source = llm needs qa.url (or --llm-url)") }
-            let model = llmModel ?? r.qa?.model ?? "default"
-            generatorName = model
-            var args = ["generate", f, "--endpoint", url, "--model", model]
-            if let c = r.qa?.concurrency { args += ["--concurrency", String(c)] }
-            if let m = r.qa?.maxTokens { args += ["--max-tokens", String(m)] }
-            if let l = llmLimit ?? r.qa?.limit { args += ["--sample", String(l)] }
-            try step("generate", args)
-        } else if preset.content == .mined {
-            var args = ["mine", f, "--tokenizer", r.tokens.tokenizer]
-            if let s = r.qa?.seed { args += ["--seed", String(s)] }
-            if let d = r.qa?.domainSpm, let g = r.qa?.generalSpm { args += ["--domain-spm", d, "--general-spm", g] }
-            try step("mine", args)
-        }
-
-        if preset.clustered {
-            var embed = ["embed", f]
-            if let url = r.embed?.url {
-                embed += ["--url", url]
-                if let m = r.embed?.model { embed += ["--model", m] }
-            } else {
-                embed += ["--embedder", r.embed?.embedder ?? "minilm"]
-                if let t = r.embed?.maxTokens { embed += ["--max-tokens", String(t)] }
-            }
-            try step("embed", embed)
-            let embedderName = try Store.open(path: f).pool.read { db in
-                try String.fetchOne(db, sql: "SELECT name FROM embedders ORDER BY id DESC LIMIT 1")
-            }
-            var cluster = ["cluster", f, "--tokenizer", tokenizerName]
-            if let e = embedderName { cluster += ["--embedder", e] }
-            if let g = generatorName { cluster += ["--generator", g] }
-            if let c = r.cluster {
-                if let a = c.algorithm { cluster += ["--algorithm", a] }
-                if let v = c.lmax { cluster += ["--lmax", String(v)] }
-                if let v = c.dmax { cluster += ["--dmax", String(v)] }
-                if let v = c.threshold { cluster += ["--threshold", String(v)] }
-                if let v = c.seed { cluster += ["--seed", String(v)] }
-            }
-            try step("cluster", cluster)
-        }
-
-        let setName = r.build.name ?? preset.rawValue
-        var build = ["build", f, "--recipe", preset.rawValue, "--name", setName, "--tokenizer", r.tokens.tokenizer]
-        if let v = r.build.context { build += ["--context", String(v)] }
-        if let v = r.build.ratio { build += ["--ratio", v] }
-        if let v = r.build.seed { build += ["--seed", String(v)] }
-        if let v = r.build.packer { build += ["--packer", v] }
-        if let v = r.build.longItems { build += ["--long-items", v] }
-        if let v = r.build.format { build += ["--format", v] }
-        if let v = r.build.qaTemplate { build += ["--qa-template", v] }
-        if let g = generatorName { build += ["--generator", g] }
-        try step("build", build)
-
-        if let x = r.export {
-            var args = ["export", "set", f, x.dir, "--set", setName]
-            if let formats = x.formats { args += ["--format", formats.joined(separator: ",")] }
-            try step("export", args)
-        }
-        try printSummary(file: f, steps: steps, total: Date().timeIntervalSince(started), setName: setName)
+        // Every step's command line is built and parsed (options, types, paths, presets against the QA
+        // source) before the first step runs: a recipe mistake costs nothing, and no file is created.
+        let plan = try RunPlan(recipe: r, recipePath: recipe, llmURL: llmUrl, llmModel: llmModel, llmLimit: llmLimit)
+        try plan.execute(summary: printSummary)
     }
 
-    private func printSummary(file: String, steps: [(name: String, seconds: Double)], total: Double, setName: String) throws {
-        let store = try Store.open(path: file)
+    func printSummary(file: String, steps: [(name: String, seconds: Double)], total: Double, setName: String) throws {
+        let store = try Store.open(path: file, access: .read)
         let facts: [(String, String)] = try store.pool.read { db in
             func n(_ sql: String) throws -> Int { try Int.fetchOne(db, sql: sql) ?? 0 }
             var facts: [(String, String)] = [
@@ -167,6 +69,3 @@ struct RunCommand: ParsableCommand {
     }
 }
 
-private func quoted(_ s: String) -> String {
-    s.contains(where: { $0 == " " || $0 == "\n" || $0 == "\"" }) ? "'\(s.replacingOccurrences(of: "\n", with: "\\n"))'" : s
-}

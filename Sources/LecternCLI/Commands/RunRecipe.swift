@@ -56,9 +56,12 @@ struct RunRecipe: Decodable {
         var seed: Int?
         var domainSpm: String?
         var generalSpm: String?
+        /// With `source = "llm"`: the run fails when fewer than this share of the requests it sent
+        /// succeeded (default 0.5), or when the generator has no pairs at all.
+        var minOK: Double?
         enum CodingKeys: String, CodingKey {
             case source, url, model, concurrency, limit, seed
-            case maxTokens = "max_tokens", domainSpm = "domain_spm", generalSpm = "general_spm"
+            case maxTokens = "max_tokens", domainSpm = "domain_spm", generalSpm = "general_spm", minOK = "min_ok"
         }
     }
 
@@ -155,7 +158,18 @@ struct RunRecipe: Decodable {
     private static func describe(_ e: DecodingError) -> String {
         func path(_ c: [CodingKey]) -> String { c.map(\.stringValue).joined(separator: ".") }
         switch e {
-        case .keyNotFound(let k, let ctx): return "missing key '\(path(ctx.codingPath + [k]))'"
+        case .keyNotFound(let k, let ctx):
+            // TOMLKit reports a value of the wrong type as a missing key whose coding path already
+            // ends with the key, and says "A "Int" does not exist at ..." in the description.
+            let keys = ctx.codingPath.last?.stringValue == k.stringValue ? ctx.codingPath : ctx.codingPath + [k]
+            if let r = ctx.debugDescription.range(of: "A \""), let e = ctx.debugDescription[r.upperBound...].firstIndex(of: "\""),
+               ctx.debugDescription.contains("does not exist at") {
+                let wanted = ctx.debugDescription[r.upperBound..<e]
+                let words = ["Int": "an integer (no quotes)", "String": "a string (in quotes)", "Double": "a number",
+                             "Float": "a number", "Bool": "true or false"]
+                return "'\(path(keys))' has the wrong type: it should be \(words[String(wanted)] ?? String(wanted))"
+            }
+            return "missing key '\(path(keys))'"
         case .typeMismatch(let t, let ctx): return "'\(path(ctx.codingPath))' should be \(t)"
         case .valueNotFound(let t, let ctx): return "'\(path(ctx.codingPath))' should be \(t)"
         case .dataCorrupted(let ctx): return "'\(path(ctx.codingPath))': \(ctx.debugDescription)"

@@ -16,10 +16,10 @@ struct SQLCommand: ParsableCommand {
     @Argument(help: "SQL to run.")
     var sql: String
 
-    @Flag(help: "Print CSV instead of a table.")
+    @Flag(help: "Print CSV (RFC 4180) instead of a table; NULL is an empty field, BLOBs are hexadecimal with a \\x prefix.")
     var csv = false
 
-    @Flag(help: "Print a JSON array of objects instead of a table.")
+    @Flag(help: "Print a JSON array of objects instead of a table: keys in SELECT order, a repeated column name suffixed (id, id_2), BLOBs as {\"blob_base64\": ...}.")
     var json = false
 
     @Option(help: "Widest column in table output (longer values are cut with …).")
@@ -30,8 +30,10 @@ struct SQLCommand: ParsableCommand {
     }
 
     func run() throws {
-        let store = try Store.open(path: file)
-        try store.pool.writeWithoutTransaction { db in
+        // A file this process cannot write is opened read-only: SELECTs work, writes say why not.
+        let writable = Store.isWritable(path: file)
+        let store = try Store.open(path: file, access: writable ? .write : .read)
+        let body: (Database) throws -> Void = { db in
             let statements = try db.allStatements(sql: sql)
             while let statement = try statements.next() {
                 let columns = statement.columnNames
@@ -45,7 +47,7 @@ struct SQLCommand: ParsableCommand {
                     rows.append(Array(row.databaseValues.map(TableOutput.Cell.init)))
                 }
                 if json {
-                    print(try TableOutput.json(columns: columns, rows: rows))
+                    print(TableOutput.json(columns: columns, rows: rows))
                 } else if csv {
                     print(TableOutput.csv(columns: columns, rows: rows))
                 } else {
@@ -53,6 +55,11 @@ struct SQLCommand: ParsableCommand {
                     print("(\(rows.count) row\(rows.count == 1 ? "" : "s"))")
                 }
             }
+        }
+        if writable {
+            try store.pool.writeWithoutTransaction(body)
+        } else {
+            try store.pool.read(body)
         }
     }
 }

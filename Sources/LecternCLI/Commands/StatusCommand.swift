@@ -20,7 +20,7 @@ struct StatusCommand: ParsableCommand {
     var prices: String?
 
     func run() throws {
-        let store = try Store.open(path: file)
+        let store = try Store.open(path: file, access: .read)
         let table = try prices.map { try PriceTable.load(path: $0) }
         let report = try store.pool.read { db in
             var report = try StatusReport.make(db)
@@ -36,7 +36,7 @@ struct StatusCommand: ParsableCommand {
             return report
         }
         if json {
-            print(try report.json())
+            print(report.json())
         } else {
             print(report.text(file: file))
         }
@@ -102,7 +102,27 @@ struct StatusReport {
             let rows = try Row.fetchAll(statement).map { Array($0.databaseValues.map(TableOutput.Cell.init)) }
             report.sections.append(Section(key: key, title: title, columns: statement.columnNames, rows: rows))
         }
+        report.sections.append(try problems(db))
         return report
+    }
+
+    /// The bad-input messages and errors kept with the latest run of each stage and configuration
+    /// (`stage_runs.error`: the first 100 of a run, then a count of the rest), one row a message.
+    static func problems(_ db: Database) throws -> Section {
+        let runs = try Row.fetchAll(db, sql: """
+            SELECT id, stage, status, error FROM (
+                SELECT *, row_number() OVER (PARTITION BY stage, fingerprint ORDER BY id DESC) AS rn FROM stage_runs)
+            WHERE rn = 1 AND error IS NOT NULL AND error != '' ORDER BY id
+            """)
+        var rows: [[TableOutput.Cell]] = []
+        for run in runs {
+            let text: String = run["error"]
+            for line in text.split(whereSeparator: \.isNewline) {
+                rows.append([.int(run["id"]), .text(run["stage"]), .text(run["status"]), .text(String(line))])
+            }
+        }
+        return Section(key: "problems", title: "Bad input and errors (kept with the latest run of each stage and configuration)",
+                       columns: ["run", "stage", "status", "message"], rows: rows)
     }
 
     func text(file: String) -> String {
@@ -117,23 +137,37 @@ struct StatusReport {
                     out.append("  " + key + String(repeating: " ", count: width - key.count) + "  " + row[1].plain)
                 }
             } else {
-                out.append(TableOutput.text(columns: section.columns, rows: section.rows)
+                out.append(TableOutput.text(columns: section.columns, rows: section.rows, maxWidth: section.key == "problems" ? 200 : 60)
                     .split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n"))
             }
         }
         return out.joined(separator: "\n")
     }
 
-    func json() throws -> String {
-        var object: [String: Any] = [:]
-        for section in sections {
+    /// One JSON object: `file` as an object of key -> value, every other section as an array of
+    /// row objects (keys in column order, made unique as in `lectern sql --json`).
+    func json() -> String {
+        var out = "{"
+        for (i, section) in sections.enumerated() {
+            out += i == 0 ? "\n  " : ",\n  "
+            TableOutput.appendJSONString(section.key, to: &out)
+            out += ": "
             if section.key == "file" {
-                object["file"] = Dictionary(section.rows.map { ($0[0].plain, $0[1].json) }, uniquingKeysWith: { a, _ in a })
+                out += "{"
+                var seen: Set<String> = []
+                for row in section.rows where row.count >= 2 && seen.insert(row[0].plain).inserted {
+                    if seen.count > 1 { out += ", " }
+                    TableOutput.appendJSONString(row[0].plain, to: &out)
+                    out += ": "
+                    row[1].appendJSON(to: &out)
+                }
+                out += "}"
             } else {
-                object[section.key] = section.rows.map { Dictionary(uniqueKeysWithValues: zip(section.columns, $0.map(\.json))) }
+                out += TableOutput.json(columns: section.columns, rows: section.rows)
+                    .replacingOccurrences(of: "\n", with: "\n  ")
             }
         }
-        let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-        return String(decoding: data, as: UTF8.self)
+        out += "\n}"
+        return out
     }
 }

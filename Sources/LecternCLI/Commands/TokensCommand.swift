@@ -34,10 +34,17 @@ struct TokensCommand: ParsableCommand {
     }
 
     func run() throws {
+        _ = try execute()
+    }
+
+    /// Counts and prints the summary; returns the result (its fingerprint is what `lectern run`
+    /// hands to `cluster`: names are labels, a fingerprint is the tokenizer).
+    func execute() throws -> TokenCountStage.Result {
         let store = try Store.open(path: file)
         let result = try TokenCountStage(store: store, tokenizerPath: tokenizer, name: name, batchSize: batchSize).run()
-        print("\(file): \(result.counted) documents counted with \(result.name) (tokenizer \(result.tokenizerId)), "
-              + "\(result.tokens) tokens; \(result.alreadyCounted) already counted")
+        defer { print("\(file): \(result.counted) documents counted with \(result.name) (tokenizer \(result.tokenizerId)), "
+              + "\(result.tokens) tokens; \(result.alreadyCounted) already counted") }
+        return result
     }
 }
 
@@ -58,6 +65,7 @@ struct TokenCountStage {
     struct Result {
         var name: String
         var tokenizerId: Int64
+        var fingerprint: String
         var counted = 0
         var alreadyCounted = 0
         var tokens = 0
@@ -69,7 +77,7 @@ struct TokenCountStage {
         let tokenizerId: Int64 = try store.pool.write { db in
             try TargetTokenizer.register(db, name: displayName, tokenizer: tok, fingerprint: fingerprint, path: definition)
         }
-        var result = Result(name: displayName, tokenizerId: tokenizerId)
+        var result = Result(name: displayName, tokenizerId: tokenizerId, fingerprint: fingerprint)
         let (pending, done): (Int, Int) = try store.pool.read { db in
             let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM documents") ?? 0
             let done = try Int.fetchOne(db, sql: "SELECT count(*) FROM token_counts WHERE tokenizer_id = ?", arguments: [tokenizerId]) ?? 0

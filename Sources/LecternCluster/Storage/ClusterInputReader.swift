@@ -13,9 +13,9 @@ import LecternStore
 public enum ClusterInputReader {
     /// Which rows to cluster and how to measure them.
     public struct Source: Codable, Hashable, Sendable {
-        /// `embedders.name`, or its id as text.
+        /// The embedder: its name, id or fingerprint (``RowReference``).
         public var embedder: String
-        /// `tokenizers.name`, or its id as text; nil: about 4 characters a token.
+        /// The tokenizer (name, id or fingerprint); nil: about 4 characters a token.
         public var tokenizer: String?
         /// `generators.name` (or id) whose QA pairs count in each length; nil: none.
         public var generator: String?
@@ -66,13 +66,10 @@ public enum ClusterInputReader {
         }
     }
 
+    /// A name, id or fingerprint (prefix) of an embedder, tokenizer or generator (``RowReference``).
     static func lookup(_ db: Database, table: String, kind: String, _ name: String) throws -> (Int64, String) {
-        if let row = try Row.fetchOne(db, sql: "SELECT id, fingerprint FROM \(table) WHERE name = ? ORDER BY id DESC LIMIT 1", arguments: [name])
-            ?? (Int64(name).flatMap { try? Row.fetchOne(db, sql: "SELECT id, fingerprint FROM \(table) WHERE id = ?", arguments: [$0]) }) {
-            return (row["id"], row["fingerprint"])
-        }
-        let known = try String.fetchAll(db, sql: "SELECT name FROM \(table) ORDER BY id")
-        throw ReadError.notFound(kind: kind, name: name, known: known)
+        let r = try RowReference.resolve(db, table: table, kind: kind, name)
+        return (r.id, r.fingerprint)
     }
 
     static func checkIdentifier(_ s: String) throws {

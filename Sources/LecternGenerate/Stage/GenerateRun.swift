@@ -40,16 +40,19 @@ extension GenerateStage {
             })
         let run = try StageRun.begin(store, stage: "generate", config: config, inputs: pending)
         let progress = showProgress ? ProgressReporter(label: "generate", total: pending, unit: "docs") : nil
+        let firstError = FirstError()
         do {
-            let counts = try await stage.run(
+            var counts = try await stage.run(
                 progress: { _ in progress?.advance(by: 1) },
                 commit: { outcome, write in
                     try run.commit(processed: 1, skipped: outcome.status == .invalid ? 1 : 0,
                                    failed: outcome.status == .failed ? 1 : 0) { try write($0) }
                     if outcome.status != .ok, let e = outcome.error {
                         run.note("document \(outcome.documentId): \(outcome.status.rawValue): \(e.prefix(300))")
+                        firstError.set("document \(outcome.documentId): \(outcome.status.rawValue): \(e.prefix(300))")
                     }
                 })
+            counts.firstError = firstError.value
             progress?.finish()
             try run.finish(counts: counts.asDictionary)
             return counts
@@ -59,4 +62,12 @@ extension GenerateStage {
             throw error
         }
     }
+}
+
+/// The first error message of a run, kept across the stage's commit callbacks.
+private final class FirstError: @unchecked Sendable {
+    private let lock = NSLock()
+    private var message: String?
+    var value: String? { lock.lock(); defer { lock.unlock() }; return message }
+    func set(_ m: String) { lock.lock(); if message == nil { message = m }; lock.unlock() }
 }

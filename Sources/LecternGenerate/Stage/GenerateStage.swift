@@ -36,6 +36,8 @@ public struct GenerateCounts: Codable, Sendable, Equatable {
     public var promptTokens = 0
     public var completionTokens = 0
     public var rejected: [String: Int] = [:]
+    /// The first failure of this run (document and error), for a message that says why.
+    public var firstError: String?
     public init() {}
 
     public var asDictionary: [String: Int] {

@@ -37,17 +37,41 @@ public final class Store: @unchecked Sendable {
         self.pool = pool
     }
 
-    /// Opens an existing Lectern file, applying any pending migrations.
+    /// How a command uses the file.
+    public enum Access: Sendable {
+        /// Stages: read and write; pending migrations are applied.
+        case write
+        /// Commands that only look (`status`, `sql` on a read-only file, `export`): the file is
+        /// opened read-only, so a `chmod 444` file or one in a read-only folder can be inspected.
+        /// A file that still needs a migration is upgraded first when it can be written, and
+        /// refused with ``StoreError/needsUpgrade(path:fileVersion:latestVersion:)`` when not.
+        case read
+    }
+
+    /// Opens an existing Lectern file; with `.write` (stages) applies pending migrations.
     /// Fails, changing nothing, if the file is missing, is not a Lectern file, or has a newer schema.
-    public static func open(path: String) throws -> Store {
+    public static func open(path: String, access: Access = .write) throws -> Store {
         guard FileManager.default.fileExists(atPath: path) else { throw StoreError.missing(path: path) }
         let state = try inspect(path: path)
         guard state.isLectern else {
             throw StoreError.notLectern(path: path, detail: state.tableCount == 0 ? "it is empty" : "it has no lectern_meta table")
         }
+        if access == .read {
+            let pending = Migrations.identifiers.contains { !state.applied.contains($0) }
+            if !pending { return Store(path: path, pool: try openReadOnlyPool(path: path)) }
+            guard isWritable(path: path) else {
+                throw StoreError.needsUpgrade(path: path, fileVersion: state.userVersion, latestVersion: Migrations.latestVersion)
+            }
+        }
         let store = try Store(path: path, pool: openPool(path: path))
         try store.migrate(domain: nil)
         return store
+    }
+
+    /// Whether this process may write the file and create its `-wal` and `-shm` beside it.
+    public static func isWritable(path: String) -> Bool {
+        let dir = (path as NSString).deletingLastPathComponent
+        return access(path, W_OK) == 0 && access(dir.isEmpty ? "." : dir, W_OK) == 0
     }
 
     /// Creates a Lectern file for a domain, or opens it if it already exists for that domain
@@ -102,41 +126,51 @@ public final class Store: @unchecked Sendable {
     /// Reads what the file is, through a read-only connection, so a refused file stays untouched.
     static func inspect(path: String) throws -> FileState {
         _ = registerExtensions
-        var config = Configuration()
-        config.readonly = true
-        config.label = "lectern-inspect"
-        let queue: DatabaseQueue
         do {
-            queue = try DatabaseQueue(path: path, configuration: config)
+            return try inspect(path: path, openPath: path)
+        } catch let error as DatabaseError where [.SQLITE_CANTOPEN, .SQLITE_READONLY].contains(error.resultCode) {
+            // A WAL-mode file in a folder we cannot write: SQLite cannot create the -shm file.
+            // Without pending WAL content the file alone is complete, and an immutable open reads it.
+            guard let uri = immutableURI(path: path) else {
+                throw StoreError.unreadable(path: path, detail: readOnlyFolderDetail(path: path, error: error))
+            }
+            do {
+                return try inspect(path: path, openPath: uri)
+            } catch let error as DatabaseError {
+                throw StoreError.unreadable(path: path, detail: error.message ?? "\(error.resultCode)")
+            }
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_NOTADB {
+            throw StoreError.notLectern(path: path, detail: "not a SQLite database")
+        } catch let error as StoreError {
+            throw error
         } catch {
             throw StoreError.notLectern(path: path, detail: "\(error)")
         }
+    }
+
+    private static func inspect(path: String, openPath: String) throws -> FileState {
+        var config = Configuration()
+        config.readonly = true
+        config.label = "lectern-inspect"
+        let queue = try DatabaseQueue(path: openPath, configuration: config)
         defer { try? queue.close() }
-        do {
-            return try queue.read { db in
-                var state = FileState()
-                let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'")
-                state.tableCount = tables.count
-                state.isLectern = tables.contains("lectern_meta")
-                state.userVersion = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
-                if tables.contains("grdb_migrations") {
-                    state.applied = try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations ORDER BY identifier")
-                }
-                if state.isLectern {
-                    state.writtenBy = try String.fetchOne(db, sql: "SELECT value FROM lectern_meta WHERE key = 'last_written_by'")
-                }
-                let known = Migrations.identifiers
-                if state.applied.contains(where: { !known.contains($0) }) || state.userVersion > Migrations.latestVersion {
-                    throw StoreError.newerSchema(path: path, fileMigrations: state.applied, knownMigrations: known, writtenBy: state.writtenBy)
-                }
-                return state
+        return try queue.read { db in
+            var state = FileState()
+            let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'")
+            state.tableCount = tables.count
+            state.isLectern = tables.contains("lectern_meta")
+            state.userVersion = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
+            if tables.contains("grdb_migrations") {
+                state.applied = try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations ORDER BY identifier")
             }
-        } catch let error as StoreError {
-            throw error
-        } catch let error as DatabaseError where error.resultCode == .SQLITE_NOTADB {
-            throw StoreError.notLectern(path: path, detail: "not a SQLite database")
-        } catch {
-            throw StoreError.notLectern(path: path, detail: "\(error)")
+            if state.isLectern {
+                state.writtenBy = try String.fetchOne(db, sql: "SELECT value FROM lectern_meta WHERE key = 'last_written_by'")
+            }
+            let known = Migrations.identifiers
+            if state.applied.contains(where: { !known.contains($0) }) || state.userVersion > Migrations.latestVersion {
+                throw StoreError.newerSchema(path: path, fileMigrations: state.applied, knownMigrations: known, writtenBy: state.writtenBy)
+            }
+            return state
         }
     }
 
@@ -159,6 +193,52 @@ public final class Store: @unchecked Sendable {
         } catch let error as DatabaseError where [.SQLITE_CANTOPEN, .SQLITE_READONLY, .SQLITE_PERM].contains(error.resultCode) {
             throw StoreError.unwritable(path: path, detail: error.message ?? "\(error.resultCode)")
         }
+    }
+
+    /// A read-only pool. In a read-only folder SQLite cannot create the WAL index (`-shm`), so
+    /// when no WAL content is pending the file is opened `immutable=1` instead (safe then: the
+    /// database file alone holds every committed transaction).
+    static func openReadOnlyPool(path: String) throws -> DatabasePool {
+        _ = registerExtensions
+        var config = configuration()
+        config.readonly = true
+        do {
+            let pool = try DatabasePool(path: path, configuration: config)
+            _ = try pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM lectern_meta") }
+            return pool
+        } catch let error as DatabaseError where [.SQLITE_CANTOPEN, .SQLITE_READONLY].contains(error.resultCode) {
+            guard let uri = immutableURI(path: path) else {
+                throw StoreError.unreadable(path: path, detail: readOnlyFolderDetail(path: path, error: error))
+            }
+            do {
+                let pool = try DatabasePool(path: uri, configuration: config)
+                _ = try pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM lectern_meta") }
+                return pool
+            } catch let error as DatabaseError {
+                throw StoreError.unreadable(path: path, detail: error.message ?? "\(error.resultCode)")
+            }
+        }
+    }
+
+    /// `file:PATH?immutable=1`, or nil when the file has un-checkpointed WAL content (which an
+    /// immutable open would silently ignore).
+    static func immutableURI(path: String) -> String? {
+        var st = stat()
+        if stat(path + "-wal", &st) == 0 && st.st_size > 0 { return nil }
+        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        var allowed = CharacterSet.urlPathAllowed
+        allowed.remove(charactersIn: "?#%")
+        guard let encoded = absolute.addingPercentEncoding(withAllowedCharacters: allowed) else { return nil }
+        return "file:\(encoded)?immutable=1"
+    }
+
+    private static func readOnlyFolderDetail(path: String, error: DatabaseError) -> String {
+        var st = stat()
+        if stat(path + "-wal", &st) == 0 && st.st_size > 0 {
+            return "its folder is read-only and \(path)-wal holds transactions not yet in the file; "
+                + "open it once where it can be written, or copy the file and its -wal elsewhere"
+        }
+        return error.message ?? "\(error.resultCode)"
     }
 
     /// Applies pending migrations and records versions; with a domain, records it (init).

@@ -8,6 +8,10 @@ public enum StoreError: Error, CustomStringConvertible, Sendable {
     case newerSchema(path: String, fileMigrations: [String], knownMigrations: [String], writtenBy: String?)
     /// The file cannot be opened for writing (permissions, read-only filesystem, ...).
     case unwritable(path: String, detail: String)
+    /// A reading command found a file that needs a schema upgrade it cannot write.
+    case needsUpgrade(path: String, fileVersion: Int, latestVersion: Int)
+    /// The file cannot be read (permissions, or a read-only folder with pending WAL content).
+    case unreadable(path: String, detail: String)
     /// `lectern init` was asked for a different domain than the one the file already has.
     case domainMismatch(path: String, existing: String, requested: String)
 
@@ -24,6 +28,12 @@ public enum StoreError: Error, CustomStringConvertible, Sendable {
                 + "\(unknown.joined(separator: ", ")). Upgrade lectern; the file was not changed."
         case .unwritable(let path, let detail):
             return "\(path): cannot write (\(detail)). Check the path and its permissions."
+        case .needsUpgrade(let path, let fileVersion, let latestVersion):
+            return "\(path): schema version \(fileVersion) needs upgrading to \(latestVersion) before this lectern can read it, "
+                + "and the file (or its folder) is read-only here. Run any lectern command on a writable copy to upgrade it; "
+                + "the file was not changed."
+        case .unreadable(let path, let detail):
+            return "\(path): cannot open for reading (\(detail))."
         case .domainMismatch(let path, let existing, let requested):
             return "\(path): already initialised for domain '\(existing)', not '\(requested)'."
         }

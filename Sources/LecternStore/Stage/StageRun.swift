@@ -74,8 +74,16 @@ public final class StageRun: @unchecked Sendable {
     }
 
     /// Writes one batch of outputs and advances the counters, in one short transaction.
+    /// A full disk or an I/O error is reported with the stage and the file (``StageWriteError``);
+    /// the batch is rolled back, earlier batches stay.
     @discardableResult
     public func commit<T>(processed: Int, skipped: Int = 0, failed: Int = 0, _ write: (Database) throws -> T) throws -> T {
+        try StageWriteError.naming(stage: stage, path: store.path) {
+            try commitBatch(processed: processed, skipped: skipped, failed: failed, write)
+        }
+    }
+
+    private func commitBatch<T>(processed: Int, skipped: Int, failed: Int, _ write: (Database) throws -> T) throws -> T {
         try store.pool.write { db in
             let result = try write(db)
             try db.execute(
@@ -133,4 +141,32 @@ public final class StageRun: @unchecked Sendable {
 func processIsAlive(_ pid: pid_t) -> Bool {
     if kill(pid, 0) == 0 { return true }
     return errno == EPERM
+}
+
+/// A write that failed for a reason outside the stage's logic: the disk is full, the file is
+/// read-only, an I/O error. Says which stage was writing which file, and that nothing committed
+/// before is lost (each batch is its own transaction).
+public struct StageWriteError: Error, CustomStringConvertible, Sendable {
+    public let stage: String
+    public let path: String
+    public let detail: String
+
+    public var description: String {
+        "\(stage): cannot write \(path): \(detail). The batch in flight was rolled back and every earlier one is kept: "
+            + "fix this, then re-run the same command to go on where it stopped."
+    }
+
+    /// Runs `body`, turning SQLite's disk-full, read-only and I/O errors into a `StageWriteError`.
+    public static func naming<T>(stage: String, path: String, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as DatabaseError {
+            switch error.resultCode {
+            case .SQLITE_FULL: throw StageWriteError(stage: stage, path: path, detail: "the disk is full (SQLITE_FULL)")
+            case .SQLITE_READONLY: throw StageWriteError(stage: stage, path: path, detail: "the file is read-only (SQLITE_READONLY)")
+            case .SQLITE_IOERR: throw StageWriteError(stage: stage, path: path, detail: "I/O error (\(error.message ?? "SQLITE_IOERR"))")
+            default: throw error
+            }
+        }
+    }
 }

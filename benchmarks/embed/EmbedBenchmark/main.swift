@@ -10,7 +10,7 @@ if args.contains("--probe-only") {
     print(String(format: "FMA peak %.1f GFLOP/s; SGEMM %.1f GFLOP/s (%.0f%%)", peak / 1e9, sgemm / 1e9, 100 * sgemm / peak))
     exit(0)
 }
-let pqal = args.count > 1 ? args[1] : "/work/shared/data/pubmedqa/ori_pqal.json"
+let pqal = args.count > 1 ? args[1] : (ProcessInfo.processInfo.environment["LECTERN_SHARED_DATA"] ?? "../shared/data") + "/pubmedqa/ori_pqal.json"
 guard let data = FileManager.default.contents(atPath: pqal),
       let json = try JSONSerialization.jsonObject(with: data) as? [String: [String: Any]] else {
     FileHandle.standardError.write("cannot read PubMedQA at \(pqal)\n".data(using: .utf8)!)

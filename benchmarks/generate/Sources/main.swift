@@ -25,7 +25,7 @@ let spec = GeneratorSpec(name: "bench", model: "smollm2", params: GenerationPara
 let extra: [String: JSONValue] = ["cache_prompt": false]
 
 func documents() throws -> [(title: String, text: String)] {
-    let data = try Data(contentsOf: URL(fileURLWithPath: arg("--pubmedqa", "/work/shared/data/pubmedqa/ori_pqal.json")))
+    let data = try Data(contentsOf: URL(fileURLWithPath: arg("--pubmedqa", (ProcessInfo.processInfo.environment["LECTERN_SHARED_DATA"] ?? "../shared/data") + "/pubmedqa/ori_pqal.json")))
     let all = try JSONSerialization.jsonObject(with: data) as! [String: [String: Any]]
     return all.keys.sorted().prefix(nDocs).map { k in
         (all[k]!["QUESTION"] as! String, (all[k]!["CONTEXTS"] as! [String]).joined(separator: " "))

@@ -1,0 +1,196 @@
+import Foundation
+import GRDB
+import LecternTestSupport
+import XCTest
+
+/// `lectern run` defects found by a new-user trial (issue 13, items 3 to 6 and 16): steps hand
+/// each other what they made, recipe mistakes are caught before anything runs, and a QA step that
+/// produced nothing stops the run. Real binary, real MiniLM, real SmolLM2 tokenizer, on 40
+/// PubMedQA abstracts so that a whole run takes seconds.
+final class RunRecipeDefectTests: XCTestCase {
+    var smollm2: String { ProcessInfo.processInfo.environment["LECTERN_SMOLLM2_GGUF"] ?? "" }
+
+    /// A folder with `corpus.jsonl` (40 abstracts) and a recipe writing `run.lectern`; `edit`
+    /// changes the recipe text.
+    func smallRecipe(_ edit: (String) -> String = { $0 }) throws -> (dir: URL, recipe: String, file: String) {
+        try TestSupport.requireComponent(FileManager.default.fileExists(atPath: smollm2), "SmolLM2 GGUF (LECTERN_SMOLLM2_GGUF)")
+        let dir = try TestSupport.temporaryDirectory(self)
+        let data = try Data(contentsOf: URL(fileURLWithPath: try TestSupport.pubmedqaPath()))
+        let json = try JSONSerialization.jsonObject(with: data) as! [String: [String: Any]]
+        var lines: [String] = []
+        for key in json.keys.sorted().prefix(40) {
+            let text = (json[key]?["CONTEXTS"] as? [String] ?? []).joined(separator: " ")
+            let line = try JSONSerialization.data(withJSONObject: ["id": key, "text": text])
+            lines.append(String(decoding: line, as: UTF8.self))
+        }
+        try (lines.joined(separator: "\n") + "\n").write(to: dir.appendingPathComponent("corpus.jsonl"), atomically: true, encoding: .utf8)
+        let recipe = """
+            file = "run.lectern"
+            domain = "biomedicine"
+            [ingest]
+            sources = ["corpus.jsonl"]
+            [embed]
+            embedder = "minilm"
+            [tokens]
+            tokenizer = "\(smollm2)"
+            name = "smollm2"
+            [qa]
+            source = "miner"
+            [cluster]
+            lmax = 2048
+            dmax = 4
+            threshold = 0.5
+            [build]
+            recipe = "readcompre+cluster"
+            ratio = "1:0"
+            """
+        let path = dir.appendingPathComponent("recipe.toml")
+        try edit(recipe).write(to: path, atomically: true, encoding: .utf8)
+        return (dir, path.path, dir.appendingPathComponent("run.lectern").path)
+    }
+
+    func lectern(_ args: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        try TestSupport.run(try TestSupport.lecternExecutable(), args)
+    }
+
+    /// Item 3: the clustering uses the embedder the recipe names, though a newer 384-d embedder exists;
+    /// and a tokenizer registered earlier under another name does not break `cluster`.
+    func testRunUsesTheRecipesEmbedderAndTokenizerByFingerprint() throws {
+        let (_, recipe, file) = try smallRecipe()
+        // The file already knows SmolLM2's tokenizer under its file name (a hand-run `lectern tokens`).
+        XCTAssertEqual(try lectern(["init", file, "--domain", "biomedicine"]).status, 0)
+        let tokens = try lectern(["tokens", file, "--tokenizer", smollm2])
+        XCTAssertEqual(tokens.status, 0, tokens.stderr)
+        // First run: minilm vectors.
+        let first = try lectern(["run", recipe])
+        XCTAssertEqual(first.status, 0, first.stderr)
+        // A second 384-dimensional embedder appears later (newer id) in the same vector table.
+        let q = try DatabaseQueue(path: file)
+        try q.write { db in
+            try db.execute(sql: """
+                INSERT INTO embedders(name, kind, model, dim, metric, vector_table, fingerprint, config, created_at)
+                SELECT 'other-384', kind, 'other', dim, metric, vector_table, 'ffff' || substr(fingerprint, 5), config, created_at
+                FROM embedders WHERE name = 'minilm'
+                """)
+            for table in ["training_example_parts", "training_examples", "training_sets", "cluster_members", "clusters", "clusterings"] {
+                try db.execute(sql: "DELETE FROM \(table)")
+            }
+        }
+        try q.close()
+        let second = try lectern(["run", recipe])
+        XCTAssertEqual(second.status, 0, second.stderr)
+        let q2 = try DatabaseQueue(path: file)
+        try q2.read { db in
+            let used = try String.fetchAll(db, sql: "SELECT e.name FROM clusterings c JOIN embedders e ON e.id = c.embedder_id")
+            XCTAssertEqual(used, ["minilm"])
+            let tok = try String.fetchAll(db, sql: "SELECT t.name FROM clusterings c JOIN tokenizers t ON t.id = c.tokenizer_id")
+            XCTAssertEqual(tok, ["SmolLM2-135M-Instruct.Q4_1.gguf"], "the tokenizer keeps its first name; the run found it by fingerprint")
+            let singletons = try Int.fetchOne(db, sql: "SELECT count(*) FROM clusters WHERE n_documents = 1") ?? 0
+            let clusters = try Int.fetchOne(db, sql: "SELECT count(*) FROM clusters") ?? 0
+            XCTAssertLessThan(singletons, clusters, "some clusters group several documents: the vectors were minilm's")
+        }
+        try q2.close()
+    }
+
+    /// Item 5: a recipe without `domain` is refused, naming the key, and creates no file.
+    func testRecipeWithoutDomainIsRefused() throws {
+        let (_, recipe, file) = try smallRecipe { $0.replacingOccurrences(of: "domain = \"biomedicine\"\n", with: "") }
+        let r = try lectern(["run", recipe])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("`domain` is missing"), r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: file))
+    }
+
+    /// Item 6: problems anywhere in the recipe are reported before the first step, and leave no file.
+    func testRecipeProblemsSurfaceBeforeAnyStep() throws {
+        // The paper's preset with the offline miner: no QA pairs would ever exist.
+        let (_, paper, paperFile) = try smallRecipe { $0.replacingOccurrences(of: "recipe = \"readcompre+cluster\"", with: "recipe = \"paper\"") }
+        let p = try lectern(["run", paper])
+        XCTAssertNotEqual(p.status, 0)
+        XCTAssertTrue(p.stderr.contains("needs QA pairs from an LLM"), p.stderr)
+        XCTAssertFalse(p.stderr.contains("[lectern run] embed"), "failed before embedding: \(p.stderr)")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: paperFile))
+
+        // A string where a number belongs names the key and the type.
+        let (_, typed, _) = try smallRecipe { $0.replacingOccurrences(of: "lmax = 2048", with: "lmax = \"2048\"") }
+        let t = try lectern(["run", typed])
+        XCTAssertNotEqual(t.status, 0)
+        XCTAssertTrue(t.stderr.contains("cluster.lmax"), t.stderr)
+        XCTAssertFalse(t.stderr.contains("cluster.lmax.lmax"), t.stderr)
+
+        // A missing source: refused, no empty .lectern left behind.
+        let (_, missing, missingFile) = try smallRecipe { $0.replacingOccurrences(of: "corpus.jsonl", with: "nowhere.jsonl") }
+        let m = try lectern(["run", missing])
+        XCTAssertNotEqual(m.status, 0)
+        XCTAssertTrue(m.stderr.contains("ingest.sources[0]") && m.stderr.contains("nowhere.jsonl: no such file"), m.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: missingFile))
+
+        // A bad option value is caught by the step's own validation, before any step runs.
+        let (_, badValue, badFile) = try smallRecipe { $0.replacingOccurrences(of: "dmax = 4", with: "dmax = 4\nalgorithm = \"kmeans\"") }
+        let b = try lectern(["run", badValue])
+        XCTAssertNotEqual(b.status, 0)
+        XCTAssertTrue(b.stderr.contains("step cluster") && b.stderr.contains("kmeans"), b.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: badFile))
+    }
+
+    /// Item 4: with an endpoint that refuses every request the run fails with the counts and the
+    /// first error, and builds no set.
+    func testRunFailsWhenEveryLLMRequestFailed() throws {
+        let (_, recipe, file) = try smallRecipe {
+            $0.replacingOccurrences(of: "source = \"miner\"", with: "source = \"miner\"\nlimit = 3")
+        }
+        // A port nothing listens on: every request is refused.
+        let r = try lectern(["run", recipe, "--llm-url", "http://127.0.0.1:9/v1"])
+        XCTAssertNotEqual(r.status, 0, r.stdout)
+        XCTAssertTrue(r.stderr.contains("3 requests: 0 ok"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("first error"), r.stderr)
+        XCTAssertFalse(r.stderr.contains("[lectern run] build"), r.stderr)
+        let q = try DatabaseQueue(path: file)
+        XCTAssertEqual(try q.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM training_sets") }, 0)
+        try q.close()
+        // The message about the refused connection has balanced parentheses.
+        let line = r.stderr.split(separator: "\n").first { $0.contains("first error") }.map(String.init) ?? ""
+        XCTAssertEqual(line.filter { $0 == "(" }.count, line.filter { $0 == ")" }.count, line)
+    }
+
+    /// Item 16: `cluster` without --tokenizer uses the file's only tokenizer and says so.
+    func testClusterUsesTheOnlyTokenizer() throws {
+        let (_, recipe, file) = try smallRecipe()
+        XCTAssertEqual(try lectern(["run", recipe]).status, 0)
+        let r = try lectern(["cluster", file, "--embedder", "minilm", "--dmax", "3"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("the file's only tokenizer"), r.stderr)
+        let q = try DatabaseQueue(path: file)
+        let nulls = try q.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM clusterings WHERE tokenizer_id IS NULL") }
+        XCTAssertEqual(nulls, 0)
+        try q.close()
+    }
+
+    /// Item 18: the README's KNN query filters on the embedder, so a second embedder of the same
+    /// dimension (sharing `lectern_vectors_384`) does not mix into the neighbours.
+    func testReadmeKNNQueryStaysWithinOneEmbedder() throws {
+        let (_, recipe, file) = try smallRecipe()
+        XCTAssertEqual(try lectern(["run", recipe]).status, 0)
+        let readme = try String(contentsOf: TestSupport.packageRoot.appendingPathComponent("README.md"), encoding: .utf8)
+        guard let start = readme.range(of: "'.load .build/release/libLecternVec' \""),
+              let end = readme.range(of: "\"\n```", range: start.upperBound..<readme.endIndex) else {
+            return XCTFail("README has no KNN example in the expected shape")
+        }
+        let query = String(readme[start.upperBound..<end.lowerBound])
+        // A copy of every minilm vector under a second 384-d embedder, as another embedder would add.
+        let copy = try lectern(["sql", file, """
+            INSERT INTO embedders(name, kind, model, dim, metric, vector_table, fingerprint, config, created_at)
+              SELECT 'copy-384', kind, 'copy', dim, metric, vector_table, 'eeee' || substr(fingerprint, 5), config, created_at
+              FROM embedders WHERE name = 'minilm';
+            INSERT INTO lectern_vectors_384(embedding, embedder)
+              SELECT v.embedding, (SELECT id FROM embedders WHERE name = 'copy-384') FROM lectern_vectors_384 v
+              WHERE v.embedder = (SELECT id FROM embedders WHERE name = 'minilm');
+            """])
+        XCTAssertEqual(copy.status, 0, copy.stderr)
+        let r = try lectern(["sql", file, query, "--csv"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let ids = r.stdout.split(separator: "\n").dropFirst().map { $0.split(separator: ",").first.map(String.init) ?? "" }
+        XCTAssertEqual(ids.count, 5, r.stdout)
+        XCTAssertEqual(Set(ids).count, ids.count, "each neighbour once: \(r.stdout)")
+    }
+}
