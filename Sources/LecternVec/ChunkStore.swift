@@ -100,24 +100,26 @@ final class ChunkStore {
 
     // MARK: validation
 
-    /// Checks one chunk's row: the columns of `SELECT c.list_id, c.size, c.used, c.validity,
-    /// v.chunk_id, v.rowids, <vectors BLOB or its length>` at `st`'s current row. Returns
-    /// (list_id, used, validity, rowid bytes).
-    private func validate(_ st: Statement, _ chunkId: Int64, vectorsLength: Int) throws
-        -> (listId: Int64, used: Int, validity: [UInt8], rowids: UnsafeRawBufferPointer) {
+    /// The columns `validate` reads, from `c` (the chunk row) and `v` (its vectors row, LEFT JOINed).
+    /// `typeof` and `length` of the BLOBs do not read their (overflow) pages.
+    static let validatedColumns = "c.list_id, c.size, c.used, c.validity, v.chunk_id, typeof(v.rowids), length(v.rowids), typeof(v.vectors), length(v.vectors)"
+
+    /// Checks one chunk's row: `validatedColumns` at `st`'s current row, from column `base`.
+    /// Returns (list_id, used, validity).
+    private func validate(_ st: Statement, _ chunkId: Int64, base: Int32 = 0) throws -> (listId: Int64, used: Int, validity: [UInt8]) {
         let ct = chunksTable, vt = vectorsTable
         let row = "chunk \(chunkId)"
-        let listId = try st.integer(0, ct, "list_id", row)
+        let listId = try st.integer(base, ct, "list_id", row)
         if let fixedListId, listId != fixedListId {
             throw corrupt(ct, "list_id of \(row) is \(listId), expected \(fixedListId)")
         }
         if listId < 0 { throw corrupt(ct, "list_id of \(row) is \(listId), expected a list number >= 0") }
-        let size = try st.integer(1, ct, "size", row)
+        let size = try st.integer(base + 1, ct, "size", row)
         guard size == Int64(chunkSize) else { throw corrupt(ct, "size of \(row) is \(size), expected \(chunkSize)") }
-        let used64 = try st.integer(2, ct, "used", row)
+        let used64 = try st.integer(base + 2, ct, "used", row)
         guard used64 >= 0, used64 <= size else { throw corrupt(ct, "used of \(row) is \(used64), expected 0 to \(size)") }
         let used = Int(used64)
-        let validity = try st.blob(3, ct, "validity", row)
+        let validity = try st.blob(base + 3, ct, "validity", row)
         guard validity.count == chunkSize / 8 else {
             throw corrupt(ct, "validity bitmap of \(row) is \(validity.count) bytes, expected \(chunkSize / 8)")
         }
@@ -130,32 +132,36 @@ final class ChunkStore {
                 throw corrupt(ct, "validity bitmap of \(row) marks slots at or past used (\(used)) as filled")
             }
         }
-        if st.type(4) == SQLITE_NULL { throw corrupt(vt, "no row for \(row) (it has a row in \(ct))") }
-        let rowids = try st.blob(5, vt, "rowids", row)
-        let rowidBytes = try checkedMul(chunkSize, 8, vt, "rowids size of \(row)")
-        guard rowids.count == rowidBytes else { throw corrupt(vt, "rowids of \(row) is \(rowids.count) bytes, expected \(rowidBytes)") }
-        let vectorBytesTotal = try checkedMul(chunkSize, vectorBytes, vt, "vectors size of \(row)")
-        guard vectorsLength == vectorBytesTotal else {
-            throw corrupt(vt, "vectors of \(row) is \(vectorsLength) bytes, expected \(vectorBytesTotal)")
+        if st.type(base + 4) == SQLITE_NULL { throw corrupt(vt, "no row for \(row) (it has a row in \(ct))") }
+        for (column, typeCol, expected) in [("rowids", base + 5, try checkedMul(chunkSize, 8, vt, "rowids size of \(row)")),
+                                            ("vectors", base + 7, try checkedMul(chunkSize, vectorBytes, vt, "vectors size of \(row)"))] {
+            let t = st.text(typeCol) ?? "null"
+            guard t == "blob" else { throw corrupt(vt, "\(column) of \(row) is \(t.uppercased()), expected a BLOB") }
+            let n = st.int(typeCol + 1)
+            guard n == Int64(expected) else { throw corrupt(vt, "\(column) of \(row) is \(n) bytes, expected \(expected)") }
         }
-        return (listId, used, Array(validity), rowids)
+        return (listId, used, Array(validity))
+    }
+
+    /// The first `used` rowids of a validated chunk, from its `rowids` BLOB at column `i`.
+    private func rowids(_ st: Statement, _ i: Int32, used: Int) -> [Int64] {
+        let b = st.bytes(i)
+        precondition(b.count >= used * 8)   // validate checked the length
+        var out = [Int64](repeating: 0, count: used)
+        out.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: b[0..<(used * 8)])) }
+        for i in 0..<used { out[i] = Int64(littleEndian: out[i]) }
+        return out
     }
 
     /// A chunk's validated row and rowids (cached while `useCache`).
     func meta(_ chunkId: Int64, useCache: Bool) throws -> ChunkMeta {
         if useCache, let m = metaCache[chunkId] { return m }
-        let st = try statement("SELECT c.list_id, c.size, c.used, c.validity, v.chunk_id, v.rowids, typeof(v.vectors), length(v.vectors) FROM \(q)\(quoteIdent(chunksTable)) c LEFT JOIN \(q)\(quoteIdent(vectorsTable)) v ON v.chunk_id = c.chunk_id WHERE c.chunk_id = ?")
+        let st = try statement("SELECT \(ChunkStore.validatedColumns), v.rowids FROM \(q)\(quoteIdent(chunksTable)) c LEFT JOIN \(q)\(quoteIdent(vectorsTable)) v ON v.chunk_id = c.chunk_id WHERE c.chunk_id = ?")
         try st.bind([.int(chunkId)])
         defer { st.reset() }
         guard try st.step() else { throw corrupt(chunksTable, "no row for chunk \(chunkId)") }
-        if st.type(4) != SQLITE_NULL, st.text(6) != "blob" {
-            throw corrupt(vectorsTable, "vectors of chunk \(chunkId) is \(st.text(6)?.uppercased() ?? "NULL"), expected a BLOB")
-        }
-        let v = try validate(st, chunkId, vectorsLength: Int(st.int(7)))
-        var rowids = [Int64](repeating: 0, count: v.used)
-        rowids.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: v.rowids[0..<(v.used * 8)])) }
-        for i in 0..<v.used { rowids[i] = Int64(littleEndian: rowids[i]) }
-        let m = ChunkMeta(chunkId: chunkId, listId: v.listId, size: chunkSize, used: v.used, validity: v.validity, rowids: rowids)
+        let v = try validate(st, chunkId)
+        let m = ChunkMeta(chunkId: chunkId, listId: v.listId, size: chunkSize, used: v.used, validity: v.validity, rowids: rowids(st, 9, used: v.used))
         if useCache {
             if metaCache.count >= 4096 { metaCache.removeAll() }
             metaCache[chunkId] = m
@@ -187,16 +193,17 @@ final class ChunkStore {
     func append(listId: Int64, partition: OpaquePointer?, rowid: Int64, vector: UnsafeRawPointer) throws -> (Int64, Int) {
         // The validity bitmap and the fill count change in one UPDATE of the small chunk row:
         // incremental BLOB handles cost a statement compile each, so only the two big BLOBs use them.
-        let find = try statement("SELECT chunk_id FROM \(q)\(quoteIdent(chunksTable)) WHERE list_id = ? AND partition IS ? AND used < size ORDER BY chunk_id DESC LIMIT 1")
+        // One statement finds the chunk and reads what validating it needs (not its BLOBs).
+        let find = try statement("SELECT c.chunk_id, \(ChunkStore.validatedColumns) FROM \(q)\(quoteIdent(chunksTable)) c LEFT JOIN \(q)\(quoteIdent(vectorsTable)) v ON v.chunk_id = c.chunk_id WHERE c.list_id = ? AND c.partition IS ? AND c.used < c.size ORDER BY c.chunk_id DESC LIMIT 1")
         try find.bind([.int(listId), .value(partition)])
         let chunkId: Int64
         let slot: Int
         var validity: [UInt8]
         if try find.step() {
+            defer { find.reset() }
             chunkId = find.int(0)
-            find.reset()
-            let m = try meta(chunkId, useCache: false)
-            guard m.used < m.size else { throw corrupt(chunksTable, "chunk \(chunkId) is full (used \(m.used) of \(m.size))") }
+            let m = try validate(find, chunkId, base: 1)
+            guard m.used < chunkSize else { throw corrupt(chunksTable, "chunk \(chunkId) is full (used \(m.used) of \(chunkSize))") }
             slot = m.used
             validity = m.validity
         } else {
@@ -299,20 +306,13 @@ final class ChunkStore {
 
     /// Loads one chunk into memory, validated.
     func load(chunkId: Int64) throws -> ChunkData {
-        let st = try statement("SELECT c.list_id, c.size, c.used, c.validity, v.chunk_id, v.rowids, v.vectors FROM \(q)\(quoteIdent(chunksTable)) c LEFT JOIN \(q)\(quoteIdent(vectorsTable)) v ON v.chunk_id = c.chunk_id WHERE c.chunk_id = ?")
+        let st = try statement("SELECT \(ChunkStore.validatedColumns), v.rowids, v.vectors FROM \(q)\(quoteIdent(chunksTable)) c LEFT JOIN \(q)\(quoteIdent(vectorsTable)) v ON v.chunk_id = c.chunk_id WHERE c.chunk_id = ?")
         try st.bind([.int(chunkId)])
         defer { st.reset() }
         guard try st.step() else { throw corrupt(chunksTable, "no row for chunk \(chunkId)") }
-        let vectorsType = st.type(6)
-        if st.type(4) != SQLITE_NULL, vectorsType != SQLITE_BLOB {
-            throw corrupt(vectorsTable, "vectors of chunk \(chunkId) is \(typeName(vectorsType)), expected a BLOB")
-        }
-        let vb = st.bytes(6)
-        let v = try validate(st, chunkId, vectorsLength: vb.count)
-        var rowids = [Int64](repeating: 0, count: v.used)
-        rowids.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: v.rowids[0..<(v.used * 8)])) }
-        for i in 0..<v.used { rowids[i] = Int64(littleEndian: rowids[i]) }
-        return ChunkData(chunkId: chunkId, used: v.used, validity: v.validity, rowids: rowids, vectors: vb,
+        let v = try validate(st, chunkId)
+        let vb = st.bytes(10)
+        return ChunkData(chunkId: chunkId, used: v.used, validity: v.validity, rowids: rowids(st, 9, used: v.used), vectors: vb,
                          usedBytes: try checkedMul(v.used, vectorBytes, vectorsTable, "vectors of chunk \(chunkId)"))
     }
 
