@@ -39,13 +39,14 @@ extension VecTable {
         guard config.ivf else {
             throw VecError("lectern_vec: \(name) has no IVF index; create it with '... float[N] indexed by ivf(nlist=..., nprobe=...)'")
         }
+        try checkUsable(ivf: false)
         let d = config.dims
         // 1. Every valid vector, its rowid and its partition group.
         var groupOfKey: [String: Int] = [:]
         var groupChunk: [Int64] = []           // a main chunk holding each group's partition value
         var chunkGroup: [(Int64, Int)] = []
         let st = try main.statement("SELECT chunk_id, partition FROM \(shadow("chunks")) WHERE list_id = 0 ORDER BY chunk_id")
-        st.bind([])
+        try st.bind([])
         while try st.step() {
             let key = partitionKey(st.value(1))
             let g: Int
@@ -55,17 +56,31 @@ extension VecTable {
         st.reset()
         var data: [Float] = []
         var rowids: [Int64] = []
-        var groups: [Int32] = []
+        var groups: [Int] = []
+        var seen = Set<Int64>()
         for (cid, g) in chunkGroup {
             let c = try main.load(chunkId: cid)
             let f = c.vectors.assumingMemoryBound(to: Float.self)
             for i in 0..<c.used where c.isValid(i) {
+                guard seen.insert(c.rowids[i]).inserted else {
+                    throw corrupt(name + "_vectors", "rowid \(c.rowids[i]) is in more than one filled slot (again in chunk \(cid), slot \(i))")
+                }
                 data.append(contentsOf: UnsafeBufferPointer(start: f + i * d, count: d))
                 rowids.append(c.rowids[i])
-                groups.append(Int32(g))
+                groups.append(g)
             }
         }
         let n = rowids.count
+        // Every filled slot must be a row of <t>_rowids: a stray validity bit would copy a deleted
+        // vector into the index.
+        let count = try main.statement("SELECT count(*) FROM \(shadow("rowids"))")
+        try count.bind([])
+        _ = try count.step()
+        let rows = Int(count.int(0))
+        count.reset()
+        guard rows == n else {
+            throw corrupt(name + "_chunks", "\(n) slots are marked filled but \(name)_rowids has \(rows) rows")
+        }
         guard n > 0 else { throw VecError("lectern_vec: cannot compute centroids for \(name): the table is empty") }
         let nlist = min(config.nlist, n)
 
@@ -134,30 +149,32 @@ extension VecTable {
                 ids.append(rowids[o])
                 for t in 0..<d { buf[slot * d + t] = data[o * d + t] }
             }
-            partStmt.bind([.int(groupChunk[Int(g)])])
+            try partStmt.bind([.int(groupChunk[g])])
             _ = try partStmt.step()
-            try buf.withUnsafeBytes {
+            let chunkId = try buf.withUnsafeBytes {
                 try ivfStore.writeChunk(listId: Int64(list), partition: partStmt.value(0),
                                         rowids: ids, vectors: UnsafeRawBufferPointer(rebasing: $0[0..<(ids.count * d * 4)]))
             }
             partStmt.reset()
-            let chunkId = lx_last_insert_rowid(db)
             for (slot, r) in ids.enumerated() { try mapStmt.bind([.int(r), .int(chunkId), .int(Int64(slot))]).run() }
             i = j
         }
         try main.statement("INSERT OR REPLACE INTO \(shadow("info"))(key, value) VALUES ('ivf_trained', 1), ('ivf_nlist', ?)")
             .bind([.int(Int64(nlist))]).run()
         centroids = cents
+        ivfError = nil
     }
 
     /// Drops the index: queries go back to exact search.
     func clearCentroids() throws {
+        try checkUsable(ivf: false)
         dropCache()
         try ivfStore.clear()
         try main.statement("DELETE FROM \(shadow("ivf_rowids"))").run()
         try main.statement("DELETE FROM \(shadow("ivf_centroids"))").run()
         try main.statement("INSERT OR REPLACE INTO \(shadow("info"))(key, value) VALUES ('ivf_trained', 0)").run()
         centroids = []
+        ivfError = nil
     }
 
     /// Nearest centroid of each of `n` rows, on every core.

@@ -1,35 +1,45 @@
 /// The k smallest (distance, rowid) pairs seen so far: a max-heap on distance (ties: larger rowid
 /// is "worse"), so each candidate costs one comparison against the root in the common case.
+/// Each entry also carries where it was found (`chunk index << 32 | slot`), so the caller can
+/// check the few results against the rowid maps instead of checking every vector.
 struct TopK {
     let k: Int
     private(set) var dist: [Float] = []
     private(set) var ids: [Int64] = []
+    private(set) var locs: [Int64] = []
 
     init(k: Int) {
         self.k = k
         dist.reserveCapacity(k)
         ids.reserveCapacity(k)
+        locs.reserveCapacity(k)
     }
 
     @inline(__always) private func worse(_ i: Int, _ j: Int) -> Bool {
         dist[i] > dist[j] || (dist[i] == dist[j] && ids[i] > ids[j])
     }
 
+    @inline(__always) private mutating func swap(_ i: Int, _ j: Int) {
+        dist.swapAt(i, j); ids.swapAt(i, j); locs.swapAt(i, j)
+    }
+
     /// The distance a candidate must beat once the heap is full.
     @inline(__always) var bound: Float { dist.count < k ? .infinity : dist[0] }
 
-    @inline(__always) mutating func offer(_ d: Float, _ id: Int64) {
+    @inline(__always) mutating func offer(_ d: Float, _ id: Int64, _ loc: Int64) {
         if dist.count < k {
-            dist.append(d); ids.append(id)
+            // NaN (non-finite vectors in a damaged file) sorts last instead of breaking the heap order.
+            dist.append(d.isNaN ? .infinity : d); ids.append(id); locs.append(loc)
             var c = dist.count - 1
             while c > 0 {
                 let p = (c - 1) / 2
-                if worse(c, p) { dist.swapAt(c, p); ids.swapAt(c, p); c = p } else { break }
+                if worse(c, p) { swap(c, p); c = p } else { break }
             }
             return
         }
+        // A NaN fails both comparisons, so it never enters a full heap.
         guard k > 0, d < dist[0] || (d == dist[0] && id < ids[0]) else { return }
-        dist[0] = d; ids[0] = id
+        dist[0] = d; ids[0] = id; locs[0] = loc
         var p = 0
         let n = dist.count
         while true {
@@ -38,18 +48,28 @@ struct TopK {
             if l < n && worse(l, m) { m = l }
             if r < n && worse(r, m) { m = r }
             if m == p { break }
-            dist.swapAt(p, m); ids.swapAt(p, m); p = m
+            swap(p, m); p = m
         }
     }
 
-    mutating func merge(_ o: TopK) { for i in 0..<o.dist.count { offer(o.dist[i], o.ids[i]) } }
+    mutating func merge(_ o: TopK) { for i in 0..<o.dist.count { offer(o.dist[i], o.ids[i], o.locs[i]) } }
 
     /// The results, nearest first (ties by rowid).
-    func sorted() -> [(rowid: Int64, distance: Float)] {
-        zip(ids, dist).map { (rowid: $0.0, distance: $0.1) }.sorted {
+    func sorted() -> [KNNHit] {
+        (0..<ids.count).map { KNNHit(rowid: ids[$0], distance: dist[$0], loc: locs[$0]) }.sorted {
             $0.distance < $1.distance || ($0.distance == $1.distance && $0.rowid < $1.rowid)
         }
     }
+}
+
+/// One KNN result and where the scan found it.
+struct KNNHit {
+    let rowid: Int64
+    let distance: Float
+    /// `chunk index << 32 | slot`: the index into the scanned chunk list and the slot in that chunk.
+    let loc: Int64
+    var chunkIndex: Int { Int(loc >> 32) }
+    var slot: Int { Int(loc & 0xFFFF_FFFF) }
 }
 
 /// What a scan compares against: the query and its precomputed norm.
@@ -77,67 +97,68 @@ struct Query {
 /// Scans one chunk into a TopK. The float32 metrics are inlined here (no per-vector switch);
 /// the other types go through the shared distance function.
 @inline(__always)
-func scan(_ chunk: ChunkData, _ q: Query, vectorBytes: Int, into top: inout TopK) {
+func scan(_ chunk: ChunkData, index: Int, _ q: Query, vectorBytes: Int, into top: inout TopK) {
     let n = chunk.used
+    let base = Int64(index) << 32
     switch (q.type, q.metric) {
     case (.float32, .l2):
         let qp = q.bytes.assumingMemoryBound(to: Float.self)
-        let base = chunk.vectors.assumingMemoryBound(to: Float.self)
+        let vbase = chunk.vectors.assumingMemoryBound(to: Float.self)
         for i in 0..<n where chunk.isValid(i) {
-            let d = l2sqF32(qp, base + i * q.dims, q.dims)
+            let d = l2sqF32(qp, vbase + i * q.dims, q.dims)
             // Compare squared distances against the squared bound: one sqrt per kept result.
             let b = top.bound
-            if d <= b * b || b == .infinity { top.offer(d.squareRoot(), chunk.rowids[i]) }
+            if d <= b * b || b == .infinity { top.offer(d.squareRoot(), chunk.rowids[i], base | Int64(i)) }
         }
     case (.float32, .cosine):
         let qp = q.bytes.assumingMemoryBound(to: Float.self)
-        let base = chunk.vectors.assumingMemoryBound(to: Float.self)
+        let vbase = chunk.vectors.assumingMemoryBound(to: Float.self)
         let qn = q.normSquared.squareRoot()
         for i in 0..<n where chunk.isValid(i) {
-            let (dot, vn) = dotAndNormF32(qp, base + i * q.dims, q.dims)
+            let (dot, vn) = dotAndNormF32(qp, vbase + i * q.dims, q.dims)
             let d = 1 - dot / (qn * vn.squareRoot())
-            top.offer(d.isNaN ? .infinity : d, chunk.rowids[i])   // zero vectors sort last
+            top.offer(d.isNaN ? .infinity : d, chunk.rowids[i], base | Int64(i))   // zero vectors sort last
         }
     case (.float32, .dot):
         let qp = q.bytes.assumingMemoryBound(to: Float.self)
-        let base = chunk.vectors.assumingMemoryBound(to: Float.self)
+        let vbase = chunk.vectors.assumingMemoryBound(to: Float.self)
         for i in 0..<n where chunk.isValid(i) {
-            top.offer(-dotF32(qp, base + i * q.dims, q.dims), chunk.rowids[i])
+            top.offer(-dotF32(qp, vbase + i * q.dims, q.dims), chunk.rowids[i], base | Int64(i))
         }
     case (.int8, .l2):
         let qp = UnsafePointer(q.bytes.assumingMemoryBound(to: Int8.self))
-        let base = UnsafePointer(chunk.vectors.assumingMemoryBound(to: Int8.self))
+        let vbase = UnsafePointer(chunk.vectors.assumingMemoryBound(to: Int8.self))
         for i in 0..<n where chunk.isValid(i) {
-            let d = l2sqI8f(qp, base + i * q.dims, q.dims)
+            let d = l2sqI8f(qp, vbase + i * q.dims, q.dims)
             let b = top.bound
-            if d <= b * b || b == .infinity { top.offer(d.squareRoot(), chunk.rowids[i]) }
+            if d <= b * b || b == .infinity { top.offer(d.squareRoot(), chunk.rowids[i], base | Int64(i)) }
         }
     case (.int8, .cosine), (.int8, .dot):
         let qp = UnsafePointer(q.bytes.assumingMemoryBound(to: Int8.self))
-        let base = UnsafePointer(chunk.vectors.assumingMemoryBound(to: Int8.self))
+        let vbase = UnsafePointer(chunk.vectors.assumingMemoryBound(to: Int8.self))
         let qn = dotNormI8f(qp, qp, q.dims).0.squareRoot()
         let isDot = q.metric == .dot
         for i in 0..<n where chunk.isValid(i) {
-            let (dot, vn) = dotNormI8f(qp, base + i * q.dims, q.dims)
+            let (dot, vn) = dotNormI8f(qp, vbase + i * q.dims, q.dims)
             let d = isDot ? -dot : 1 - dot / (qn * vn.squareRoot())
-            top.offer(d.isNaN ? .infinity : d, chunk.rowids[i])
+            top.offer(d.isNaN ? .infinity : d, chunk.rowids[i], base | Int64(i))
         }
     default:
         for i in 0..<n where chunk.isValid(i) {
             let d = distance(q.metric, q.type, UnsafeRawPointer(q.bytes), UnsafeRawPointer(chunk.vectors + i * vectorBytes), dims: q.dims)
-            top.offer(d.isNaN ? .infinity : Float(d), chunk.rowids[i])
+            top.offer(d.isNaN ? .infinity : Float(d), chunk.rowids[i], base | Int64(i))
         }
     }
 }
 
 /// Exact k nearest neighbours over `chunks`, on both cores when the scan is large enough to pay
 /// for a thread (about 4 MB of vectors).
-func knn(_ chunks: [ChunkData], _ q: Query, k: Int, vectorBytes: Int) -> [(rowid: Int64, distance: Float)] {
+func knn(_ chunks: [ChunkData], _ q: Query, k: Int, vectorBytes: Int) -> [KNNHit] {
     let total = chunks.reduce(0) { $0 + $1.used } * vectorBytes
     let threads = total >= 4 << 20 ? min(cpuCount, chunks.count) : 1
     if threads <= 1 {
         var top = TopK(k: k)
-        for c in chunks { scan(c, q, vectorBytes: vectorBytes, into: &top) }
+        for (i, c) in chunks.enumerated() { scan(c, index: i, q, vectorBytes: vectorBytes, into: &top) }
         return top.sorted()
     }
     let partials = UnsafeMutablePointer<TopK>.allocate(capacity: threads)
@@ -147,7 +168,7 @@ func knn(_ chunks: [ChunkData], _ q: Query, k: Int, vectorBytes: Int) -> [(rowid
     parallelFor(threads, threads: threads) { t in
         let lo = chunks.count * t / threads, hi = chunks.count * (t + 1) / threads
         var top = TopK(k: k)
-        for i in lo..<hi { scan(chunks[i], q, vectorBytes: vectorBytes, into: &top) }
+        for i in lo..<hi { scan(chunks[i], index: i, q, vectorBytes: vectorBytes, into: &top) }
         partials[t] = top
     }
     var top = partials[0]

@@ -41,8 +41,9 @@ private func run(_ c: OpaquePointer?, _ body: () throws -> Void) {
     do { try body() } catch let e as VecError { lx_result_error(c, e.message) } catch { lx_result_error(c, "\(error)") }
 }
 
-private func resultVector(_ c: OpaquePointer?, _ v: Vector) {
-    v.bytes.withUnsafeBytes { lx_result_blob(c, $0.baseAddress, Int32($0.count)) }
+private func resultVector(_ c: OpaquePointer?, _ v: Vector) throws {
+    let n = try cInt(v.bytes.count, "vector size")
+    v.bytes.withUnsafeBytes { lx_result_blob(c, $0.baseAddress, n) }
     lx_result_subtype(c, v.type.rawValue)
 }
 

@@ -22,8 +22,9 @@ final class Statement {
 
     deinit { lx_finalize(handle) }
 
+    /// Binds `values` (after a reset); a BLOB too large for SQLite's C int is an error, not a trap.
     @discardableResult
-    func bind(_ values: [SQLArg]) -> Statement {
+    func bind(_ values: [SQLArg]) throws -> Statement {
         lx_reset(handle)
         lx_clear_bindings(handle)
         for (i, v) in values.enumerated() {
@@ -32,8 +33,9 @@ final class Statement {
             case .int(let x): lx_bind_int64(handle, idx, x)
             case .double(let x): lx_bind_double(handle, idx, x)
             case .text(let s): lx_bind_text(handle, idx, s)
-            case .blob(let b): b.withUnsafeBytes { _ = lx_bind_blob(handle, idx, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32($0.count)) }
-            case .zeroblob(let n): lx_bind_zeroblob(handle, idx, Int32(n))
+            case .blob(let b):
+                let n = try cInt(b.count, "BLOB parameter size")
+                b.withUnsafeBytes { _ = lx_bind_blob(handle, idx, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1), n) }
             case .value(let v): if let v { lx_bind_value(handle, idx, v) } else { lx_bind_null(handle, idx) }
             case .null: lx_bind_null(handle, idx)
             }
@@ -71,7 +73,7 @@ final class Statement {
 
 /// A value bound to a statement parameter.
 enum SQLArg {
-    case int(Int64), double(Double), text(String), blob([UInt8]), zeroblob(Int), value(OpaquePointer?), null
+    case int(Int64), double(Double), text(String), blob([UInt8]), value(OpaquePointer?), null
 }
 
 /// Quotes an SQL identifier.

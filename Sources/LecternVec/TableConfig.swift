@@ -35,7 +35,7 @@ struct TableConfig {
                     chunkSize = n
                 case "cache_mb":
                     guard let n = Int(value), n >= 0 else { throw VecError("lectern_vec: cache_mb must be >= 0, got '\(value)'") }
-                    cacheMB = n
+                    cacheMB = min(n, Int.max >> 21)   // bytes = cacheMB << 20 must not wrap
                 default:
                     throw VecError("lectern_vec: unknown option '\(key)'; \(TableConfig.usage)")
                 }

@@ -179,9 +179,11 @@ private func filter(_ c: VecCursor, _ idxNum: Int32, _ idxStr: String, _ argv: [
         c.rowids = r.map { $0.rowid }
         c.distances = r.map { $0.distance }
     case 2:
+        try t.checkUsable(ivf: false)
         let v = argv.first ?? nil
         c.rowids = lx_value_type(v) == SQLITE_INTEGER ? try t.allRowids(point: lx_value_int64(v)) : []
     default:
+        try t.checkUsable(ivf: false)
         c.rowids = try t.allRowids(point: nil)
     }
 }
@@ -193,6 +195,7 @@ private func update(_ t: VecTable, _ argc: Int32, _ argv: UnsafeMutablePointer<O
         }
         return lx_value_int64(v)
     }
+    try t.checkUsable(ivf: false)
     if argc == 1 {
         try t.delete(rowid: try rowidArg(argv[0]))
         return
@@ -217,6 +220,7 @@ private func update(_ t: VecTable, _ argc: Int32, _ argv: UnsafeMutablePointer<O
         return
     }
     // UPDATE: validate first so a bad value leaves the row as it was.
+    try t.checkUsable(ivf: true)
     let old = try rowidArg(argv[0]), new = try rowidArg(argv[1])
     _ = try t.vectorArgument(vector)
     try t.checkPartition(partition)

@@ -12,6 +12,11 @@ final class VecTable {
     /// IVF state, read from `<t>_info`: centroids (nlist x dims, row-major) once trained.
     var centroids: [Float] = []
     var ivfTrained: Bool { !centroids.isEmpty }
+    /// Set when `<t>_info` is unusable: every statement on the table reports it (DROP TABLE still works).
+    var formatError: VecError? = nil
+    /// Set when the IVF centroids are unusable: IVF queries and inserts report it; exact queries,
+    /// deletes, 'clear-centroids' and 'compute-centroids' (which repair it) still work.
+    var ivfError: VecError? = nil
 
     // Cache: valid while the file's data version is unchanged and no write transaction of ours is open.
     var cache: [Int64: ChunkData] = [:]
@@ -34,9 +39,20 @@ final class VecTable {
         self.schema = schema
         self.name = name
         self.config = config
-        main = ChunkStore(db: db, schema: schema, prefix: name, chunkSize: config.chunkSize, vectorBytes: config.vectorBytes)
-        ivfStore = ChunkStore(db: db, schema: schema, prefix: name + "_ivf", chunkSize: 128, vectorBytes: config.vectorBytes)
+        main = VecTable.mainStore(db, schema, name, config)
+        ivfStore = VecTable.ivfStore(db, schema, name, config)
     }
+
+    static func mainStore(_ db: OpaquePointer, _ schema: String, _ name: String, _ config: TableConfig) -> ChunkStore {
+        ChunkStore(db: db, schema: schema, prefix: name, chunkSize: config.chunkSize, vectorBytes: config.vectorBytes, fixedListId: 0)
+    }
+
+    static func ivfStore(_ db: OpaquePointer, _ schema: String, _ name: String, _ config: TableConfig) -> ChunkStore {
+        ChunkStore(db: db, schema: schema, prefix: name + "_ivf", chunkSize: ivfChunkSize, vectorBytes: config.vectorBytes, fixedListId: nil)
+    }
+
+    /// Slots per IVF list chunk.
+    static let ivfChunkSize = 128
 
     var q: String { quoteIdent(schema) + "." }
     func shadow(_ suffix: String) -> String { q + quoteIdent(name + "_" + suffix) }
@@ -64,24 +80,63 @@ final class VecTable {
         }
     }
 
+    /// Reads `<t>_info` and the IVF centroids. A damaged value does not fail the connection (that
+    /// would make the table impossible to DROP); it is kept and reported by the statements it affects.
     func loadState() throws {
-        let st = try main.statement("SELECT centroid FROM \(shadow("ivf_centroids")) ORDER BY list_id")
-        st.bind([])
-        var c: [Float] = []
-        while try st.step() {
-            let b = st.bytes(0)
-            guard b.count == config.dims * 4 else { st.reset(); throw VecError("lectern_vec: corrupt IVF centroid in \(name)_ivf_centroids") }
-            c += (0..<config.dims).map { b.loadUnaligned(fromByteOffset: $0 * 4, as: Float.self) }
+        formatError = nil
+        let info = name + "_info"
+        let f = try main.statement("SELECT value FROM \(shadow("info")) WHERE key = 'format'")
+        try f.bind([])
+        if try f.step() {
+            if f.type(0) != SQLITE_INTEGER || f.int(0) != 1 {
+                formatError = corrupt(info, "format is \(f.text(0).map { "'\($0)'" } ?? "NULL"), expected 1")
+            }
+        } else {
+            formatError = corrupt(info, "no 'format' row")
         }
-        st.reset()
-        centroids = c
+        f.reset()
+        ivfError = nil
+        centroids = []
+        do { centroids = try readCentroids() } catch let e as VecError { ivfError = e }
+    }
+
+    /// The centroids, checked: list_id 0, 1, 2, ... in order, each a BLOB of `dims` finite float32.
+    private func readCentroids() throws -> [Float] {
+        let table = name + "_ivf_centroids"
+        let st = try main.statement("SELECT list_id, centroid FROM \(shadow("ivf_centroids")) ORDER BY list_id")
+        try st.bind([])
+        defer { st.reset() }
+        var c: [Float] = []
+        var n: Int64 = 0
+        let d = config.dims
+        while try st.step() {
+            guard config.ivf else { throw corrupt(table, "has centroids but \(name) has no IVF index") }
+            let list = try st.integer(0, table, "list_id", "centroid \(n)")
+            guard list == n else { throw corrupt(table, "list_id \(list) where \(n) was expected (lists are numbered 0, 1, 2, ...)") }
+            guard n < Int64(config.nlist) else { throw corrupt(table, "more than nlist (\(config.nlist)) centroids") }
+            let b = try st.blob(1, table, "centroid", "list \(list)")
+            guard b.count == d * 4 else { throw corrupt(table, "centroid of list \(list) is \(b.count) bytes, expected \(d * 4)") }
+            for j in 0..<d {
+                let x = b.loadUnaligned(fromByteOffset: j * 4, as: Float.self)
+                guard x.isFinite else { throw corrupt(table, "centroid of list \(list) has a non-finite element \(j)") }
+                c.append(x)
+            }
+            n += 1
+        }
+        return c
+    }
+
+    /// Throws the stored corruption that keeps this table (or its IVF index) from being used.
+    func checkUsable(ivf: Bool) throws {
+        if let formatError { throw formatError }
+        if ivf, let ivfError { throw ivfError }
     }
 
     /// After ALTER TABLE ... RENAME: the shadow tables now carry the new name.
     func rename(to newName: String) {
         name = newName
-        main = ChunkStore(db: db, schema: schema, prefix: newName, chunkSize: config.chunkSize, vectorBytes: config.vectorBytes)
-        ivfStore = ChunkStore(db: db, schema: schema, prefix: newName + "_ivf", chunkSize: 128, vectorBytes: config.vectorBytes)
+        main = VecTable.mainStore(db, schema, newName, config)
+        ivfStore = VecTable.ivfStore(db, schema, newName, config)
     }
 
     func close() {
@@ -96,14 +151,23 @@ final class VecTable {
         cache.removeAll()
         ivfCache.removeAll()
         cachedBytes = 0
+        main.dropCache()
+        ivfStore.dropCache()
+    }
+
+    /// Whether cached chunks may be used now: not inside a write transaction, and only while the
+    /// file's data version is the one they were read at (the caches are dropped when it moved).
+    func cachingAllowed() -> Bool {
+        if inWrite { return false }
+        let v = lx_data_version(db, schema)
+        if v != cacheVersion { dropCache(); cacheVersion = v }
+        return true
     }
 
     /// The chunks with these ids, from the cache when it is current.
     func chunks(_ ids: [Int64], ivf: Bool) throws -> [ChunkData] {
         let store = ivf ? ivfStore : main
-        if inWrite { return try ids.map { try store.load(chunkId: $0) } }
-        let v = lx_data_version(db, schema)
-        if v != cacheVersion { dropCache(); cacheVersion = v }
+        if !cachingAllowed() { return try ids.map { try store.load(chunkId: $0) } }
         let limit = config.cacheMB << 20
         var out: [ChunkData] = []
         out.reserveCapacity(ids.count)
@@ -161,7 +225,7 @@ final class VecTable {
 
     func exists(_ rowid: Int64) throws -> Bool {
         let st = try main.statement("SELECT 1 FROM \(shadow("rowids")) WHERE rowid = ?")
-        st.bind([.int(rowid)])
+        try st.bind([.int(rowid)])
         defer { st.reset() }
         return try st.step()
     }
@@ -184,12 +248,17 @@ final class VecTable {
             }
             id = rowid
         } else {
-            let st = try main.statement("SELECT coalesce(max(rowid), 0) + 1 FROM \(shadow("rowids"))")
-            st.bind([])
+            let st = try main.statement("SELECT max(rowid) FROM \(shadow("rowids"))")
+            try st.bind([])
+            defer { st.reset() }
             _ = try st.step()
-            id = st.int(0)
-            st.reset()
+            if st.type(0) == SQLITE_NULL { id = 1 } else {
+                let m = st.int(0)
+                guard m < Int64.max else { throw VecError("lectern_vec: cannot choose a rowid for \(name): the largest rowid is in use; give one") }
+                id = m + 1
+            }
         }
+        try checkUsable(ivf: true)
         dropCache()
         let (chunk, slot) = try v.bytes.withUnsafeBytes { try main.append(listId: 0, partition: partition, rowid: id, vector: $0.baseAddress!) }
         try main.statement("INSERT INTO \(shadow("rowids"))(rowid, partition, chunk_id, chunk_offset) VALUES (?, ?, ?, ?)")
@@ -205,46 +274,43 @@ final class VecTable {
 
     func delete(rowid: Int64) throws {
         dropCache()
-        let st = try main.statement("SELECT chunk_id, chunk_offset FROM \(shadow("rowids")) WHERE rowid = ?")
-        st.bind([.int(rowid)])
-        guard try st.step() else { st.reset(); return }
-        let chunk = st.int(0), slot = Int(st.int(1))
-        st.reset()
-        try main.remove(chunkId: chunk, slot: slot)
+        guard let (chunk, slot) = try locate(rowid, map: "rowids") else { return }
+        // Both maps are checked before anything changes, so a corrupt one leaves the row intact.
+        let ivfLoc = try locate(rowid, map: "ivf_rowids")
+        if let (c, s) = ivfLoc { _ = try ivfStore.verifySlot(chunkId: c, slot: s, rowid: rowid, mapTable: name + "_ivf_rowids", useCache: false) }
+        try main.remove(chunkId: chunk, slot: slot, rowid: rowid, mapTable: name + "_rowids")
         try main.statement("DELETE FROM \(shadow("rowids")) WHERE rowid = ?").bind([.int(rowid)]).run()
-        let iv = try main.statement("SELECT chunk_id, chunk_offset FROM \(shadow("ivf_rowids")) WHERE rowid = ?")
-        iv.bind([.int(rowid)])
-        if try iv.step() {
-            let c = iv.int(0), s = Int(iv.int(1))
-            iv.reset()
-            try ivfStore.remove(chunkId: c, slot: s)
+        if let (c, s) = ivfLoc {
+            try ivfStore.remove(chunkId: c, slot: s, rowid: rowid, mapTable: name + "_ivf_rowids")
             try main.statement("DELETE FROM \(shadow("ivf_rowids")) WHERE rowid = ?").bind([.int(rowid)]).run()
-        } else {
-            iv.reset()
         }
     }
 
     // MARK: reads
 
-    /// (partition value holder statement, chunk, slot) for a rowid; the caller reads column 0 as the partition.
-    func locate(_ rowid: Int64) throws -> (chunk: Int64, slot: Int)? {
-        let st = try main.statement("SELECT chunk_id, chunk_offset FROM \(shadow("rowids")) WHERE rowid = ?")
-        st.bind([.int(rowid)])
+    /// (chunk, slot) of a rowid in `<t>_<map>` (`rowids` or `ivf_rowids`), type-checked; nil when absent.
+    /// The slot is not yet checked against its chunk: `ChunkStore.verifySlot` does that.
+    func locate(_ rowid: Int64, map: String = "rowids") throws -> (chunk: Int64, slot: Int64)? {
+        let st = try main.statement("SELECT chunk_id, chunk_offset FROM \(shadow(map)) WHERE rowid = ?")
+        try st.bind([.int(rowid)])
         defer { st.reset() }
         guard try st.step() else { return nil }
-        return (st.int(0), Int(st.int(1)))
+        let table = name + "_" + map
+        return (try st.integer(0, table, "chunk_id", "rowid \(rowid)"), try st.integer(1, table, "chunk_offset", "rowid \(rowid)"))
     }
 
     func resultVector(_ ctx: OpaquePointer?, rowid: Int64) throws {
         guard let (chunk, slot) = try locate(rowid) else { lx_result_null(ctx); return }
-        let bytes = try main.readVector(chunkId: chunk, slot: slot)
-        bytes.withUnsafeBytes { lx_result_blob(ctx, $0.baseAddress, Int32($0.count)) }
+        _ = try main.verifySlot(chunkId: chunk, slot: slot, rowid: rowid, mapTable: name + "_rowids", useCache: cachingAllowed())
+        let bytes = try main.readVector(chunkId: chunk, slot: Int(slot))
+        let n = try cInt(bytes.count, "vector size")
+        bytes.withUnsafeBytes { lx_result_blob(ctx, $0.baseAddress, n) }
         lx_result_subtype(ctx, config.type.rawValue)
     }
 
     func resultPartition(_ ctx: OpaquePointer?, rowid: Int64) throws {
         let st = try main.statement("SELECT partition FROM \(shadow("rowids")) WHERE rowid = ?")
-        st.bind([.int(rowid)])
+        try st.bind([.int(rowid)])
         defer { st.reset() }
         if try st.step() { lx_result_value(ctx, st.value(0)) } else { lx_result_null(ctx) }
     }
@@ -254,7 +320,7 @@ final class VecTable {
         let st = try main.statement(point == nil
             ? "SELECT rowid FROM \(shadow("rowids")) ORDER BY rowid"
             : "SELECT rowid FROM \(shadow("rowids")) WHERE rowid = ?")
-        st.bind(point.map { [.int($0)] } ?? [])
+        try st.bind(point.map { [.int($0)] } ?? [])
         while try st.step() { out.append(st.int(0)) }
         st.reset()
         return out
@@ -264,6 +330,7 @@ final class VecTable {
     static let maxK: Int64 = 4096
 
     func knnQuery(vector value: OpaquePointer?, k: Int64, partition: OpaquePointer?, hasPartition: Bool, nprobe: Int64?) throws -> [(rowid: Int64, distance: Float)] {
+        try checkUsable(ivf: false)
         if k < 0 { throw VecError("lectern_vec: k must be >= 0 in a KNN query on \(name), got \(k)") }
         if k > VecTable.maxK { throw VecError("lectern_vec: k value in KNN query on \(name) too large: \(k) (the limit is \(VecTable.maxK))") }
         let v: Vector
@@ -276,13 +343,52 @@ final class VecTable {
         defer { query.deallocate() }
         let probes = nprobe ?? Int64(config.nprobe)
         if probes < 0 { throw VecError("lectern_vec: nprobe must be >= 0, got \(probes)") }
+        if probes > 0 { try checkUsable(ivf: true) }
         if ivfTrained && probes > 0 {
             let lists = nearestCentroids(v.floats, count: min(Int(probes), centroids.count / config.dims))
             let ids = try ivfStore.chunkIds(listIds: lists.map { Int64($0) }, partition: partition, filterPartition: hasPartition)
-            return knn(try chunks(ids, ivf: true), query, k: Int(k), vectorBytes: config.vectorBytes)
+            let scanned = try chunks(ids, ivf: true)
+            let hits = knn(scanned, query, k: Int(k), vectorBytes: config.vectorBytes)
+            try verify(hits, scanned, ivf: true, partition: hasPartition ? partition : nil)
+            return hits.map { ($0.rowid, $0.distance) }
         }
         let ids = try main.chunkIds(listIds: [0], partition: partition, filterPartition: hasPartition)
-        return knn(try chunks(ids, ivf: false), query, k: Int(k), vectorBytes: config.vectorBytes)
+        let scanned = try chunks(ids, ivf: false)
+        let hits = knn(scanned, query, k: Int(k), vectorBytes: config.vectorBytes)
+        try verify(hits, scanned, ivf: false, partition: hasPartition ? partition : nil)
+        return hits.map { ($0.rowid, $0.distance) }
+    }
+
+    /// Checks the k results of a scan (not every scanned vector: the scan validated its chunks as
+    /// wholes) against the rowid maps: each result's rowid must live exactly where the scan found
+    /// it, so a stray validity bit, a wrong rowid in `<t>_vectors` or a partition mismatch is an
+    /// error instead of a deleted, duplicated or misfiled row in the answer.
+    private func verify(_ hits: [KNNHit], _ scanned: [ChunkData], ivf: Bool, partition: OpaquePointer?) throws {
+        let map = ivf ? "ivf_rowids" : "rowids"
+        let mapTable = name + "_" + map
+        let store = ivf ? ivfStore : main
+        let part = try main.statement(partition == nil
+            ? "SELECT 1 FROM \(shadow("rowids")) WHERE rowid = ?"
+            : "SELECT coalesce(partition = ?, 0) FROM \(shadow("rowids")) WHERE rowid = ?")
+        for h in hits {
+            let chunk = scanned[h.chunkIndex].chunkId
+            guard let (c, s) = try locate(h.rowid, map: map) else {
+                throw corrupt(mapTable, "rowid \(h.rowid) is in a filled slot (chunk \(chunk), slot \(h.slot)) of \(store.chunksTable) but has no row in \(mapTable)")
+            }
+            guard c == chunk, s == Int64(h.slot) else {
+                throw corrupt(mapTable, "rowid \(h.rowid) is in chunk \(chunk) slot \(h.slot) of \(store.chunksTable), but \(mapTable) places it at chunk \(c) slot \(s)")
+            }
+            if ivf || partition != nil {
+                try part.bind(partition == nil ? [.int(h.rowid)] : [.value(partition), .int(h.rowid)])
+                defer { part.reset() }
+                guard try part.step() else {
+                    throw corrupt(name + "_rowids", "rowid \(h.rowid) is in the IVF index (\(mapTable)) but has no row in \(name)_rowids")
+                }
+                guard part.int(0) == 1 else {
+                    throw corrupt(name + "_rowids", "the partition of rowid \(h.rowid) differs from that of its chunk \(chunk) in \(store.chunksTable)")
+                }
+            }
+        }
     }
 }
 

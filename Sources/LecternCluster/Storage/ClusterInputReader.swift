@@ -52,6 +52,7 @@ public enum ClusterInputReader {
         case notFound(kind: String, name: String, known: [String])
         case badIdentifier(String)
         case badVector(documentID: Int64, detail: String)
+        case badEmbedder(id: Int64)
 
         public var description: String {
             switch self {
@@ -62,6 +63,8 @@ public enum ClusterInputReader {
                 return "vector table or column name '\(s)' is not a plain SQL identifier"
             case .badVector(let id, let detail):
                 return "vector of document \(id): \(detail)"
+            case .badEmbedder(let id):
+                return "embedder \(id) has no valid dim (1...65536) or vector_table: corrupt file"
             }
         }
     }
@@ -82,9 +85,13 @@ public enum ClusterInputReader {
     public static func read(_ store: Store, _ source: Source) throws -> Loaded {
         try store.pool.read { db in
             let (embID, embFP) = try lookup(db, table: "embedders", kind: "embedder", source.embedder)
-            let meta = try Row.fetchOne(db, sql: "SELECT dim, vector_table FROM embedders WHERE id = ?", arguments: [embID])!
-            let dim: Int = meta["dim"]
-            let vtable: String = meta["vector_table"]
+            // A file is input: a NULL or absurd dim must be an error, not a trap in `dim * 4` or the allocation below.
+            // (fromDatabaseValue: GRDB's `as Int?` still traps on TEXT.)
+            guard let meta = try Row.fetchOne(db, sql: "SELECT dim, vector_table FROM embedders WHERE id = ?", arguments: [embID]),
+                  let dim = Int.fromDatabaseValue(meta["dim"] as DatabaseValue), (1...65536).contains(dim),
+                  let vtable = String.fromDatabaseValue(meta["vector_table"] as DatabaseValue) else {
+                throw ReadError.badEmbedder(id: embID)
+            }
             try checkIdentifier(vtable)
             try checkIdentifier(source.vectorColumn)
             var tok: (Int64, String)? = nil
