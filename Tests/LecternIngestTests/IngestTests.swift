@@ -370,6 +370,24 @@ final class IngestLineEndAndDamageTests: XCTestCase {
         XCTAssertEqual(try strings("SELECT count(*) FROM documents"), ["\(complete + 10)"])
     }
 
+    /// A corrupt (not truncated) gzip member: the records before the damage are kept, the
+    /// damage is reported, and nothing after it is taken for a record.
+    func testCorruptGzipKeepsTheRecordsBeforeTheDamage() throws {
+        var rng = SplitMix(seed: 7)
+        let lines = (0..<3000).map { n in #"{"text": "record \#(n): \#((0..<8).map { _ in String(rng.next() % 100_000) }.joined(separator: " "))"}"# }
+        let full = try gzip("full.jsonl.gz", lines)
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: full)))
+        for i in (bytes.count / 2)..<(bytes.count / 2 + 64) { bytes[i] ^= 0x5A }
+        let corrupt = try write("corrupt.jsonl.gz", bytes)
+        XCTAssertThrowsError(try ingest([corrupt])) { XCTAssertTrue("\($0)".contains("corrupt gzip data"), "\($0)") }
+        let kept = try strings("SELECT text FROM documents ORDER BY id")
+        XCTAssertGreaterThan(kept.count, 1000)
+        XCTAssertEqual(Array(kept.prefix(1000)), (0..<1000).map { n in
+            let object = try? JSONSerialization.jsonObject(with: Data(lines[n].utf8)) as? [String: String]
+            return object?["text"] ?? ""
+        })
+    }
+
     /// #9: a source that yields no valid record (empty, or binary) is an error, as in
     /// import-instructions; the other sources are still read.
     func testSourceWithNoValidRecordFails() throws {
@@ -410,5 +428,18 @@ final class IngestLineEndAndDamageTests: XCTestCase {
         try write("e/x.txt", "x file")
         XCTAssertEqual(try ingest([dir.appendingPathComponent("e/x.txt").path]).added, 1)
         XCTAssertTrue(try ingest([dir.appendingPathComponent("e").path]).sources[0].alreadyIngested)
+    }
+}
+
+/// A small seeded generator (SplitMix64) for reproducible test data.
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E3779B97F4A7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
+        z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
+        return z ^ (z >> 31)
     }
 }

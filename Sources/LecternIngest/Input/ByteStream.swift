@@ -100,7 +100,10 @@ package final class ByteStream {
                 atMemberBoundary = true
             } else if status != Z_OK && status != Z_BUF_ERROR {
                 damaged = true
-                let error = IngestError.unreadable(path: path, detail: "corrupt gzip data (zlib error \(status))")
+                // Deflate notices damage late (the checksum is at the end of a member), so what
+                // was decompressed just before may be garbage too; the reader's checks catch most.
+                let error = IngestError.unreadable(
+                    path: path, detail: "corrupt gzip data (zlib error \(status); found late, so the lines just before may be damaged too)")
                 guard produced > 0 else { throw error }
                 pendingError = error
             } else if produced == 0 && eof && inOffset == inAvailable {
