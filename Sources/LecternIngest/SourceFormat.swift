@@ -22,7 +22,9 @@ public enum SourceFormat: String, Codable, Sendable, CaseIterable {
         }
         let stream = try ByteStream(path: path)
         var head: [UInt8] = []
-        while head.count < 65536, try stream.read(into: &head) {}
+        // A damaged (say, truncated gzip) file is judged by what could be read; reading it
+        // reports the damage later, keeping what comes before it.
+        while head.count < 65536, (try? stream.read(into: &head)) == true {}
         if PubMedQAReader.looksLikePubMedQA(prefix: head) { return .pubmedqa }
         let first = head.first { !($0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09) }
         if ext == "json" {

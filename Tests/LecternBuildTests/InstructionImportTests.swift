@@ -445,6 +445,23 @@ final class InstructionImportTests: XCTestCase {
         ])
     }
 
+    /// Issue 13 #7: "\r\n" and "\r" end lines in JSON Lines, and count as lines in the
+    /// locations of a JSON array's records (Python's universal newlines).
+    func testCRAndCRLFLineEnds() throws {
+        let path = try write("cr.jsonl", #"{"instruction": "One", "output": "1"}"# + "\r" + #"{"instruction": "Two", "output": "2"}"# + "\r\n"
+                             + "{broken\r" + #"{"instruction": "Four", "output": "4"}"# + "\r")
+        let store = try makeStore()
+        let summary = try InstructionImporter(store: store).importFile(path: path)
+        XCTAssertEqual(summary.imported, 3, summary.problems.joined(separator: "\n"))
+        XCTAssertEqual(summary.skipped, 1)
+        assertProblem(summary.problems, "\(path):3", "malformed JSON")
+        let array = try write("cr.json", "[\r" + #"{"instruction": "A", "output": "a"},"# + "\r" + #"{"instruction": "B", "output": tru},"# + "\r\n"
+                              + #"{"instruction": "C", "output": "c"}"# + "\r]\r")
+        let s2 = try InstructionImporter(store: store).importFile(path: array)
+        XCTAssertEqual(s2.imported, 2, s2.problems.joined(separator: "\n"))
+        assertProblem(s2.problems, "\(array):3: record 2", "malformed JSON: invalid literal")
+    }
+
     /// A file cut short: the complete records before the cut are imported, the cut one is named.
     func testTruncatedArrayKeepsTheRecordsBeforeTheCut() throws {
         let path = try write("cut.json", #"[{"instruction": "A", "output": "a"}, {"instruction": "B", "output": "b"}, {"instruction": "C", "out"#)

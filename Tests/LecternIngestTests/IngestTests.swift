@@ -250,3 +250,196 @@ final class IngestTests: XCTestCase {
         XCTAssertEqual(try store.pool.read { try String.fetchAll($0, sql: "SELECT external_id || ':' || id FROM documents ORDER BY id") }, full)
     }
 }
+
+/// Issue 13: line ends, surrounding whitespace, damaged and empty sources.
+final class IngestLineEndAndDamageTests: XCTestCase {
+    var dir: URL!
+    var store: Store!
+    var warnings: [String] = []
+
+    override func setUpWithError() throws {
+        dir = try TestSupport.temporaryDirectory(self)
+        store = try Store.create(path: dir.appendingPathComponent("c.lectern").path, domain: "biomedicine")
+        warnings = []
+        setenv("LECTERN_PROGRESS", "off", 1)
+    }
+
+    func ingest(_ paths: [String], into store: Store? = nil, _ configure: (inout IngestOptions) -> Void = { _ in }) throws -> IngestSummary {
+        var options = IngestOptions()
+        configure(&options)
+        let ingester = Ingester(store: store ?? self.store, options: options)
+        ingester.warn = { [unowned self] in warnings.append($0) }
+        return try ingester.ingest(paths: paths)
+    }
+
+    @discardableResult
+    func write(_ name: String, _ bytes: [UInt8]) throws -> String {
+        let url = dir.appendingPathComponent(name)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data(bytes).write(to: url)
+        return url.path
+    }
+
+    @discardableResult
+    func write(_ name: String, _ text: String) throws -> String { try write(name, Array(text.utf8)) }
+
+    func strings(_ sql: String, in store: Store? = nil) throws -> [String] {
+        try (store ?? self.store).pool.read { try String.fetchAll($0, sql: sql) }
+    }
+
+    /// #7: `"Title line\r\nBody one. Body two.\r\n"` used to become "empty text" under
+    /// --title-first-line (Swift's split on "\n" does not split "\r\n"), and kept its "\r"s
+    /// without it. CRLF and CR are line ends; the file's surrounding whitespace is stripped as
+    /// AdaptLLM's `f.read().strip()` does (Python's text mode turns "\r\n" and "\r" into "\n").
+    func testCRLFAndCRTextFilesAreLinesAndStripped() throws {
+        for i in 0..<100 { try write(String(format: "crlf/%03d.txt", i), "Title line \(i)\r\nBody one \(i). Body two.\r\n") }
+        try write("crlf/cr.txt", "Old Mac title\rFirst line.\rSecond line.\r")
+        try write("crlf/spaces.txt", "\n\n  Spaced title  \n\nSpaced body.\n\n\t \n")
+        let corpus = dir.appendingPathComponent("crlf").path
+        let summary = try ingest([corpus]) { $0.titleFirstLine = true }
+        XCTAssertEqual(summary.added, 102, "\(warnings)")
+        XCTAssertEqual(summary.skipped, 0, "\(warnings)")
+        XCTAssertEqual(try strings("SELECT title || '|' || text FROM documents WHERE external_id IN ('000.txt', '099.txt', 'cr.txt', 'spaces.txt') ORDER BY id"), [
+            "Title line 0|Body one 0. Body two.", "Title line 99|Body one 99. Body two.",
+            "Old Mac title|First line.\nSecond line.",
+            // AdaptLLM: strip the file, title = first line, body = the rest (its leading newline kept).
+            "Spaced title|\nSpaced body.",
+        ])
+        XCTAssertEqual(try strings("SELECT id FROM documents WHERE instr(text, char(13)) OR instr(title, char(13)) OR text LIKE '%' || char(10)"), [])
+
+        // Without the flag: the whole file, line ends as "\n", surrounding whitespace stripped.
+        let plain = try Store.create(path: dir.appendingPathComponent("plain.lectern").path, domain: "x")
+        XCTAssertEqual(try ingest([corpus], into: plain).added, 102, "\(warnings)")
+        XCTAssertEqual(try strings("SELECT text FROM documents WHERE external_id IN ('000.txt', 'cr.txt', 'spaces.txt') ORDER BY id", in: plain), [
+            "Title line 0\nBody one 0. Body two.", "Old Mac title\nFirst line.\nSecond line.", "Spaced title  \n\nSpaced body.",
+        ])
+        // A single text file reads the same way as inside a directory.
+        let single = try Store.create(path: dir.appendingPathComponent("single.lectern").path, domain: "x")
+        XCTAssertEqual(try ingest([dir.appendingPathComponent("crlf/cr.txt").path], into: single) { $0.titleFirstLine = true }.added, 1)
+        XCTAssertEqual(try strings("SELECT title || '|' || text FROM documents", in: single), ["Old Mac title|First line.\nSecond line."])
+    }
+
+    /// #7: "\r" alone ends a line in JSON Lines and CSV too (Python's universal newlines); line
+    /// numbers in messages count it.
+    func testCRLineEndsInJSONLAndCSV() throws {
+        let jsonl = try write("cr.jsonl", #"{"text": "a"}"# + "\r" + #"{"text": "b"}"# + "\r\n" + #"{"text": "c"}"# + "\n{oops}\r" + #"{"text": "d"}"# + "\r")
+        let summary = try ingest([jsonl])
+        XCTAssertEqual(summary.added, 4, "\(warnings)")
+        XCTAssertEqual(summary.skipped, 1)
+        XCTAssertEqual(warnings.count, 1)
+        XCTAssertTrue(warnings.first?.hasPrefix("\(jsonl):4: malformed JSON") ?? false, "\(warnings)")
+        let csv = try write("cr.csv", "text,id\r" + "first row,1\r" + "\"multi\rline\",2\r\n" + "third,3")
+        XCTAssertEqual(try ingest([csv]).added, 3, "\(warnings)")
+        XCTAssertEqual(try strings("SELECT text FROM documents WHERE source_id = (SELECT id FROM sources WHERE path = '\(csv)') ORDER BY id"),
+                       ["first row", "multi\nline", "third"])
+    }
+
+    /// Lines of a gzip file, compressed with the system's gzip.
+    func gzip(_ name: String, _ lines: [String]) throws -> String {
+        let raw = try write(name + ".raw", lines.joined(separator: "\n") + "\n")
+        let gz = dir.appendingPathComponent(name).path
+        XCTAssertEqual(try TestSupport.run(URL(fileURLWithPath: "/bin/sh"), ["-c", "gzip -c '\(raw)' > '\(gz)'"]).status, 0)
+        return gz
+    }
+
+    /// #9: a truncated `.jsonl.gz` kept none of its records (exit 1, "truncated gzip file"), and
+    /// stopped the sources after it. Every complete record before the damage is kept, the other
+    /// sources are read, and the ingest reports the damage and throws at the end.
+    func testTruncatedGzipKeepsCompleteRecordsAndOtherSourcesGoOn() throws {
+        let lines = (0..<3000).map { #"{"text": "record \#($0) of a long gzip file with some words to compress", "id": "\#($0)"}"# }
+        let full = try gzip("full.jsonl.gz", lines)
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: full))
+        let truncated = try write("cut.jsonl.gz", Array(bytes.prefix(bytes.count * 6 / 10)))
+        // What gzip itself recovers from the cut file: that many complete lines.
+        let recovered = try TestSupport.run(URL(fileURLWithPath: "/bin/sh"), ["-c", "gzip -dc '\(truncated)' 2>/dev/null | wc -l"])
+        let complete = Int(recovered.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+        XCTAssertGreaterThan(complete, 100)
+        XCTAssertLessThan(complete, 3000)
+        let good = try write("good.jsonl", (0..<10).map { #"{"text": "good document \#($0)"}"# }.joined(separator: "\n"))
+
+        XCTAssertThrowsError(try ingest([truncated, good]) { $0.batchDocuments = 1000 }) { error in
+            XCTAssertTrue("\(error)".contains("\(truncated)") && "\(error)".contains("truncated gzip file"), "\(error)")
+        }
+        XCTAssertEqual(try strings("SELECT external_id FROM documents WHERE source_id = 1 ORDER BY id"), (0..<complete).map(String.init))
+        XCTAssertEqual(try strings("SELECT count(*) FROM documents WHERE source_id = 2"), ["10"], "the source after the damaged one is read")
+        XCTAssertEqual(try strings("SELECT status || ' ' || records_done FROM sources ORDER BY id"), ["partial \(complete)", "complete 10"])
+        XCTAssertEqual(try strings("SELECT status FROM stage_runs"), ["failed"])
+
+        // Again: the damaged source is still reported, nothing is added or lost.
+        XCTAssertThrowsError(try ingest([truncated, good])) { XCTAssertTrue("\($0)".contains("truncated gzip file"), "\($0)") }
+        XCTAssertEqual(try strings("SELECT count(*) FROM documents"), ["\(complete + 10)"])
+    }
+
+    /// A corrupt (not truncated) gzip member: the records before the damage are kept, the
+    /// damage is reported, and nothing after it is taken for a record.
+    func testCorruptGzipKeepsTheRecordsBeforeTheDamage() throws {
+        var rng = SplitMix(seed: 7)
+        let lines = (0..<3000).map { n in #"{"text": "record \#(n): \#((0..<8).map { _ in String(rng.next() % 100_000) }.joined(separator: " "))"}"# }
+        let full = try gzip("full.jsonl.gz", lines)
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: full)))
+        for i in (bytes.count / 2)..<(bytes.count / 2 + 64) { bytes[i] ^= 0x5A }
+        let corrupt = try write("corrupt.jsonl.gz", bytes)
+        XCTAssertThrowsError(try ingest([corrupt])) { XCTAssertTrue("\($0)".contains("corrupt gzip data"), "\($0)") }
+        let kept = try strings("SELECT text FROM documents ORDER BY id")
+        XCTAssertGreaterThan(kept.count, 1000)
+        XCTAssertEqual(Array(kept.prefix(1000)), (0..<1000).map { n in
+            let object = try? JSONSerialization.jsonObject(with: Data(lines[n].utf8)) as? [String: String]
+            return object?["text"] ?? ""
+        })
+    }
+
+    /// #9: a source that yields no valid record (empty, or binary) is an error, as in
+    /// import-instructions; the other sources are still read.
+    func testSourceWithNoValidRecordFails() throws {
+        let empty = try write("empty.jsonl", "")
+        var rng = SystemRandomNumberGenerator()
+        let binary = try write("blob.jsonl", (0..<8192).map { _ in UInt8.random(in: 0...255, using: &rng) })
+        let good = try write("good.jsonl", #"{"text": "the only good one"}"#)
+        XCTAssertThrowsError(try ingest([empty, binary, good])) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains("\(empty): no valid record"), text)
+            XCTAssertTrue(text.contains("\(binary): no valid record"), text)
+            XCTAssertFalse(text.contains("\(good):"), text)
+        }
+        XCTAssertEqual(try strings("SELECT text FROM documents"), ["the only good one"])
+        // Still an error when run again (the empty source is not "already ingested" and fine).
+        XCTAssertThrowsError(try ingest([empty])) { XCTAssertTrue("\($0)".contains("no valid record"), "\($0)") }
+        let emptyDir = dir.appendingPathComponent("nothing-here")
+        try FileManager.default.createDirectory(at: emptyDir, withIntermediateDirectories: true)
+        XCTAssertThrowsError(try ingest([emptyDir.path])) { XCTAssertTrue("\($0)".contains("no valid record"), "\($0)") }
+    }
+
+    /// #8: a directory is identified file by file: a file added later is read on the next
+    /// run, the others are not read again, and a file that became readable is read.
+    func testDirectoryRescanReadsOnlyNewFiles() throws {
+        try write("d/a.txt", "first file")
+        try write("d/b.txt", "second file")
+        let corpus = dir.appendingPathComponent("d").path
+        XCTAssertEqual(try ingest([corpus]).added, 2)
+        let again = try ingest([corpus])
+        XCTAssertTrue(again.sources[0].alreadyIngested)
+        try write("d/sub/c.txt", "third file, added later")
+        let third = try ingest([corpus])
+        XCTAssertEqual(third.added, 1)
+        XCTAssertEqual(third.duplicates, 0, "the files ingested before are not read again")
+        XCTAssertEqual(try strings("SELECT text FROM documents ORDER BY id"), ["first file", "second file", "third file, added later"])
+        // A file given on its own after its directory is already ingested, and the reverse.
+        XCTAssertTrue(try ingest([dir.appendingPathComponent("d/a.txt").path]).sources[0].alreadyIngested)
+        try write("e/x.txt", "x file")
+        XCTAssertEqual(try ingest([dir.appendingPathComponent("e/x.txt").path]).added, 1)
+        XCTAssertTrue(try ingest([dir.appendingPathComponent("e").path]).sources[0].alreadyIngested)
+    }
+}
+
+/// A small seeded generator (SplitMix64) for reproducible test data.
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E3779B97F4A7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
+        z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
+        return z ^ (z >> 31)
+    }
+}

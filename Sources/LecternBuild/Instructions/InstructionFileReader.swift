@@ -44,6 +44,8 @@ final class InstructionFileReader {
     private var line = 1
     private var count = 0
     private var done = false
+    /// Whether the byte before `buffer[0]` (dropped by ``compact()``) was a "\r".
+    private var crBeforeBuffer = false
 
     /// Opens `path` and looks at its first non-blank byte: `[` is a JSON array, `{` JSON Lines.
     /// Throws for an unreadable file, an empty one and one that cannot be JSON.
@@ -112,16 +114,31 @@ final class InstructionFileReader {
     /// Drops what was consumed, once it is most of the buffer (records are read in place).
     private func compact() {
         if pos > 0 && pos >= buffer.count / 2 {
+            crBeforeBuffer = buffer[pos - 1] == 0x0D
             buffer.removeFirst(pos)
             pos = 0
         }
+    }
+
+    /// Whether the byte at `i` ends a line: "\r", or "\n" unless right after a "\r" (the two are
+    /// one line end). Line numbers count "\n", "\r\n" and a lone "\r", as Python's universal
+    /// newlines do.
+    @inline(__always) private func endsLine(_ i: Int) -> Bool {
+        let b = buffer[i]
+        if b == 0x0D { return true }
+        guard b == 0x0A else { return false }
+        return i > 0 ? buffer[i - 1] != 0x0D : !crBeforeBuffer
     }
 
     private func skipWhitespace() throws {
         while true {
             while pos < buffer.count {
                 let b = buffer[pos]
-                if b == 0x0A { line += 1 } else if !(b == 0x20 || b == 0x09 || b == 0x0D) { return }
+                if b == 0x0A || b == 0x0D {
+                    if endsLine(pos) { line += 1 }
+                } else if !(b == 0x20 || b == 0x09) {
+                    return
+                }
                 pos += 1
             }
             if try !fill() { return }
@@ -133,26 +150,27 @@ final class InstructionFileReader {
     private func nextLine() throws -> Record? {
         while true {
             var scan = pos
-            var end: Int
+            var stop = 0, next = 0
             while true {
-                let found: Int? = buffer.withUnsafeBufferPointer { buf in
-                    guard scan < buf.count, let p = memchr(buf.baseAddress! + scan, 0x0A, buf.count - scan) else { return nil }
-                    return UnsafeRawPointer(p) - UnsafeRawPointer(buf.baseAddress!)
-                }
-                if let found { end = found; break }
-                scan = buffer.count
-                if try !fill() {
-                    guard pos < buffer.count else { done = true; return nil }
-                    end = buffer.count
+                if let (end, after) = lineEnd(from: scan) {
+                    stop = end
+                    next = after
                     break
                 }
+                if eof {
+                    guard pos < buffer.count else { done = true; return nil }
+                    stop = buffer.count
+                    next = buffer.count
+                    break
+                }
+                // Search again from the last byte: a "\r" there may be the start of "\r\n".
+                scan = max(pos, buffer.count - 1)
+                _ = try fill()
             }
             let number = line
             let start = pos
-            pos = min(end + 1, buffer.count)
+            pos = next
             line += 1
-            var stop = end
-            if stop > start && buffer[stop - 1] == 0x0D { stop -= 1 }
             let record: Record? = buffer.withUnsafeBufferPointer { buf in
                 let bytes = UnsafeBufferPointer(rebasing: buf[start..<stop])
                 if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return nil }
@@ -162,6 +180,24 @@ final class InstructionFileReader {
                 count += 1
                 return record
             }
+        }
+    }
+
+    /// The first line end at or after `scan`: where the line stops and the next one starts.
+    /// A line ends at "\n", "\r\n" or a lone "\r"; nil when there is none yet, or when the
+    /// buffer ends with a "\r" and more may follow.
+    private func lineEnd(from scan: Int) -> (Int, Int)? {
+        buffer.withUnsafeBufferPointer { buf in
+            guard scan < buf.count else { return nil }
+            let base = UnsafeRawPointer(buf.baseAddress!)
+            let newline = memchr(base + scan, 0x0A, buf.count - scan).map { UnsafeRawPointer($0) - base }
+            let limit = newline ?? buf.count
+            if limit > scan, let p = memchr(base + scan, 0x0D, limit - scan) {
+                let cr = UnsafeRawPointer(p) - base
+                if cr + 1 < buf.count { return (cr, buf[cr + 1] == 0x0A ? cr + 2 : cr + 1) }
+                return eof ? (cr, cr + 1) : nil
+            }
+            return newline.map { ($0, $0 + 1) }
         }
     }
 
@@ -208,7 +244,7 @@ final class InstructionFileReader {
             while i < buffer.count {
                 let b = buffer[i]
                 if inString {
-                    if escaped { escaped = false } else if b == UInt8(ascii: "\\") { escaped = true } else if b == UInt8(ascii: "\"") { inString = false } else if b == 0x0A { line += 1 }
+                    if escaped { escaped = false } else if b == UInt8(ascii: "\\") { escaped = true } else if b == UInt8(ascii: "\"") { inString = false } else if endsLine(i) { line += 1 }
                 } else {
                     switch b {
                     case UInt8(ascii: "\""): inString = true
@@ -222,7 +258,7 @@ final class InstructionFileReader {
                         depth -= 1
                     case UInt8(ascii: ","):
                         if depth == 0 { terminator = b; break scan }
-                    case 0x0A: line += 1
+                    case 0x0A, 0x0D: if endsLine(i) { line += 1 }
                     default: break
                     }
                 }

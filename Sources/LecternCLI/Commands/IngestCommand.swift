@@ -12,7 +12,11 @@ struct IngestCommand: ParsableCommand {
         Exact duplicates (same text after trimming and collapsing whitespace) are dropped. Ingesting the same \
         sources again adds nothing; an interrupted ingest resumes where it stopped. Bad records (malformed JSON, \
         invalid UTF-8, NUL characters, empty or oversized texts, a missing text field) are reported with their \
-        file and line, skipped and counted; --strict stops at the first one instead.
+        file and line, skipped and counted; --strict stops at the first one instead. A source that cannot be read \
+        to its end (a truncated gzip file keeps its records before the damage), a path under a directory that \
+        cannot be read, or a source with no valid record is reported; the other sources are still read, and the \
+        command then exits non-zero. Plain-text files are read with "\\r\\n" and "\\r" as "\\n" and their \
+        surrounding whitespace stripped, as AdaptLLM reads them.
         """)
 
     @Argument(help: "The Lectern file (made by `lectern init`).")
@@ -69,17 +73,34 @@ struct IngestCommand: ParsableCommand {
         options.batchDocuments = batchSize
         options.batchBytes = batchMb << 20
         options.writerCacheBytes = cacheMb << 20
-        let summary = try Ingester(store: store, options: options).ingest(paths: sources)
+        let summary: IngestSummary
+        var incomplete: IngestError?
+        do {
+            summary = try Ingester(store: store, options: options).ingest(paths: sources)
+        } catch IngestError.incomplete(let partial) {
+            summary = partial
+            incomplete = .incomplete(partial)
+        }
         for s in summary.sources {
-            if s.alreadyIngested {
-                print("\(s.path): already ingested (\(s.format.rawValue)), nothing to do")
-            } else {
-                let resumed = s.resumedAt > 0 ? ", resumed after record \(s.resumedAt)" : ""
-                print("\(s.path): \(s.added) added, \(s.duplicates) duplicates, \(s.skipped) skipped (\(s.format.rawValue)\(resumed))")
-            }
+            print(Self.line(s))
         }
         let total = try store.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM documents") ?? 0 }
         print("\(file): \(total) documents")
+        if let incomplete { throw incomplete }
+    }
+
+    /// One source's line of the summary.
+    static func line(_ s: SourceSummary) -> String {
+        if s.alreadyIngested && s.failure == nil {
+            return "\(s.path): already ingested (\(s.format.rawValue)), nothing to do"
+        }
+        var counts = "\(s.added) added, \(s.duplicates) duplicates, \(s.skipped) skipped"
+        if s.unreadable > 0 { counts += ", \(s.unreadable) unreadable" }
+        var notes = [s.format.rawValue]
+        if s.resumedAt > 0 { notes.append("resumed after record \(s.resumedAt)") }
+        if s.filesAlreadyIngested > 0 { notes.append("\(s.filesAlreadyIngested) \(s.filesAlreadyIngested == 1 ? "file" : "files") already ingested") }
+        if s.alreadyIngested { notes.append("already ingested") }
+        return "\(s.path): \(counts) (\(notes.joined(separator: ", ")))" + (s.failure == nil ? "" : ", NOT COMPLETE")
     }
 }
 

@@ -15,8 +15,14 @@ package final class ByteStream {
     private var eof = false
     private var gzipDone = false
     private var atMemberBoundary = false
+    /// A gzip error found after some output of the same call: thrown by the next call, so the
+    /// bytes before the damage are handed out first.
+    private var pendingError: IngestError?
     /// Whether the file is gzip-compressed.
     let isGzip: Bool
+    /// Whether a read failed because the compressed data is corrupt or cut short (not because
+    /// the file could not be read): the content is damaged, reading again will not help.
+    package private(set) var damaged = false
 
     static let chunkSize = 1 << 20
 
@@ -59,6 +65,7 @@ package final class ByteStream {
             _ = start
             return n > 0
         }
+        if let pendingError { throw pendingError }
         if gzipDone { return false }
         var out = [UInt8](repeating: 0, count: Self.chunkSize)
         var produced = 0
@@ -92,8 +99,15 @@ package final class ByteStream {
                 inflateReset(zs!)
                 atMemberBoundary = true
             } else if status != Z_OK && status != Z_BUF_ERROR {
-                throw IngestError.unreadable(path: path, detail: "corrupt gzip data (zlib error \(status))")
+                damaged = true
+                // Deflate notices damage late (the checksum is at the end of a member), so what
+                // was decompressed just before may be garbage too; the reader's checks catch most.
+                let error = IngestError.unreadable(
+                    path: path, detail: "corrupt gzip data (zlib error \(status); found late, so the lines just before may be damaged too)")
+                guard produced > 0 else { throw error }
+                pendingError = error
             } else if produced == 0 && eof && inOffset == inAvailable {
+                damaged = true
                 throw IngestError.unreadable(path: path, detail: "truncated gzip file")
             }
         }
@@ -121,49 +135,75 @@ package final class ByteStream {
     }
 }
 
-/// Splits a byte stream into lines (without their `\n` or `\r\n`), counting line numbers.
+/// Splits a byte stream into lines, counting line numbers. A line ends at "\n", "\r\n" or a
+/// lone "\r" (Python's universal newlines), none of which is part of the line.
+///
+/// When the stream fails (a truncated or corrupt gzip file, an I/O error), every line that
+/// ended before the damage is still handed out; then the error is thrown, saying after which
+/// line it happened and how many bytes of an unfinished line are lost.
 final class LineReader {
     private let stream: ByteStream
     private var buffer: [UInt8] = []
     private var start = 0
     private var done = false
+    private var failure: Error?
     /// 1-based number of the line last returned.
     private(set) var lineNumber = 0
 
     init(stream: ByteStream) { self.stream = stream }
 
-    /// Calls `body` with the next line's bytes; returns false at the end of input.
+    /// Calls `body` with the next line's bytes; returns nil at the end of input.
     func next<R>(_ body: (UnsafeBufferPointer<UInt8>) throws -> R) throws -> R? {
         while true {
-            let found: Int? = buffer.withUnsafeBufferPointer { buf in
+            let atEnd = done
+            // (end of the line, start of the next one)
+            let found: (Int, Int)? = buffer.withUnsafeBufferPointer { buf in
                 guard start < buf.count else { return nil }
-                let base = buf.baseAddress! + start
-                guard let p = memchr(base, 0x0A, buf.count - start) else { return nil }
-                return start + (UnsafeRawPointer(p) - UnsafeRawPointer(base))
+                let base = UnsafeRawPointer(buf.baseAddress!)
+                let newline = memchr(base + start, 0x0A, buf.count - start).map { UnsafeRawPointer($0) - base }
+                let scanEnd = newline ?? buf.count
+                if scanEnd > start, let p = memchr(base + start, 0x0D, scanEnd - start) {
+                    let cr = UnsafeRawPointer(p) - base
+                    if cr + 1 < buf.count { return (cr, buf[cr + 1] == 0x0A ? cr + 2 : cr + 1) }
+                    // A "\r" last in the buffer: "\r\n" or not, depending on the next byte.
+                    return atEnd ? (cr, cr + 1) : nil
+                }
+                return newline.map { ($0, $0 + 1) }
             }
-            if let end = found {
+            if let (end, nextStart) = found {
                 lineNumber += 1
                 let lineStart = start
-                start = end + 1
-                var lineEnd = end
-                if lineEnd > lineStart && buffer[lineEnd - 1] == 0x0D { lineEnd -= 1 }
-                return try buffer.withUnsafeBufferPointer { try body(UnsafeBufferPointer(rebasing: $0[lineStart..<lineEnd])) }
+                start = nextStart
+                return try buffer.withUnsafeBufferPointer { try body(UnsafeBufferPointer(rebasing: $0[lineStart..<end])) }
             }
             if done {
+                if let failure { throw describe(failure) }
                 guard start < buffer.count else { return nil }
                 lineNumber += 1
                 let lineStart = start
                 start = buffer.count
-                var lineEnd = buffer.count
-                if lineEnd > lineStart && buffer[lineEnd - 1] == 0x0D { lineEnd -= 1 }
-                return try buffer.withUnsafeBufferPointer { try body(UnsafeBufferPointer(rebasing: $0[lineStart..<lineEnd])) }
+                return try buffer.withUnsafeBufferPointer { try body(UnsafeBufferPointer(rebasing: $0[lineStart...])) }
             }
             if start > 0 {
                 buffer.removeFirst(start)
                 start = 0
             }
-            if try !stream.read(into: &buffer) { done = true }
+            do {
+                if try !stream.read(into: &buffer) { done = true }
+            } catch {
+                done = true
+                failure = error
+            }
         }
+    }
+
+    /// The stream's error, with where it struck.
+    private func describe(_ error: Error) -> Error {
+        guard case .unreadable(let path, let detail) = error as? IngestError else { return error }
+        let lost = buffer.count - start
+        let tail = lost > 0 ? "; \(lost) bytes of an unfinished line \(lineNumber + 1) are lost" : ""
+        let kept = lineNumber > 0 ? "after line \(lineNumber) (the lines before it were read\(tail))" : "before the end of line 1\(tail)"
+        return IngestError.unreadable(path: path, detail: "\(detail) \(kept)")
     }
 
     /// Skips `n` lines without handing them out (resuming a partly ingested file).

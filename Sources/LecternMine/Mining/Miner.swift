@@ -95,12 +95,18 @@ public struct Miner: Sendable {
     }
 
     /// Title and body as AdaptLLM reads a raw text: an explicit title wins; else the first
-    /// line is the title when `firstLineIsTitle` and there is more than one line.
+    /// line is the title when `firstLineIsTitle` and there is more than one line. The first
+    /// line ends at "\n", "\r\n" or a lone "\r" (AdaptLLM reads files in Python's text mode,
+    /// where all three are "\n"); the body starts after that line end.
     public func splitTitle(document: String, title: String?) -> (title: String?, body: String) {
         if let t = title.map(pythonStrip), !t.isEmpty { return (t, document) }
-        if config.firstLineIsTitle, let nl = document.utf8.firstIndex(of: 0x0A) {
-            let first = pythonStrip(document[..<nl])
-            return (first.isEmpty ? nil : first, String(document[document.utf8.index(after: nl)...]))
+        let utf8 = document.utf8
+        if config.firstLineIsTitle, let end = utf8.firstIndex(where: { $0 == 0x0A || $0 == 0x0D }) {
+            var next = utf8.index(after: end)
+            if utf8[end] == 0x0D, next < utf8.endIndex, utf8[next] == 0x0A { next = utf8.index(after: next) }
+            // Scalar-aligned slices: "\r\n" is one Character, so Character-based slicing would round.
+            let first = pythonStrip(String(Substring(document.unicodeScalars[..<end])))
+            return (first.isEmpty ? nil : first, String(Substring(document.unicodeScalars[next...])))
         }
         return (nil, document)
     }

@@ -21,7 +21,8 @@ public enum GeneralCorpus {
             return array.map(document)
         }
         var docs: [String] = []
-        for (i, line) in trimmed.split(separator: "\n", omittingEmptySubsequences: true).enumerated() {
+        // "\r\n" is one Character, so splitting on "\n" alone would not split CRLF lines.
+        for (i, line) in trimmed.split(omittingEmptySubsequences: true, whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }).enumerated() {
             if line.hasPrefix("{") {
                 guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) else {
                     throw GeneralCorpusError(path: path, reason: "line \(i + 1) starts with '{' but is not JSON")

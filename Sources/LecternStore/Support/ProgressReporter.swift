@@ -53,15 +53,16 @@ public final class ProgressReporter: @unchecked Sendable {
         }
     }
 
-    /// Prints the final state (once).
-    public func finish() {
+    /// Prints the final state (once). `failed`: the work stopped on an error, so the line
+    /// says "(failed)" instead of "(done)".
+    public func finish(failed: Bool = false) {
         lock.lock(); defer { lock.unlock() }
         guard !finished else { return }
         finished = true
-        draw(now: DispatchTime.now().uptimeNanoseconds, final: true)
+        draw(now: DispatchTime.now().uptimeNanoseconds, final: true, failed: failed)
     }
 
-    private func draw(now: UInt64, final: Bool) {
+    private func draw(now: UInt64, final: Bool, failed: Bool = false) {
         guard mode != .off else { return }
         let elapsed = Double(now - start) / 1e9
         let rate = elapsed > 0 ? Double(done) / elapsed : 0
@@ -84,9 +85,9 @@ public final class ProgressReporter: @unchecked Sendable {
         if final { line += ", " + Self.duration(elapsed) }
         let text: String
         if mode == .bar {
-            text = "\r\u{1B}[2K" + bar + line + (final ? "\n" : "")
+            text = "\r\u{1B}[2K" + bar + line + (final ? (failed ? " (failed)\n" : "\n") : "")
         } else {
-            text = "[\(label)] " + line + (final ? " (done)" : "") + "\n"
+            text = "[\(label)] " + line + (final ? (failed ? " (failed)" : " (done)") : "") + "\n"
         }
         FileHandle.standardError.write(Data(text.utf8))
     }
