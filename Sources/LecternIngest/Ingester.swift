@@ -211,7 +211,7 @@ public final class Ingester {
             summary.failure = error.description
             return summary
         }
-        let row: SourceRow = try store.pool.write { db in
+        let row: SourceRow = try StageWriteError.naming(stage: "ingest", path: store.path) { try store.pool.write { db in
             if let r = try Row.fetchOne(db, sql: "SELECT id, records_done, status FROM sources WHERE path = ? AND fingerprint = ?",
                                         arguments: [path, file.fingerprint]) {
                 return SourceRow(id: r["id"], recordsDone: r["records_done"], complete: (r["status"] as String) == "complete")
@@ -224,7 +224,7 @@ public final class Ingester {
                 """,
                 arguments: [path, format.rawValue, readJSON, file.size, file.mtime, file.fingerprint, now, now])
             return SourceRow(id: db.lastInsertedRowID, recordsDone: 0, complete: false)
-        }
+        } }
         if row.complete {
             summary.alreadyIngested = true
             try requireValidRecord(sourceId: row.id, &summary)
