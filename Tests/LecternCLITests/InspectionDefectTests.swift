@@ -125,7 +125,8 @@ final class InspectionDefectTests: XCTestCase {
         XCTAssertTrue(generate.stdout.contains(" --endpoint <endpoint> "), generate.stdout)
         XCTAssertFalse(generate.stdout.contains("[--endpoint <endpoint>"), generate.stdout)
         let build = try lectern(["build", "--help"])
-        XCTAssertTrue(build.stdout.contains("(default: \"\\n\\n\")"), build.stdout)
+        let flat = build.stdout.split(whereSeparator: { $0 == " " || $0 == "\n" }).joined(separator: " ")
+        XCTAssertTrue(flat.contains("(default: \"\\n\\n\")"), build.stdout)
 
         let (_, file) = try smallFile()
         let report = try lectern(["cluster", file, "--report"])
