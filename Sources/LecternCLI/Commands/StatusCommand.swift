@@ -61,9 +61,14 @@ struct StatusReport {
             UNION ALL SELECT 'documents', count(*) FROM documents
             UNION ALL SELECT 'characters', coalesce(sum(n_chars), 0) FROM documents
             """),
-        ("sources", "Sources", """
-            SELECT path, format, status, records_done AS records, n_added AS added, n_duplicates AS duplicates,
-                   n_skipped AS skipped, updated_at FROM sources ORDER BY id
+        // Text files from one folder are one source row each (so a re-scan reads only new files);
+        // they are shown per folder.
+        ("sources", "Sources (text files grouped by folder)", """
+            SELECT CASE WHEN format = 'text' THEN rtrim(path, replace(path, '/', '')) ELSE path END AS path, format,
+                   CASE WHEN min(status) = max(status) THEN min(status) ELSE 'mixed' END AS status, count(*) AS files,
+                   sum(records_done) AS records, sum(n_added) AS added, sum(n_duplicates) AS duplicates,
+                   sum(n_skipped) AS skipped, max(updated_at) AS updated_at
+            FROM sources GROUP BY 1, format ORDER BY min(id)
             """),
         ("artifacts", "Artifacts", """
             SELECT 'token counts' AS artifact, t.name AS "by", count(c.document_id) AS "rows" FROM tokenizers t LEFT JOIN token_counts c ON c.tokenizer_id = t.id GROUP BY t.id
