@@ -25,7 +25,7 @@ final class CommandTests: XCTestCase {
         XCTAssertEqual(stages.first?["stage"] as? String, "ingest")
         XCTAssertEqual(stages.first?["status"] as? String, "complete")
         let text = try TestSupport.run(lectern, ["status", file])
-        XCTAssertTrue(text.stdout.contains("Sources:") && text.stdout.contains("pubmedqa"), text.stdout)
+        XCTAssertTrue(text.stdout.contains("Sources (") && text.stdout.contains("pubmedqa"), text.stdout)
 
         let csv = try TestSupport.run(lectern, ["sql", file, "SELECT json_extract(metadata, '$.final_decision') AS d, count(*) AS n FROM documents GROUP BY d ORDER BY d", "--csv"])
         XCTAssertEqual(csv.status, 0, csv.stderr)
