@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import LecternIngest
 
 /// Renders rows as an aligned text table, CSV, or JSON (the output modes of `status` and `sql`).
 ///
@@ -168,23 +169,8 @@ enum TableOutput {
         return out
     }
 
-    /// A JSON string literal (RFC 8259): quotes, backslashes and control characters escaped,
-    /// everything else as UTF-8.
+    /// A JSON string literal, written by the one JSON writer the JSONL readers use too.
     static func appendJSONString(_ s: String, to out: inout String) {
-        out += "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where u.value < 0x20:
-                let h = String(u.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - h.count) + h
-            default: out.unicodeScalars.append(u)
-            }
-        }
-        out += "\""
+        out += JSONText.quote(s)
     }
 }

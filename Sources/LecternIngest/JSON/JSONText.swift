@@ -1,6 +1,7 @@
 /// Writes JSON text (for metadata objects built from decoded values, and dataset_info.json).
 package enum JSONText {
-    static func quote(_ s: String) -> String {
+    /// A JSON string literal (RFC 8259 escapes; everything else as UTF-8).
+    package static func quote(_ s: String) -> String {
         var out = "\""
         out.reserveCapacity(s.utf8.count + 2)
         for scalar in s.unicodeScalars {
