@@ -66,7 +66,10 @@ let package = Package(
         .target(name: "LecternHTTP", dependencies: [.product(name: "AsyncHTTPClient", package: "async-http-client")]),
         .target(
             name: "LecternEmbed",
-            dependencies: ["LecternStore", "LecternText", "LecternHTTP", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["LecternStore", "LecternText", "LecternHTTP",
+                           .product(name: "GRDB", package: "GRDB.swift"),
+                           .product(name: "GRDBSQLite", package: "GRDB.swift"),  // incremental blob I/O
+                           .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: [.unsafeFlags(["-O", "-target-cpu", "haswell"])]
         ),
         .target(name: "LecternCluster", dependencies: ["LecternStore"]),

@@ -10,6 +10,8 @@ public enum EmbedError: Error, CustomStringConvertible, Equatable {
     case remote(String)
     /// An argument is out of range.
     case invalidArgument(String)
+    /// Another run is embedding with the same embedder on the same file.
+    case concurrentRun(String)
 
     public var description: String {
         switch self {
@@ -17,6 +19,7 @@ public enum EmbedError: Error, CustomStringConvertible, Equatable {
         case let .modelNotInstalled(what): return what
         case let .remote(what): return "embeddings server: \(what)"
         case let .invalidArgument(what): return what
+        case let .concurrentRun(what): return what
         }
     }
 }

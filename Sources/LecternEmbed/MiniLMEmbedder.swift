@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 
 /// The built-in embedder: all-MiniLM-L6-v2 run by ``BertEncoder``, with its own uncased
@@ -54,15 +55,43 @@ public final class MiniLMEmbedder: Embedder, @unchecked Sendable {
     }
 
     /// The token sequences a text is embedded from (one, or several windows for mean-of-chunks).
+    /// Truncating, only the word pieces that are kept are computed: the tokenizer stops after
+    /// `maxTokens - 2` of them, so a 60 MB text costs what its first few kilobytes cost.
     public func sequences(for text: String) -> [[Int32]] {
         let body = configuration.maxTokens - 2
-        let ids = tokenizer.tokenize(text)
-        if ids.count <= body || configuration.longDocuments == .truncate {
-            return [[tokenizer.clsID] + ids.prefix(body) + [tokenizer.sepID]]
+        if configuration.longDocuments == .truncate {
+            return [[tokenizer.clsID] + tokenizer.tokenize(text, limit: body).ids + [tokenizer.sepID]]
         }
+        let ids = tokenizer.tokenize(text)
+        if ids.count <= body { return [[tokenizer.clsID] + ids + [tokenizer.sepID]] }
         return stride(from: 0, to: ids.count, by: body).map {
             [tokenizer.clsID] + ids[$0..<min(ids.count, $0 + body)] + [tokenizer.sepID]
         }
+    }
+
+    /// Truncating, the first 32 bytes per kept token: enough for prose (about 5 per word piece).
+    public var prefixBytes: Int? {
+        configuration.longDocuments == .truncate ? 32 * configuration.maxTokens : nil
+    }
+
+    public func prefixDetermines(_ prefix: String) -> Bool {
+        guard configuration.longDocuments == .truncate else { return false }
+        return tokenizer.tokenize(prefix, limit: configuration.maxTokens - 2, partial: true).complete
+    }
+
+    /// `sequences(for:)` of every text, on all cores (the tokenizer is read-only).
+    public func tokenizeAll(_ texts: [String]) -> [[[Int32]]] {
+        if texts.count < 4 { return texts.map(sequences(for:)) }
+        let out = UnsafeMutableBufferPointer<[[Int32]]>.allocate(capacity: texts.count)
+        out.initialize(repeating: [])
+        defer { _ = out.deinitialize(); out.deallocate() }
+        let base = UInt(bitPattern: out.baseAddress!)
+        let chunks = min(texts.count, 4 * ProcessInfo.processInfo.activeProcessorCount)
+        DispatchQueue.concurrentPerform(iterations: chunks) { c in
+            let dst = UnsafeMutablePointer<[[Int32]]>(bitPattern: base)!
+            for i in (texts.count * c / chunks)..<(texts.count * (c + 1) / chunks) { dst[i] = sequences(for: texts[i]) }
+        }
+        return Array(out)
     }
 
     public func tokenCounts(_ texts: [String]) -> [Int]? {
@@ -70,8 +99,13 @@ public final class MiniLMEmbedder: Embedder, @unchecked Sendable {
     }
 
     public func embed(_ texts: [String]) throws -> [Float] {
-        let seqs = texts.map(sequences(for:))
-        return try embed(tokenized: seqs)
+        try embedCounting(texts).vectors
+    }
+
+    /// Vectors and token counts from one tokenization.
+    public func embedCounting(_ texts: [String]) throws -> (vectors: [Float], tokens: [Int]?) {
+        let seqs = tokenizeAll(texts)
+        return (try embed(tokenized: seqs), seqs.map { $0.reduce(0) { $0 + $1.count } })
     }
 
     /// Embeds pre-tokenized texts (each a list of windows with [CLS]/[SEP]); returns one vector each.

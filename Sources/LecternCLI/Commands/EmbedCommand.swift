@@ -43,13 +43,16 @@ struct EmbedCommand: ParsableCommand {
     @Flag(help: "Built-in embedder: embed long documents as the mean of their 256-token chunks instead of truncating.")
     var meanOfChunks = false
 
-    @Option(help: "Documents per transaction.")
+    @Option(help: "Most documents per transaction.")
     var batchSize = 256
+
+    @Option(help: "Most seconds between two commits: a kill loses at most this much work.")
+    var commitSeconds: Double = 5
 
     func validate() throws {
         if url != nil, model == nil { throw ValidationError("--url needs --model NAME (the served model)") }
         if url == nil, embedder != "minilm" { throw ValidationError("unknown built-in embedder '\(embedder)'; only 'minilm'") }
-        guard batchSize > 0, concurrency > 0, requestBatch > 0 else { throw ValidationError("sizes must be positive") }
+        guard batchSize > 0, concurrency > 0, requestBatch > 0, commitSeconds > 0 else { throw ValidationError("sizes must be positive") }
     }
 
     func run() throws {
@@ -73,6 +76,7 @@ struct EmbedCommand: ParsableCommand {
         }
         let stage = EmbedStage(store: store, embedder: chosen, kind: kind, endpoint: endpoint)
         stage.batchSize = batchSize
+        stage.commitInterval = commitSeconds
         let s = try stage.run()
         print("\(file): embedder \(s.embedderID) (\(chosen.name), \(chosen.dimension) dims, table \(s.vectorTable)): \(s.embedded) embedded, \(s.alreadyDone) already done")
     }
