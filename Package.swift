@@ -64,9 +64,12 @@ let package = Package(
         // (the tests run all 1000 PubMedQA abstracts through it). haswell = the AVX2+FMA baseline.
         // HTTP for the OpenAI-compatible clients (chat in LecternGenerate, embeddings in LecternEmbed).
         .target(name: "LecternHTTP", dependencies: [.product(name: "AsyncHTTPClient", package: "async-http-client")]),
+        // AVX-512 fp32 and AVX512_BF16 GEMM kernels in C (target attributes per function, so the
+        // package builds for any x86-64 CPU; LecternEmbed picks them at run time from cpuid).
+        .target(name: "CLecternKernels", cSettings: [.unsafeFlags(["-O3"])]),
         .target(
             name: "LecternEmbed",
-            dependencies: ["LecternStore", "LecternText", "LecternHTTP",
+            dependencies: ["LecternStore", "LecternText", "LecternHTTP", "CLecternKernels",
                            .product(name: "GRDB", package: "GRDB.swift"),
                            .product(name: "GRDBSQLite", package: "GRDB.swift"),  // incremental blob I/O
                            .product(name: "Crypto", package: "swift-crypto")],

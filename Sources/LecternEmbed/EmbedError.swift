@@ -12,6 +12,8 @@ public enum EmbedError: Error, CustomStringConvertible, Equatable {
     case invalidArgument(String)
     /// Another run is embedding with the same embedder on the same file.
     case concurrentRun(String)
+    /// The CPU lacks an instruction set a requested option needs.
+    case unsupportedCPU(String)
 
     public var description: String {
         switch self {
@@ -20,6 +22,7 @@ public enum EmbedError: Error, CustomStringConvertible, Equatable {
         case let .remote(what): return "embeddings server: \(what)"
         case let .invalidArgument(what): return what
         case let .concurrentRun(what): return what
+        case let .unsupportedCPU(what): return what
         }
     }
 }

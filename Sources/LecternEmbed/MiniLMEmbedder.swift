@@ -19,6 +19,8 @@ public final class MiniLMEmbedder: Embedder, @unchecked Sendable {
         public var longDocuments = LongDocuments.truncate
         public var pooling = "mean"
         public var normalize = true
+        /// nil for fp32 (so fp32 fingerprints are those of earlier versions); "bf16" otherwise.
+        public var precision: String?
         public init() {}
     }
 
@@ -33,8 +35,10 @@ public final class MiniLMEmbedder: Embedder, @unchecked Sendable {
     public var tokensPerBatch = 4096
 
     /// Loads the model folder `directory` (config.json, model.safetensors, vocab.txt, 1_Pooling).
-    public init(directory: String, maxTokens: Int = 256, longDocuments: LongDocuments = .truncate) throws {
-        encoder = try BertEncoder(modelDirectory: directory)
+    /// `precision` bf16 needs AVX512_BF16 (a clear error otherwise) and is part of the fingerprint.
+    public init(directory: String, maxTokens: Int = 256, longDocuments: LongDocuments = .truncate,
+                precision: Precision = .fp32) throws {
+        encoder = try BertEncoder(modelDirectory: directory, precision: precision)
         tokenizer = try BertWordPiece(vocabPath: directory + "/vocab.txt")
         try PoolingConfig.check(path: directory + "/1_Pooling/config.json")
         guard maxTokens >= 3, maxTokens <= encoder.config.maxPositionEmbeddings else {
@@ -43,6 +47,7 @@ public final class MiniLMEmbedder: Embedder, @unchecked Sendable {
         var c = Configuration()
         c.maxTokens = maxTokens
         c.longDocuments = longDocuments
+        c.precision = precision == .fp32 ? nil : precision.rawValue
         c.weightsSHA256 = ModelInstaller.weightsDigest(directory: directory)
         configuration = c
         configJSON = ConfigFingerprint.json(c)
@@ -50,8 +55,10 @@ public final class MiniLMEmbedder: Embedder, @unchecked Sendable {
     }
 
     /// Loads the installed model (``ModelInstaller/minilmDirectory(install:)``), installing it first if allowed.
-    public convenience init(install: Bool = true, maxTokens: Int = 256, longDocuments: LongDocuments = .truncate) throws {
-        try self.init(directory: try ModelInstaller.minilmDirectory(install: install), maxTokens: maxTokens, longDocuments: longDocuments)
+    public convenience init(install: Bool = true, maxTokens: Int = 256, longDocuments: LongDocuments = .truncate,
+                            precision: Precision = .fp32) throws {
+        try self.init(directory: try ModelInstaller.minilmDirectory(install: install), maxTokens: maxTokens,
+                      longDocuments: longDocuments, precision: precision)
     }
 
     /// The token sequences a text is embedded from (one, or several windows for mean-of-chunks).

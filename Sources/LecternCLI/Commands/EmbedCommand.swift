@@ -43,6 +43,9 @@ struct EmbedCommand: ParsableCommand {
     @Flag(help: "Built-in embedder: embed long documents as the mean of their 256-token chunks instead of truncating.")
     var meanOfChunks = false
 
+    @Option(help: "Built-in embedder: arithmetic of the linear layers, fp32 or bf16 (needs AVX512_BF16; a separate embedder, its vectors never mix with fp32 ones).")
+    var precision = "fp32"
+
     @Option(help: "Most documents per transaction.")
     var batchSize = 256
 
@@ -51,6 +54,8 @@ struct EmbedCommand: ParsableCommand {
 
     func validate() throws {
         if url != nil, model == nil { throw ValidationError("--url needs --model NAME (the served model)") }
+        if Precision(rawValue: precision) == nil { throw ValidationError("--precision must be fp32 or bf16") }
+        if url != nil, precision != "fp32" { throw ValidationError("--precision applies to the built-in embedder only") }
         if url == nil, embedder != "minilm" { throw ValidationError("unknown built-in embedder '\(embedder)'; only 'minilm'") }
         guard batchSize > 0, concurrency > 0, requestBatch > 0, commitSeconds > 0 else { throw ValidationError("sizes must be positive") }
     }
@@ -71,7 +76,8 @@ struct EmbedCommand: ParsableCommand {
             kind = "openai"
             endpoint = client.endpoint.absoluteString
         } else {
-            chosen = try MiniLMEmbedder(install: true, maxTokens: maxTokens, longDocuments: meanOfChunks ? .meanOfChunks : .truncate)
+            chosen = try MiniLMEmbedder(install: true, maxTokens: maxTokens, longDocuments: meanOfChunks ? .meanOfChunks : .truncate,
+                                        precision: Precision(rawValue: precision) ?? .fp32)
             kind = "builtin"
         }
         let stage = EmbedStage(store: store, embedder: chosen, kind: kind, endpoint: endpoint)
