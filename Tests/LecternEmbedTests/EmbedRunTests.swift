@@ -232,9 +232,10 @@ final class EmbedRunTests: XCTestCase {
         let blocking = Blocking(minilm)
         let first = EmbedStage(store: store, embedder: blocking, kind: "builtin")
         first.progress = false
-        var firstResult: Result<EmbedStage.Summary, Error>?
+        final class Box: @unchecked Sendable { var result: Result<EmbedStage.Summary, Error>? }
+        let firstResult = Box()
         let done = DispatchSemaphore(value: 0)
-        Thread { firstResult = Result { try first.run() }; done.signal() }.start()
+        Thread { firstResult.result = Result { try first.run() }; done.signal() }.start()
         XCTAssertEqual(blocking.entered.wait(timeout: .now() + 60), .success)
 
         let second = EmbedStage(store: try Store.open(path: path), embedder: minilm, kind: "builtin")
@@ -246,7 +247,7 @@ final class EmbedRunTests: XCTestCase {
         }
         blocking.release.signal()
         XCTAssertEqual(done.wait(timeout: .now() + 120), .success)
-        XCTAssertEqual(try firstResult?.get().embedded, 20, "the first run is not disturbed")
+        XCTAssertEqual(try firstResult.result?.get().embedded, 20, "the first run is not disturbed")
         // Once it is over, the embedder runs again (nothing left to do).
         XCTAssertEqual(try second.run().embedded, 0)
     }
