@@ -38,6 +38,8 @@ func time(_ e: MiniLMEmbedder) throws -> Timing {
 }
 
 let fp32 = try MiniLMEmbedder(install: true)
+// (LECTERN_BENCH_TOKENS: token rows per forward pass, to try other batch sizes.)
+if let t = ProcessInfo.processInfo.environment["LECTERN_BENCH_TOKENS"].flatMap(Int.init) { fp32.tokensPerBatch = t }
 let tokens = texts.map { fp32.sequences(for: $0)[0].count }
 let floor = tokens.reduce(0.0) { $0 + fp32.encoder.flops(tokens: $1) }
 let n = Double(texts.count)
