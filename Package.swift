@@ -71,9 +71,15 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
+        // AVX-512 fp32 and AVX512_BF16 GEMM kernels in C (target attributes per function, so the
+        // package builds for any x86-64 CPU; LecternEmbed picks them at run time from cpuid).
+        .target(name: "CLecternKernels", cSettings: [.unsafeFlags(["-O3"])]),
         .target(
             name: "LecternEmbed",
-            dependencies: ["LecternStore", "LecternText", "LecternHTTP", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["LecternStore", "LecternText", "LecternHTTP", "CLecternKernels",
+                           .product(name: "GRDB", package: "GRDB.swift"),
+                           .product(name: "GRDBSQLite", package: "GRDB.swift"),  // incremental blob I/O
+                           .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: [.unsafeFlags(["-O", "-target-cpu", "haswell"])]
         ),
         .target(name: "LecternCluster", dependencies: ["LecternStore"]),

@@ -10,6 +10,10 @@ public enum EmbedError: Error, CustomStringConvertible, Equatable {
     case remote(String)
     /// An argument is out of range.
     case invalidArgument(String)
+    /// Another run is embedding with the same embedder on the same file.
+    case concurrentRun(String)
+    /// The CPU lacks an instruction set a requested option needs.
+    case unsupportedCPU(String)
 
     public var description: String {
         switch self {
@@ -17,6 +21,8 @@ public enum EmbedError: Error, CustomStringConvertible, Equatable {
         case let .modelNotInstalled(what): return what
         case let .remote(what): return "embeddings server: \(what)"
         case let .invalidArgument(what): return what
+        case let .concurrentRun(what): return what
+        case let .unsupportedCPU(what): return what
         }
     }
 }

@@ -21,11 +21,24 @@ public protocol Embedder: Sendable {
     /// Encoder tokens each text is embedded from (after truncation), when the embedder knows;
     /// stored in `embeddings.n_tokens`.
     func tokenCounts(_ texts: [String]) -> [Int]?
+    /// `embed` and `tokenCounts` together (one tokenization where the embedder tokenizes).
+    func embedCounting(_ texts: [String]) throws -> (vectors: [Float], tokens: [Int]?)
+    /// How many leading UTF-8 bytes of a text to read first when its vector may depend on a
+    /// prefix only (a truncating encoder); nil: the whole text is needed.
+    var prefixBytes: Int? { get }
+    /// Whether `prefix`, the leading characters of a longer text (cut at any character), determines that text's
+    /// vector and token count (the caller then embeds the prefix instead of the text).
+    func prefixDetermines(_ prefix: String) -> Bool
 }
 
 extension Embedder {
     /// Remote embedders do not say how they tokenize.
     public func tokenCounts(_ texts: [String]) -> [Int]? { nil }
+    public func embedCounting(_ texts: [String]) throws -> (vectors: [Float], tokens: [Int]?) {
+        (try embed(texts), tokenCounts(texts))
+    }
+    public var prefixBytes: Int? { nil }
+    public func prefixDetermines(_ prefix: String) -> Bool { false }
 
     /// One vector per text, in order.
     public func embedRows(_ texts: [String]) throws -> [[Float]] {

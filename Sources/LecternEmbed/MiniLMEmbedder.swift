@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 
 /// The built-in embedder: all-MiniLM-L6-v2 run by ``BertEncoder``, with its own uncased
@@ -18,6 +19,8 @@ public final class MiniLMEmbedder: Embedder, @unchecked Sendable {
         public var longDocuments = LongDocuments.truncate
         public var pooling = "mean"
         public var normalize = true
+        /// nil for fp32 (so fp32 fingerprints are those of earlier versions); "bf16" otherwise.
+        public var precision: String?
         public init() {}
     }
 
@@ -32,8 +35,10 @@ public final class MiniLMEmbedder: Embedder, @unchecked Sendable {
     public var tokensPerBatch = 4096
 
     /// Loads the model folder `directory` (config.json, model.safetensors, vocab.txt, 1_Pooling).
-    public init(directory: String, maxTokens: Int = 256, longDocuments: LongDocuments = .truncate) throws {
-        encoder = try BertEncoder(modelDirectory: directory)
+    /// `precision` bf16 needs AVX512_BF16 (a clear error otherwise) and is part of the fingerprint.
+    public init(directory: String, maxTokens: Int = 256, longDocuments: LongDocuments = .truncate,
+                precision: Precision = .fp32) throws {
+        encoder = try BertEncoder(modelDirectory: directory, precision: precision)
         tokenizer = try BertWordPiece(vocabPath: directory + "/vocab.txt")
         try PoolingConfig.check(path: directory + "/1_Pooling/config.json")
         guard maxTokens >= 3, maxTokens <= encoder.config.maxPositionEmbeddings else {
@@ -42,6 +47,7 @@ public final class MiniLMEmbedder: Embedder, @unchecked Sendable {
         var c = Configuration()
         c.maxTokens = maxTokens
         c.longDocuments = longDocuments
+        c.precision = precision == .fp32 ? nil : precision.rawValue
         c.weightsSHA256 = ModelInstaller.weightsDigest(directory: directory)
         configuration = c
         configJSON = ConfigFingerprint.json(c)
@@ -49,20 +55,50 @@ public final class MiniLMEmbedder: Embedder, @unchecked Sendable {
     }
 
     /// Loads the installed model (``ModelInstaller/minilmDirectory(install:)``), installing it first if allowed.
-    public convenience init(install: Bool = true, maxTokens: Int = 256, longDocuments: LongDocuments = .truncate) throws {
-        try self.init(directory: try ModelInstaller.minilmDirectory(install: install), maxTokens: maxTokens, longDocuments: longDocuments)
+    public convenience init(install: Bool = true, maxTokens: Int = 256, longDocuments: LongDocuments = .truncate,
+                            precision: Precision = .fp32) throws {
+        try self.init(directory: try ModelInstaller.minilmDirectory(install: install), maxTokens: maxTokens,
+                      longDocuments: longDocuments, precision: precision)
     }
 
     /// The token sequences a text is embedded from (one, or several windows for mean-of-chunks).
+    /// Truncating, only the word pieces that are kept are computed: the tokenizer stops after
+    /// `maxTokens - 2` of them, so a 60 MB text costs what its first few kilobytes cost.
     public func sequences(for text: String) -> [[Int32]] {
         let body = configuration.maxTokens - 2
-        let ids = tokenizer.tokenize(text)
-        if ids.count <= body || configuration.longDocuments == .truncate {
-            return [[tokenizer.clsID] + ids.prefix(body) + [tokenizer.sepID]]
+        if configuration.longDocuments == .truncate {
+            return [[tokenizer.clsID] + tokenizer.tokenize(text, limit: body).ids + [tokenizer.sepID]]
         }
+        let ids = tokenizer.tokenize(text)
+        if ids.count <= body { return [[tokenizer.clsID] + ids + [tokenizer.sepID]] }
         return stride(from: 0, to: ids.count, by: body).map {
             [tokenizer.clsID] + ids[$0..<min(ids.count, $0 + body)] + [tokenizer.sepID]
         }
+    }
+
+    /// Truncating, the first 32 bytes per kept token: enough for prose (about 5 per word piece).
+    public var prefixBytes: Int? {
+        configuration.longDocuments == .truncate ? 32 * configuration.maxTokens : nil
+    }
+
+    public func prefixDetermines(_ prefix: String) -> Bool {
+        guard configuration.longDocuments == .truncate else { return false }
+        return tokenizer.tokenize(prefix, limit: configuration.maxTokens - 2, partial: true).complete
+    }
+
+    /// `sequences(for:)` of every text, on all cores (the tokenizer is read-only).
+    public func tokenizeAll(_ texts: [String]) -> [[[Int32]]] {
+        if texts.count < 4 { return texts.map(sequences(for:)) }
+        let out = UnsafeMutableBufferPointer<[[Int32]]>.allocate(capacity: texts.count)
+        out.initialize(repeating: [])
+        defer { _ = out.deinitialize(); out.deallocate() }
+        let base = UInt(bitPattern: out.baseAddress!)
+        let chunks = min(texts.count, 4 * ProcessInfo.processInfo.activeProcessorCount)
+        DispatchQueue.concurrentPerform(iterations: chunks) { c in
+            let dst = UnsafeMutablePointer<[[Int32]]>(bitPattern: base)!
+            for i in (texts.count * c / chunks)..<(texts.count * (c + 1) / chunks) { dst[i] = sequences(for: texts[i]) }
+        }
+        return Array(out)
     }
 
     public func tokenCounts(_ texts: [String]) -> [Int]? {
@@ -70,8 +106,13 @@ public final class MiniLMEmbedder: Embedder, @unchecked Sendable {
     }
 
     public func embed(_ texts: [String]) throws -> [Float] {
-        let seqs = texts.map(sequences(for:))
-        return try embed(tokenized: seqs)
+        try embedCounting(texts).vectors
+    }
+
+    /// Vectors and token counts from one tokenization.
+    public func embedCounting(_ texts: [String]) throws -> (vectors: [Float], tokens: [Int]?) {
+        let seqs = tokenizeAll(texts)
+        return (try embed(tokenized: seqs), seqs.map { $0.reduce(0) { $0 + $1.count } })
     }
 
     /// Embeds pre-tokenized texts (each a list of windows with [CLS]/[SEP]); returns one vector each.

@@ -44,13 +44,21 @@ struct EmbedCommand: ParsableCommand {
     @Flag(help: "Built-in embedder: embed long documents as the mean of their 256-token chunks instead of truncating.")
     var meanOfChunks = false
 
-    @Option(help: "Documents per transaction.")
+    @Option(help: "Built-in embedder: arithmetic of the linear layers, fp32 or bf16 (needs AVX512_BF16; a separate embedder, its vectors never mix with fp32 ones).")
+    var precision = "fp32"
+
+    @Option(help: "Most documents per transaction.")
     var batchSize = 256
+
+    @Option(help: "Most seconds between two commits: a kill loses at most this much work.")
+    var commitSeconds: Double = 5
 
     func validate() throws {
         if url != nil, model == nil { throw ValidationError("--url needs --model NAME (the served model)") }
+        if Precision(rawValue: precision) == nil { throw ValidationError("--precision must be fp32 or bf16") }
+        if url != nil, precision != "fp32" { throw ValidationError("--precision applies to the built-in embedder only") }
         if url == nil, embedder != "minilm" { throw ValidationError("unknown built-in embedder '\(embedder)'; only 'minilm'") }
-        guard batchSize > 0, concurrency > 0, requestBatch > 0 else { throw ValidationError("sizes must be positive") }
+        guard batchSize > 0, concurrency > 0, requestBatch > 0, commitSeconds > 0 else { throw ValidationError("sizes must be positive") }
     }
 
     func run() throws {
@@ -75,11 +83,13 @@ struct EmbedCommand: ParsableCommand {
             kind = "openai"
             endpoint = client.endpoint.absoluteString
         } else {
-            chosen = try MiniLMEmbedder(install: true, maxTokens: maxTokens, longDocuments: meanOfChunks ? .meanOfChunks : .truncate)
+            chosen = try MiniLMEmbedder(install: true, maxTokens: maxTokens, longDocuments: meanOfChunks ? .meanOfChunks : .truncate,
+                                        precision: Precision(rawValue: precision) ?? .fp32)
             kind = "builtin"
         }
         let stage = EmbedStage(store: store, embedder: chosen, kind: kind, endpoint: endpoint)
         stage.batchSize = batchSize
+        stage.commitInterval = commitSeconds
         let s = try stage.run()
         print("\(file): embedder \(s.embedderID) (\(chosen.name), \(chosen.dimension) dims, table \(s.vectorTable)): \(s.embedded) embedded, \(s.alreadyDone) already done")
         let fingerprint = try store.pool.read { db in

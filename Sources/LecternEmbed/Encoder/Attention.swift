@@ -1,3 +1,4 @@
+import CLecternKernels
 import Dispatch
 
 /// Multi-head self-attention over packed sequences, one task per (sequence, head), both cores.
@@ -9,11 +10,21 @@ enum Attention {
     /// `qkv` rows are `[q | k | v]` (3·hidden wide); writes the concatenated heads into `out`
     /// (hidden wide), for the rows of each sequence only.
     static func run(qkv: UnsafePointer<Float>, starts: [Int], lengths: [Int], hidden: Int, heads: Int,
-                    into out: UnsafeMutablePointer<Float>) {
+                    into out: UnsafeMutablePointer<Float>, avx512: Bool = false) {
         let d = hidden / heads
         let scale = 1 / Float(d).squareRoot()
         let qAddr = UInt(bitPattern: qkv), oAddr = UInt(bitPattern: out)
         let tasks = starts.count * heads
+        if avx512, d == 32 {
+            // The C kernel: scores and context as 12x32 zmm tiles (two small GEMMs per head).
+            DispatchQueue.concurrentPerform(iterations: tasks) { task in
+                let qkv = UnsafePointer<Float>(bitPattern: qAddr)!, out = UnsafeMutablePointer<Float>(bitPattern: oAddr)!
+                let s = task / heads, head = task % heads
+                lectern_attention32_avx512(qkv + starts[s] * 3 * hidden + head * d, Int32(3 * hidden), Int32(hidden),
+                                           Int32(lengths[s]), scale, out + starts[s] * hidden + head * d, Int32(hidden))
+            }
+            return
+        }
         DispatchQueue.concurrentPerform(iterations: tasks) { task in
             let qkv = UnsafePointer<Float>(bitPattern: qAddr)!, out = UnsafeMutablePointer<Float>(bitPattern: oAddr)!
             let s = task / heads, head = task % heads

@@ -17,9 +17,18 @@ public final class BertEncoder: @unchecked Sendable {
         let ln1: (gamma: [Float], beta: [Float]), ln2: (gamma: [Float], beta: [Float])
     }
     let layers: [Layer]
+    /// Arithmetic of the linear layers.
+    public let precision: Precision
+    /// The GEMM kernel the linear layers run on.
+    public let kernel: GemmKernel
 
-    /// Loads `config.json` and `model.safetensors` from the model folder `dir`.
-    public init(modelDirectory dir: String) throws {
+    /// Loads `config.json` and `model.safetensors` from the model folder `dir`. `precision`
+    /// bf16 throws ``EmbedError/unsupportedCPU(_:)`` on a CPU without AVX512_BF16.
+    /// `kernel` overrides the choice (tests run the portable kernel on AVX-512 machines too).
+    public init(modelDirectory dir: String, precision: Precision = .fp32, kernel: GemmKernel? = nil) throws {
+        self.precision = precision
+        let kernel = try kernel ?? GemmKernel.kernel(for: precision)
+        self.kernel = kernel
         let config = try BertConfig.load(path: dir + "/config.json")
         self.config = config
         let st = try SafeTensors(path: dir + "/model.safetensors")
@@ -39,13 +48,13 @@ public final class BertEncoder: @unchecked Sendable {
             let qb = try t(p + "attention.self.query.bias", [h]), kb = try t(p + "attention.self.key.bias", [h])
             let vb = try t(p + "attention.self.value.bias", [h])
             layers.append(Layer(
-                qkv: try PackedLinear(weight: q + k + v, bias: qb + kb + vb, outFeatures: 3 * h, inFeatures: h, name: st.path),
+                qkv: try PackedLinear(weight: q + k + v, bias: qb + kb + vb, outFeatures: 3 * h, inFeatures: h, name: st.path, kernel: kernel),
                 out: try PackedLinear(weight: try t(p + "attention.output.dense.weight", [h, h]),
-                                      bias: try t(p + "attention.output.dense.bias", [h]), outFeatures: h, inFeatures: h, name: st.path),
+                                      bias: try t(p + "attention.output.dense.bias", [h]), outFeatures: h, inFeatures: h, name: st.path, kernel: kernel),
                 up: try PackedLinear(weight: try t(p + "intermediate.dense.weight", [f, h]),
-                                     bias: try t(p + "intermediate.dense.bias", [f]), outFeatures: f, inFeatures: h, name: st.path),
+                                     bias: try t(p + "intermediate.dense.bias", [f]), outFeatures: f, inFeatures: h, name: st.path, kernel: kernel),
                 down: try PackedLinear(weight: try t(p + "output.dense.weight", [h, f]),
-                                       bias: try t(p + "output.dense.bias", [h]), outFeatures: h, inFeatures: f, name: st.path),
+                                       bias: try t(p + "output.dense.bias", [h]), outFeatures: h, inFeatures: f, name: st.path, kernel: kernel),
                 ln1: (try t(p + "attention.output.LayerNorm.weight", [h]), try t(p + "attention.output.LayerNorm.bias", [h])),
                 ln2: (try t(p + "output.LayerNorm.weight", [h]), try t(p + "output.LayerNorm.bias", [h]))))
         }
@@ -85,17 +94,11 @@ public final class BertEncoder: @unchecked Sendable {
         for layer in layers {
             layer.qkv.apply(x.pointer, rows: rows, into: qkv.pointer)
             Attention.run(qkv: qkv.pointer, starts: starts, lengths: lengths, hidden: h,
-                          heads: config.numAttentionHeads, into: ctx.pointer)
+                          heads: config.numAttentionHeads, into: ctx.pointer, avx512: kernel != .avx2)
             layer.out.apply(ctx.pointer, rows: rows, into: tmp.pointer)
             RowOps.addLayerNorm(tmp.pointer, residual: x.pointer, rows: m, width: h,
                                 gamma: layer.ln1.gamma, beta: layer.ln1.beta, eps: config.layerNormEps)
-            layer.up.apply(x.pointer, rows: rows, into: ffn.pointer)
-            let fw = config.intermediateSize, ffnAddr = UInt(bitPattern: ffn.pointer)
-            let chunks = max(1, min(64, rows / 32))
-            DispatchQueue.concurrentPerform(iterations: chunks) { c in
-                let r0 = rows * c / chunks, r1 = rows * (c + 1) / chunks
-                VectorMath.gelu(UnsafeMutablePointer<Float>(bitPattern: ffnAddr)! + r0 * fw, count: (r1 - r0) * fw)
-            }
+            layer.up.apply(x.pointer, rows: rows, into: ffn.pointer, gelu: true)
             layer.down.apply(ffn.pointer, rows: rows, into: tmp.pointer)
             RowOps.addLayerNorm(tmp.pointer, residual: x.pointer, rows: m, width: h,
                                 gamma: layer.ln2.gamma, beta: layer.ln2.beta, eps: config.layerNormEps)

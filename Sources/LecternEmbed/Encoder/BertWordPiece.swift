@@ -31,21 +31,70 @@ public struct BertWordPiece: Sendable {
     }
 
     /// Token ids of `text` without the special tokens.
-    public func tokenize(_ text: String) -> [Int32] {
+    public func tokenize(_ text: String) -> [Int32] { tokenize(text, limit: .max).ids }
+
+    /// The first `limit` token ids of `text` (fewer if the text has fewer), reading only as much
+    /// of it as that takes: the text is normalised and split in segments of a few thousand
+    /// characters cut at whitespace, and tokenization stops once `limit` ids are out. Segments
+    /// cut at whitespace give exactly the ids of the whole text: whitespace ends a word, and
+    /// canonical decomposition and accent stripping never reach across a space.
+    ///
+    /// With `partial` (the text is a prefix cut at an arbitrary character of a longer text),
+    /// the characters after its last whitespace are a possibly cut word and are not tokenized;
+    /// `complete` then says whether `limit` ids came out before them, i.e. whether the ids are
+    /// those of the whole, longer text.
+    public func tokenize(_ text: String, limit: Int, partial: Bool = false) -> (ids: [Int32], complete: Bool) {
         var ids: [Int32] = []
-        ids.reserveCapacity(text.utf8.count / 4)
+        ids.reserveCapacity(min(limit, text.utf8.count / 4) + 8)
         var word: [Unicode.Scalar] = []
         func flush() {
             if !word.isEmpty { wordPiece(word, into: &ids); word.removeAll(keepingCapacity: true) }
         }
-        for s in normalize(text) {
-            if Self.isWhitespace(s) { flush() }
-            else if Self.isPunctuation(s) { flush(); word.append(s); flush() }
-            else { word.append(s) }
+        let scalars = text.unicodeScalars
+        var segment = String.UnicodeScalarView()
+        var index = scalars.startIndex
+        var lastWhitespace: String.UnicodeScalarView.Index? = nil
+        if partial {
+            var i = scalars.endIndex
+            while i > scalars.startIndex {
+                let p = scalars.index(before: i)
+                if Self.isBreak(scalars[p]) { lastWhitespace = i; break }
+                i = p
+            }
+            // No whitespace at all: nothing is known to be whole.
+            guard lastWhitespace != nil else { return ([], false) }
         }
-        flush()
-        return ids
+        let end = partial ? lastWhitespace! : scalars.endIndex
+        while index < end, ids.count < limit {
+            segment.removeAll(keepingCapacity: true)
+            var n = 0
+            while index < end {
+                let s = scalars[index]
+                segment.append(s)
+                index = scalars.index(after: index)
+                n += 1
+                if n >= Self.segmentLength, Self.isBreak(s) { break }
+            }
+            for s in normalize(segment) {
+                if Self.isWhitespace(s) { flush() }
+                else if Self.isPunctuation(s) { flush(); word.append(s); flush() }
+                else { word.append(s) }
+                if ids.count >= limit { break }
+            }
+            if index >= end { flush() }  // segments end at whitespace, so only the last can hold a word
+        }
+        let complete = !partial || ids.count >= limit
+        if ids.count > limit { ids.removeLast(ids.count - limit) }
+        return (ids, complete)
     }
+
+    /// Characters normalised and tokenized at a time (cut at the next whitespace).
+    static let segmentLength = 2048
+
+    /// Whitespace that normalisation keeps as a space (other Unicode whitespace may be a control
+    /// character, which is deleted and so joins its neighbours): the only safe cut points.
+    @inline(__always)
+    static func isBreak(_ s: Unicode.Scalar) -> Bool { s == " " || s == "\n" || s == "\t" || s == "\r" }
 
     /// `[CLS] tokens [SEP]`, with the tokens cut so the whole fits `maxLength`.
     public func encode(_ text: String, maxLength: Int) -> [Int32] {
@@ -54,9 +103,9 @@ public struct BertWordPiece: Sendable {
         return [clsID] + t + [sepID]
     }
 
-    private func normalize(_ text: String) -> [Unicode.Scalar] {
+    private func normalize(_ text: String.UnicodeScalarView) -> [Unicode.Scalar] {
         var cleaned = String.UnicodeScalarView()
-        for s in text.unicodeScalars {
+        for s in text {
             if s.value == 0 || s.value == 0xFFFD || Self.isControl(s) { continue }
             if Self.isWhitespace(s) { cleaned.append(" ") }
             else if Self.isCJK(s.value) { cleaned.append(" "); cleaned.append(s); cleaned.append(" ") }

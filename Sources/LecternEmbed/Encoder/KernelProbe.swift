@@ -1,3 +1,4 @@
+import CLecternKernels
 import Dispatch
 import Foundation
 
@@ -28,12 +29,41 @@ public enum KernelProbe {
         return Double(cores * iterations * 12 * 8 * 2) / secs
     }
 
-    /// FLOP/s of the packed SGEMM on the encoder's largest shape (rows x 384 -> 1536), both cores.
-    public static func sgemmThroughput(rows: Int = 3072, repeats: Int = 5) throws -> Double {
+    /// FLOP/s of independent zmm FMA chains (AVX-512F), all cores; nil without AVX-512.
+    public static func fmaPeakAVX512(iterations: Int = 20_000_000) -> Double? {
+        guard GemmKernel.cpuHasAVX512 else { return nil }
+        return allCores { lectern_fma_avx512_probe(iterations, $0) }
+    }
+
+    /// FLOP/s (2 per multiply-add) of independent `vdpbf16ps` chains, all cores; nil without AVX512_BF16.
+    public static func bf16Peak(iterations: Int = 20_000_000) -> Double? {
+        guard GemmKernel.cpuHasBF16 else { return nil }
+        return allCores { lectern_bf16_probe(iterations, $0) }
+    }
+
+    private static func allCores(_ body: @Sendable (UnsafeMutablePointer<Float>) -> Double) -> Double {
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let sink = UnsafeMutablePointer<Float>.allocate(capacity: cores)
+        defer { sink.deallocate() }
+        let sinkAddr = UInt(bitPattern: sink)
+        let flops = UnsafeMutablePointer<Double>.allocate(capacity: cores)
+        defer { flops.deallocate() }
+        let fAddr = UInt(bitPattern: flops)
+        let start = DispatchTime.now().uptimeNanoseconds
+        DispatchQueue.concurrentPerform(iterations: cores) { c in
+            UnsafeMutablePointer<Double>(bitPattern: fAddr)![c] = body(UnsafeMutablePointer<Float>(bitPattern: sinkAddr)! + c)
+        }
+        let secs = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        return (0..<cores).reduce(0) { $0 + flops[$1] } / secs
+    }
+
+    /// FLOP/s of the packed SGEMM on the encoder's largest shape (rows x 384 -> 1536), both
+    /// cores, with `kernel` (default: the fp32 kernel the encoder uses on this CPU).
+    public static func sgemmThroughput(rows: Int = 3072, repeats: Int = 5, kernel: GemmKernel = .fp32) throws -> Double {
         let k = 384, n = 1536
         var w = [Float](repeating: 0, count: n * k)
         for i in w.indices { w[i] = Float((i * 7919) % 1000) / 1000 - 0.5 }
-        let lin = try PackedLinear(weight: w, bias: [Float](repeating: 0.1, count: n), outFeatures: n, inFeatures: k, name: "probe")
+        let lin = try PackedLinear(weight: w, bias: [Float](repeating: 0.1, count: n), outFeatures: n, inFeatures: k, name: "probe", kernel: kernel)
         let a = AlignedBuffer(count: rows * k), c = AlignedBuffer(count: rows * n)
         for i in 0..<(rows * k) { a.pointer[i] = Float(i % 97) / 97 }
         lin.apply(a.pointer, rows: rows, into: c.pointer)

@@ -1,3 +1,4 @@
+import CLecternKernels
 import Dispatch
 
 /// The encoder's hot kernel: a blocked SGEMM `C = A · Wᵀ + bias` against weights pre-packed
@@ -5,19 +6,40 @@ import Dispatch
 /// (A block stays in L2), `kc`-deep slices of the packed panel (16 KiB) stay in L1 while the
 /// 6x16 micro-kernel walks the row block. The micro-kernel keeps 12 AVX2 accumulators
 /// (6 rows x 2 halves of a SIMD16) and issues one broadcast + 2 FMAs per row per k.
+///
+/// On AVX-512 CPUs the C kernels of `CLecternKernels` (12x32 zmm, fp32 or bf16) do the same
+/// with twice the vector width; this file then only splits the rows between the cores.
 enum Sgemm {
-    static let mr = 6
+    /// Rows are padded to a multiple of this (12: the C kernels' tile; the Swift one takes 6).
+    static let mr = 12
+    static let swiftMR = 6
     static let mc = 96   // rows per task (16 micro-tiles)
     static let kc = 256  // depth per pass: a 256 x 16 panel slice is 16 KiB
 
+    /// `gelu`: the C kernels apply GELU before storing; the Swift path returns false and leaves it to the caller.
+    @discardableResult
     static func run(a: UnsafePointer<Float>, rows: Int, lda: Int, w: PackedLinear,
-                    c: UnsafeMutablePointer<Float>, ldc: Int) {
+                    c: UnsafeMutablePointer<Float>, ldc: Int, gelu: Bool = false) -> Bool {
         precondition(rows % mr == 0, "rows must be padded to a multiple of \(mr)")
         let k = w.inFeatures, n = w.outFeatures
         let blocks = (rows + mc - 1) / mc
-        let panelCount = n / PackedLinear.nr
         let bias = UnsafePointer(w.bias.pointer), packed = UnsafePointer(w.panels.pointer)
         let aAddr = UInt(bitPattern: a), cAddr = UInt(bitPattern: c)
+        if w.kernel != .avx2 {
+            let p16 = w.panels16.map { UnsafePointer($0) }
+            DispatchQueue.concurrentPerform(iterations: blocks) { blk in
+                let a = UnsafePointer<Float>(bitPattern: aAddr)!, c = UnsafeMutablePointer<Float>(bitPattern: cAddr)!
+                let r0 = Int32(blk * mc), r1 = Int32(min(rows, blk * mc + mc))
+                if let p16 {
+                    lectern_sgemm_bf16_avx512(a, Int32(lda), p16, bias, c, Int32(ldc), r0, r1, Int32(k), Int32(n), gelu ? 1 : 0)
+                } else {
+                    lectern_sgemm_f32_avx512(a, Int32(lda), packed, bias, c, Int32(ldc), r0, r1, Int32(k), Int32(n), gelu ? 1 : 0)
+                }
+            }
+            return gelu
+        }
+        let nr = 16, mr = swiftMR
+        let panelCount = n / nr
         DispatchQueue.concurrentPerform(iterations: blocks) { blk in
             let a = UnsafePointer<Float>(bitPattern: aAddr)!, c = UnsafeMutablePointer<Float>(bitPattern: cAddr)!
             let r0 = blk * mc, r1 = min(rows, r0 + mc)
@@ -25,18 +47,19 @@ enum Sgemm {
             while p0 < k {
                 let depth = min(kc, k - p0)
                 for p in 0..<panelCount {
-                    let panel = packed + p * k * PackedLinear.nr + p0 * PackedLinear.nr
-                    let biasP: UnsafePointer<Float>? = p0 == 0 ? bias + p * PackedLinear.nr : nil
+                    let panel = packed + p * k * nr + p0 * nr
+                    let biasP: UnsafePointer<Float>? = p0 == 0 ? bias + p * nr : nil
                     var r = r0
                     while r < r1 {
                         kernel6x16(a: a + r * lda + p0, lda: lda, b: panel, depth: depth,
-                                   c: c + r * ldc + p * PackedLinear.nr, ldc: ldc, bias: biasP)
+                                   c: c + r * ldc + p * nr, ldc: ldc, bias: biasP)
                         r += mr
                     }
                 }
                 p0 += depth
             }
         }
+        return false
     }
 
     /// C[6 x 16] = (bias or C) + A[6 x depth] · B[depth x 16]. `bias == nil` accumulates onto C.

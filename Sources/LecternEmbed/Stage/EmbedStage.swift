@@ -1,5 +1,7 @@
+import Dispatch
 import Foundation
 import GRDB
+import GRDBSQLite
 import LecternStore
 
 /// `lectern embed`: one vector per document for one embedder, resumable.
@@ -8,11 +10,18 @@ import LecternStore
 /// coexists with the first); its vectors go into the `lectern_vec` table for its dimension,
 /// `lectern_vectors_<dim>` (cosine, partition key `embedder` = the embedder id), and each
 /// document gets an `embeddings` row naming the vector's rowid. Pending documents are those
-/// without an `embeddings` row for this embedder; each batch's vectors and rows are written in
-/// one transaction, so an interrupted run loses at most a batch and a re-run completes it.
+/// without an `embeddings` row for this embedder. They are embedded in chunks sized to take a
+/// fraction of ``commitInterval``, and the vectors are committed (one transaction) every
+/// ``batchSize`` documents or every ``commitInterval`` seconds, whichever comes first: a
+/// `kill -9` loses at most a few seconds of work and a re-run completes it.
 ///
 /// The text embedded is the document's `text`, preceded by its title and a blank line when it
-/// has one (the same layout the tokens stage counts).
+/// has one (the same layout the tokens stage counts). An embedder that reads only a prefix
+/// (``Embedder/prefixCharacters``: MiniLM truncating at 256 tokens) is given only as many
+/// leading characters as determine its vector, so a 60 MB document costs what a page does.
+///
+/// Two runs of one embedder on one file at once are refused: the second says which process is
+/// already embedding with it.
 public final class EmbedStage {
     public let store: Store
     public let embedder: any Embedder
@@ -20,10 +29,16 @@ public final class EmbedStage {
     public let kind: String
     /// Endpoint stored in `embedders.endpoint` (remote embedders; never a secret).
     public let endpoint: String?
-    /// Documents per batch (and per transaction).
+    /// Most documents per transaction.
     public var batchSize = 256
+    /// Most seconds between two commits (while documents are being embedded).
+    public var commitInterval: Double = 5
     /// Progress output; nil for none.
     public var progress = true
+    /// Seconds on a monotonic clock (tests inject their own).
+    var clock: () -> Double = { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+    /// Called after each commit with the documents committed so far (tests).
+    var onCommit: ((Int) -> Void)?
 
     public init(store: Store, embedder: any Embedder, kind: String, endpoint: String? = nil) {
         self.store = store
@@ -44,9 +59,34 @@ public final class EmbedStage {
 
     public var vectorTable: String { "lectern_vectors_\(embedder.dimension)" }
 
+    /// When to commit and how many documents to embed at a time: every `maxDocuments` or every
+    /// `maxSeconds`, whichever comes first; chunks sized from the measured rate to take about a
+    /// third of `maxSeconds`, so a commit is never much later than due.
+    struct CommitPolicy {
+        var maxDocuments: Int
+        var maxSeconds: Double
+        var lastCommit: Double
+        /// Documents per chunk to start with, before a rate is known.
+        static let firstChunk = 16
+
+        /// Whether `pending` uncommitted documents at time `now` should be committed.
+        func due(pending: Int, now: Double) -> Bool {
+            pending >= maxDocuments || (pending > 0 && now - lastCommit >= maxSeconds)
+        }
+
+        /// Documents to embed next, given the seconds per document measured so far (nil: none yet)
+        /// and the documents already waiting for the commit.
+        func nextChunk(secondsPerDocument: Double?, pending: Int) -> Int {
+            let room = max(1, maxDocuments - pending)
+            guard let spd = secondsPerDocument, spd > 0 else { return min(room, Self.firstChunk) }
+            return max(1, min(room, Int(maxSeconds / 3 / spd)))
+        }
+    }
+
     /// Embeds every document that has no vector for this embedder yet.
     public func run() throws -> Summary {
         let table = vectorTable
+        try refuseConcurrentRun()
         let embedderID = try registerEmbedder(table: table)
         let pending = try store.pool.read { db in
             try Int64.fetchAll(db, sql: """
@@ -58,24 +98,16 @@ public final class EmbedStage {
         let run = try StageRun.begin(store, stage: "embed",
                                      config: RunConfig(embedder: embedder.name, fingerprint: embedder.fingerprint, kind: kind),
                                      inputs: pending.count)
+        Self.liveRuns.withLock { _ = $0.insert(run.id) }
+        defer { Self.liveRuns.withLock { _ = $0.remove(run.id) } }
         let bar = progress ? ProgressReporter(label: "embed", total: pending.count, unit: "docs") : nil
-        do {
-            var i = 0
-            while i < pending.count {
-                let ids = Array(pending[i..<min(pending.count, i + batchSize)])
-                let rows = try store.pool.read { db in
-                    try Row.fetchAll(db, sql: "SELECT id, title, text FROM documents WHERE id IN (\(ids.map { _ in "?" }.joined(separator: ","))) ORDER BY id",
-                                     arguments: StatementArguments(ids))
-                }
-                let texts: [String] = rows.map { r in
-                    let title: String? = r["title"], text: String = r["text"]
-                    if let title, !title.isEmpty { return title + "\n\n" + text }
-                    return text
-                }
-                let docIDs: [Int64] = rows.map { $0["id"] }
-                let vectors = try embedder.embed(texts)
-                let dim = embedder.dimension
-                let nTokens: [Int?] = embedder.tokenCounts(texts) ?? texts.map { _ in nil }
+        let dim = embedder.dimension
+        var policy = CommitPolicy(maxDocuments: max(1, batchSize), maxSeconds: commitInterval, lastCommit: clock())
+        var waiting: (docs: [Int64], vectors: [Float], tokens: [Int?]) = ([], [], [])
+        var committed = 0
+        func commit() throws {
+            let (docIDs, vectors, nTokens) = waiting
+            do {
                 try run.commit(processed: docIDs.count) { db in
                     var next = (try Int64.fetchOne(db, sql: """
                         SELECT max(e.vector_rowid) FROM embeddings e JOIN embedders m ON m.id = e.embedder_id
@@ -90,8 +122,36 @@ public final class EmbedStage {
                         next += 1
                     }
                 }
-                bar?.advance(by: docIDs.count)
+            } catch let e as DatabaseError where e.resultCode == .SQLITE_CONSTRAINT || (e.message ?? "").contains("UNIQUE constraint") {
+                // Rows this run did not write: another run embedded the same documents meanwhile.
+                throw EmbedError.concurrentRun("another `lectern embed` run is embedding with this embedder "
+                    + "(\(embedder.name), fingerprint \(embedder.fingerprint.prefix(12))) in \(store.path) and wrote "
+                    + "some of the same documents first; let it finish, then run again to embed what is missing (\(e.message ?? "\(e)"))")
+            }
+            committed += docIDs.count
+            bar?.advance(by: docIDs.count)
+            waiting = ([], [], [])
+            policy.lastCommit = clock()
+            onCommit?(committed)
+        }
+        do {
+            var i = 0
+            var secondsPerDocument: Double?
+            var embeddedSeconds = 0.0, embeddedDocs = 0
+            while i < pending.count {
+                let n = policy.nextChunk(secondsPerDocument: secondsPerDocument, pending: waiting.docs.count)
+                let ids = Array(pending[i..<min(pending.count, i + n)])
+                let t0 = clock()
+                let (docIDs, texts) = try readTexts(ids)
+                let (vectors, counts) = try embedder.embedCounting(texts)
+                embeddedSeconds += clock() - t0
+                embeddedDocs += ids.count
+                secondsPerDocument = embeddedSeconds / Double(embeddedDocs)
+                waiting.docs += docIDs
+                waiting.vectors += vectors
+                waiting.tokens += counts.map { $0.map { Int?($0) } } ?? Array(repeating: nil, count: texts.count)
                 i += ids.count
+                if policy.due(pending: waiting.docs.count, now: clock()) || i >= pending.count { try commit() }
             }
         } catch {
             try? run.fail(error)
@@ -100,6 +160,108 @@ public final class EmbedStage {
         bar?.finish()
         try run.finish(counts: ["embedded": pending.count, "already_done": total - pending.count])
         return Summary(embedderID: embedderID, vectorTable: table, embedded: pending.count, alreadyDone: total - pending.count)
+    }
+
+    /// The texts of documents `ids` (in id order), or of as much of each as determines its vector.
+    func readTexts(_ ids: [Int64]) throws -> (ids: [Int64], texts: [String]) {
+        let marks = ids.map { _ in "?" }.joined(separator: ",")
+        let layout: (String?, String) -> String = { title, text in
+            if let title, !title.isEmpty { return title + "\n\n" + text }
+            return text
+        }
+        guard let first = embedder.prefixBytes else {
+            let rows = try store.pool.read { db in
+                try Row.fetchAll(db, sql: "SELECT id, title, text FROM documents WHERE id IN (\(marks)) ORDER BY id",
+                                 arguments: StatementArguments(ids))
+            }
+            return (rows.map { $0["id"] as Int64 }, rows.map { layout($0["title"] as String?, $0["text"] as String) })
+        }
+        // Through SQLite's incremental blob I/O: only the bytes asked for leave the file (a
+        // `substr` would first load the whole text into memory).
+        let rows = try store.pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT id, title FROM documents WHERE id IN (\(marks)) ORDER BY id",
+                             arguments: StatementArguments(ids))
+        }
+        var texts: [String] = []
+        for r in rows {
+            let id: Int64 = r["id"], title: String? = r["title"]
+            var n = first
+            var (text, whole) = try store.pool.read { db in try Self.textPrefix(db, id: id, bytes: n) }
+            // Not enough: read twice as much, until the prefix determines the vector or is the whole text.
+            while !whole, !embedder.prefixDetermines(layout(title, text)) {
+                n *= 2
+                (text, whole) = try store.pool.read { db in try Self.textPrefix(db, id: id, bytes: n) }
+            }
+            texts.append(layout(title, text))
+        }
+        return (rows.map { $0["id"] as Int64 }, texts)
+    }
+
+    /// The first `bytes` UTF-8 bytes of document `id`'s text, cut back to a whole character,
+    /// and whether that is the whole text.
+    static func textPrefix(_ db: Database, id: Int64, bytes: Int) throws -> (String, Bool) {
+        var handle: OpaquePointer?
+        let rc = sqlite3_blob_open(db.sqliteConnection, "main", "documents", "text", id, 0, &handle)
+        guard rc == SQLITE_OK, let blob = handle else {
+            if let handle { sqlite3_blob_close(handle) }
+            // (NULL or missing text: no blob handle; read it the ordinary way.)
+            let t = try String.fetchOne(db, sql: "SELECT text FROM documents WHERE id = ?", arguments: [id]) ?? ""
+            return (t, true)
+        }
+        defer { sqlite3_blob_close(blob) }
+        let total = Int(sqlite3_blob_bytes(blob))
+        let n = min(total, bytes)
+        var buf = [UInt8](repeating: 0, count: n)
+        if n > 0 {
+            let r = buf.withUnsafeMutableBytes { sqlite3_blob_read(blob, $0.baseAddress, Int32(n), 0) }
+            guard r == SQLITE_OK else { throw DatabaseError(resultCode: ResultCode(rawValue: r), message: "reading document \(id)'s text") }
+        }
+        var end = n
+        if n < total {
+            // Drop a character cut by the byte limit: find the last lead byte and its length.
+            var lead = n - 1
+            while lead > 0, buf[lead] & 0xC0 == 0x80 { lead -= 1 }
+            if lead >= 0, n > 0 {
+                let b = buf[lead]
+                let len = b < 0x80 ? 1 : b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : 2
+                if lead + len > n { end = lead }
+            }
+        }
+        return (String(decoding: buf[0..<end], as: UTF8.self), n == total)
+    }
+
+    /// Runs begun by stages of this process and not yet ended.
+    static let liveRuns = LockedSet()
+    final class LockedSet: @unchecked Sendable {
+        private let lock = NSLock()
+        private var ids: Set<Int64> = []
+        func withLock<T>(_ body: (inout Set<Int64>) -> T) -> T { lock.lock(); defer { lock.unlock() }; return body(&ids) }
+    }
+
+    /// Throws when another live process (or another stage in this one) is running this
+    /// embedder on this file: both would embed the same pending documents and collide.
+    func refuseConcurrentRun() throws {
+        let me = getpid()
+        let others = try store.pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT id, pid, started_at FROM stage_runs
+                WHERE stage = 'embed' AND status = 'running' AND json_extract(config, '$.fingerprint') = ?
+                """, arguments: [embedder.fingerprint])
+        }
+        for row in others {
+            let pidValue: Int64? = row["pid"]
+            guard let pid = pidValue else { continue }
+            let id: Int64 = row["id"]
+            // Our own pid: live only if a stage of this process began that run (not a dead
+            // process whose pid this one reuses).
+            let alive = pid == Int64(me) ? Self.liveRuns.withLock { $0.contains(id) }
+                                         : (kill(pid_t(pid), 0) == 0 || errno == EPERM)
+            guard alive else { continue }
+            let started: String = row["started_at"] ?? "?"
+            throw EmbedError.concurrentRun("another `lectern embed` run (process \(pid), stage run \(row["id"] as Int64), "
+                + "started \(started)) is embedding with this embedder (\(embedder.name), fingerprint "
+                + "\(embedder.fingerprint.prefix(12))) in \(store.path); wait for it to finish or stop it, then run again")
+        }
     }
 
     /// The embedder's id, inserting its row and creating its vector table on first use.
