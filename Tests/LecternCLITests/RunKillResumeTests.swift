@@ -74,7 +74,7 @@ final class RunKillResumeTests: XCTestCase {
                                                      after: 0.05 + span * Double(rng.next() % 1_000_000) / 1e6)
             if outcome == .killed { kills += 1 }
             finished = outcome == .finished
-            if kills >= 8 { break }
+            if kills >= 16 { break }
         }
         if !finished {
             let last = try TestSupport.run(lectern, ["run", killedRecipe])
