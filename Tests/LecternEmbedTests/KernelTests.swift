@@ -21,7 +21,7 @@ final class KernelTests: XCTestCase {
         let r = try reference(100)
         let dir = try TestSupport.minilmDirectory()
         let e = try MiniLMEmbedder(directory: dir)
-        for kernel in Set([GemmKernel.avx2, GemmKernel.fp32]) {
+        for kernel in Set([GemmKernel.avx2, GemmKernel.fp32] + (GemmKernel.cpuHasAVX512 ? [GemmKernel.avx512] : [])) {
             let encoder = try BertEncoder(modelDirectory: dir, kernel: kernel)
             XCTAssertEqual(encoder.kernel, kernel)
             let got = try encoder.embed(r.texts.map { e.sequences(for: $0)[0] })
