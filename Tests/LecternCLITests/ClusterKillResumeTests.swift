@@ -18,7 +18,7 @@ final class ClusterKillResumeTests: XCTestCase {
         let store = try Store.create(path: path, domain: "biomedicine")
         let n = Self.n, d = Self.dim
         let vectors = SyntheticCorpus.vectors(count: n, dim: d, topics: n / 40, seed: 11)
-        var rng = SplitMix64(seed: 5)
+        var rng = TestRandom(seed: 5)
         try store.pool.write { db in
             let now = "2026-11-30T00:00:00Z"
             try db.execute(sql: "CREATE TABLE vec_test(embedding BLOB)")
@@ -71,7 +71,7 @@ final class ClusterKillResumeTests: XCTestCase {
 
         let killed = dir.appendingPathComponent("killed.lectern").path
         try FileManager.default.copyItem(atPath: pristine, toPath: killed)
-        var rng = SplitMix64(seed: 20261130)
+        var rng = TestRandom(seed: 20261130)
         var kills = 0, midWrite = 0
         var finished = false
         for attempt in 0..<40 where !finished {

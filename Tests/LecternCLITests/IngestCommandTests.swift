@@ -135,7 +135,7 @@ final class IngestCommandTests: XCTestCase {
 
         // Alone, a source with no valid record fails too: empty, or binary under a JSONL name.
         let blob = dir.appendingPathComponent("blob.jsonl")
-        var rng = SplitMix64(seed: 13)
+        var rng = TestRandom(seed: 13)
         try Data((0..<8192).map { _ in UInt8(truncatingIfNeeded: rng.next()) }).write(to: blob)
         for source in [empty, blob] {
             let alone = try TestSupport.run(lectern, ["ingest", file, source.path])
@@ -182,7 +182,7 @@ final class IngestCommandTests: XCTestCase {
 
         let killed = dir.appendingPathComponent("killed.lectern").path
         XCTAssertEqual(try TestSupport.run(lectern, ["init", killed, "--domain", "biomedicine"]).status, 0)
-        var rng = SplitMix64(seed: 20261313)
+        var rng = TestRandom(seed: 20261313)
         var kills = 0
         var finished = false
         for attempt in 0..<60 where !finished {

@@ -40,7 +40,7 @@ final class KillResumeTests: XCTestCase {
 
         let killed = dir.appendingPathComponent("killed.lectern").path
         XCTAssertEqual(try TestSupport.run(lectern, ["init", killed, "--domain", "biomedicine"]).status, 0)
-        var rng = SplitMix64(seed: 20240114)
+        var rng = TestRandom(seed: 20240114)
         var kills = 0
         var finished = false
         for attempt in 0..<60 where !finished {
@@ -76,15 +76,3 @@ final class KillResumeTests: XCTestCase {
     }
 }
 
-/// A small seeded generator so the kill schedule is the same on every run.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E3779B97F4A7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
-        z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
-        return z ^ (z >> 31)
-    }
-}

@@ -66,7 +66,7 @@ final class RunKillResumeTests: XCTestCase {
         let span = max(0.5, Date().timeIntervalSince(started) / 4)
 
         let killedRecipe = try recipe("killed")
-        var rng = SplitMix64(seed: 7_2401_07284)
+        var rng = TestRandom(seed: 7_2401_07284)
         var kills = 0
         var finished = false
         for _ in 0..<40 where !finished {

@@ -373,7 +373,7 @@ final class IngestLineEndAndDamageTests: XCTestCase {
     /// A corrupt (not truncated) gzip member: the records before the damage are kept, the
     /// damage is reported, and nothing after it is taken for a record.
     func testCorruptGzipKeepsTheRecordsBeforeTheDamage() throws {
-        var rng = SplitMix(seed: 7)
+        var rng = TestRandom(seed: 7)
         let lines = (0..<3000).map { n in #"{"text": "record \#(n): \#((0..<8).map { _ in String(rng.next() % 100_000) }.joined(separator: " "))"}"# }
         let full = try gzip("full.jsonl.gz", lines)
         var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: full)))
@@ -431,15 +431,3 @@ final class IngestLineEndAndDamageTests: XCTestCase {
     }
 }
 
-/// A small seeded generator (SplitMix64) for reproducible test data.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E3779B97F4A7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
-        z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
-        return z ^ (z >> 31)
-    }
-}
