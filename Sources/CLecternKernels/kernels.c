@@ -65,13 +65,21 @@ void lectern_pack_bf16(const float *w, int out, int in, uint16_t *panels) {
     }
 }
 
+// Depth per pass: a kc x 32 fp32 panel slice is 32 KiB (L1 is 48 KiB on Zen 5), reused by
+// every 12-row micro-tile of the task's rows.
+enum { KC = 256 };
+
+long lectern_sgemm_work_floats(int rows) { return (long)rows * KC; }
+
+long lectern_attention32_work_floats(int n) {
+    long nq = (n + 11) / 12 * 12, nk = (n + 31) / 32 * 32;
+    return nq * 32 + nk * 64 + nq * nk + nq * 32;
+}
+
 #if defined(__x86_64__)
 #define F32 __attribute__((target("avx512f,fma,avx2")))
 #define BF16 __attribute__((target("avx512f,avx512bf16,avx512bw,avx512vl,fma,avx2")))
 
-// Depth per pass: a kc x 32 fp32 panel slice is 32 KiB (L1 is 48 KiB on Zen 5), reused by
-// every 12-row micro-tile of the task's rows.
-enum { KC = 256 };
 
 // e^x for x <= 0 (softmax after subtracting the max): x = k ln2 + r, degree-6 polynomial on r,
 // relative error ~2e-7; inputs below -87 give 0.
@@ -150,22 +158,10 @@ F32 static inline void k12x32(const float *a, const float *b, int depth, float *
 #undef STORE
 }
 
-// Per-thread scratch for packed A (grows, never freed: the worker threads live as long as the process).
-static __thread void *scratch_buf;
-static __thread size_t scratch_cap;
-static void *scratch(size_t bytes) {
-    if (bytes > scratch_cap) {
-        free(scratch_buf);
-        scratch_buf = aligned_alloc(64, (bytes + 63) / 64 * 64);
-        scratch_cap = bytes;
-    }
-    return scratch_buf;
-}
-
 F32 void lectern_sgemm_f32_avx512(const float *a, int lda, const float *panels, const float *bias,
-                                  float *c, int ldc, int r0, int r1, int in, int out, int gelu) {
+                                  float *c, int ldc, int r0, int r1, int in, int out, int gelu, float *work) {
     int np = out / LECTERN_NR;
-    float *ap = scratch(sizeof(float) * (size_t)(r1 - r0) * KC);
+    float *ap = work;
     for (int p0 = 0; p0 < in; p0 += KC) {
         int depth = in - p0 < KC ? in - p0 : KC;
         // Pack the rows' slice into 12-row micro-panels: broadcasts then read one stream.
@@ -221,10 +217,10 @@ BF16 static inline void k12x32_bf16(const uint32_t *a, const uint16_t *b, int pa
 }
 
 BF16 void lectern_sgemm_bf16_avx512(const float *a, int lda, const uint16_t *panels, const float *bias,
-                                    float *c, int ldc, int r0, int r1, int in, int out, int gelu) {
+                                    float *c, int ldc, int r0, int r1, int in, int out, int gelu, float *work) {
     int np = out / LECTERN_NR;
     enum { KC2 = 2 * KC };  // bf16 panels are half the bytes: twice the depth per pass
-    uint32_t *ap = scratch(sizeof(uint32_t) * (size_t)(r1 - r0) * KC);
+    uint32_t *ap = (uint32_t *)work;  // pairs <= KC per row: the same bytes as the fp32 slice
     for (int p0 = 0; p0 < in; p0 += KC2) {
         int depth = in - p0 < KC2 ? in - p0 : KC2, pairs = depth / 2;
         // Round the rows' slice to bf16 (nearest even, as the weights) and pack it in 12-row
@@ -254,8 +250,6 @@ BF16 void lectern_sgemm_bf16_avx512(const float *a, int lda, const uint16_t *pan
     }
 }
 
-static __thread void *att_buf;
-static __thread size_t att_cap;
 
 // C[12 x 32] = A[12 x depth] (rows lda apart) . B[depth x 32] (rows ldb apart), overwrite.
 F32 static inline void k12x32_strided(const float *a, long lda, const float *b, long ldb, int depth, float *c, long ldc) {
@@ -273,11 +267,10 @@ F32 static inline void k12x32_strided(const float *a, long lda, const float *b, 
 #undef STORE
 }
 
-F32 void lectern_attention32_avx512(const float *qkv, int ld, int hidden, int n, float scale, float *out, int ldo) {
+F32 void lectern_attention32_avx512(const float *qkv, int ld, int hidden, int n, float scale, float *out, int ldo,
+                                    float *work) {
     int nq = (n + 11) / 12 * 12, nk = (n + 31) / 32 * 32;
-    size_t need = sizeof(float) * ((size_t)nq * 32 + (size_t)nk * 64 + (size_t)nq * nk + (size_t)nq * 32);
-    if (need > att_cap) { free(att_buf); att_buf = aligned_alloc(64, (need + 63) / 64 * 64); att_cap = need; }
-    float *scratch = att_buf;
+    float *scratch = work;
     float *q = scratch;              // nq x 32, queries (scaled), zero-padded
     float *kt = q + nq * 32;         // 32 x nk, keys transposed, zero-padded
     float *v = kt + nk * 32;         // nk x 32, values, zero-padded
@@ -380,11 +373,12 @@ BF16 double lectern_bf16_probe(long iterations, float *sink) {
 }
 #else
 void lectern_sgemm_f32_avx512(const float *a, int lda, const float *panels, const float *bias, float *c, int ldc,
-                              int r0, int r1, int in, int out, int gelu) {}
+                              int r0, int r1, int in, int out, int gelu, float *work) {}
 void lectern_sgemm_bf16_avx512(const float *a, int lda, const uint16_t *panels, const float *bias, float *c, int ldc,
-                               int r0, int r1, int in, int out, int gelu) {}
+                               int r0, int r1, int in, int out, int gelu, float *work) {}
 void lectern_gelu_avx512(float *x, long count) {}
 double lectern_fma_avx512_probe(long iterations, float *sink) { return 0; }
-void lectern_attention32_avx512(const float *qkv, int ld, int hidden, int n, float scale, float *out, int ldo) {}
+void lectern_attention32_avx512(const float *qkv, int ld, int hidden, int n, float scale, float *out, int ldo,
+                                float *work) {}
 double lectern_bf16_probe(long iterations, float *sink) { return 0; }
 #endif

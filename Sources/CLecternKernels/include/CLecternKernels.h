@@ -22,14 +22,25 @@ void lectern_pack_f32(const float *w, int out, int in, float *panels);
 /// (w[c][2q], w[c][2q+1]) as two bf16 (round to nearest even). `in` must be even.
 void lectern_pack_bf16(const float *w, int out, int in, uint16_t *panels);
 
+/// Floats of work memory the GEMMs below need for `rows` = r1 - r0 rows.
+long lectern_sgemm_work_floats(int rows);
+/// Floats of work memory the attention kernel needs for a sequence of `n` tokens.
+long lectern_attention32_work_floats(int n);
+
+// Work memory is the caller's, not thread-local: the kernels run on whatever threads call
+// them (dispatch workers, a caller's own short-lived thread), and a buffer tied to a thread's
+// lifetime is one nobody can account for. `work` must be 64-byte aligned and unshared while
+// the call runs.
+
 /// C[r0..r1) = A[r0..r1) * W^T + bias, fp32, AVX-512. (r1 - r0) % 12 == 0; rows of A are `in`
 /// wide (lda), rows of C `out` wide (ldc). `gelu` != 0 applies exact-erf GELU to the result.
+/// `work`: lectern_sgemm_work_floats(r1 - r0) floats.
 void lectern_sgemm_f32_avx512(const float *a, int lda, const float *panels, const float *bias,
-                              float *c, int ldc, int r0, int r1, int in, int out, int gelu);
+                              float *c, int ldc, int r0, int r1, int in, int out, int gelu, float *work);
 
 /// The same with A rounded to bf16 and bf16 weights, products summed in fp32 by vdpbf16ps.
 void lectern_sgemm_bf16_avx512(const float *a, int lda, const uint16_t *panels, const float *bias,
-                               float *c, int ldc, int r0, int r1, int in, int out, int gelu);
+                               float *c, int ldc, int r0, int r1, int in, int out, int gelu, float *work);
 
 /// Exact-erf GELU in place (count % 16 == 0), AVX-512.
 void lectern_gelu_avx512(float *x, long count);
@@ -37,8 +48,9 @@ void lectern_gelu_avx512(float *x, long count);
 /// Self-attention of one head of one sequence, head size 32, AVX-512: `qkv` points at the
 /// sequence's first row (rows `ld` floats apart) already offset to this head's query columns;
 /// its keys are `hidden` floats further, its values `2 * hidden`. Writes the n x 32 context rows
-/// to `out` (rows `ldo` apart). Its work buffers are per thread.
-void lectern_attention32_avx512(const float *qkv, int ld, int hidden, int n, float scale, float *out, int ldo);
+/// to `out` (rows `ldo` apart). `work`: lectern_attention32_work_floats(n) floats.
+void lectern_attention32_avx512(const float *qkv, int ld, int hidden, int n, float scale, float *out, int ldo,
+                                float *work);
 
 /// FLOP/s of independent zmm FMA chains on the calling thread for `iterations` rounds
 /// (returns the FLOP count; the caller times it). 0 when AVX-512 is unavailable.

@@ -20,8 +20,11 @@ enum Attention {
             DispatchQueue.concurrentPerform(iterations: tasks) { task in
                 let qkv = UnsafePointer<Float>(bitPattern: qAddr)!, out = UnsafeMutablePointer<Float>(bitPattern: oAddr)!
                 let s = task / heads, head = task % heads
-                lectern_attention32_avx512(qkv + starts[s] * 3 * hidden + head * d, Int32(3 * hidden), Int32(hidden),
-                                           Int32(lengths[s]), scale, out + starts[s] * hidden + head * d, Int32(hidden))
+                let n = Int32(lengths[s])
+                KernelWorkspace.shared.withBuffer(floats: lectern_attention32_work_floats(n)) { work in
+                    lectern_attention32_avx512(qkv + starts[s] * 3 * hidden + head * d, Int32(3 * hidden), Int32(hidden),
+                                               n, scale, out + starts[s] * hidden + head * d, Int32(hidden), work)
+                }
             }
             return
         }

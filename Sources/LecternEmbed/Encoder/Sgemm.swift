@@ -30,10 +30,12 @@ enum Sgemm {
             DispatchQueue.concurrentPerform(iterations: blocks) { blk in
                 let a = UnsafePointer<Float>(bitPattern: aAddr)!, c = UnsafeMutablePointer<Float>(bitPattern: cAddr)!
                 let r0 = Int32(blk * mc), r1 = Int32(min(rows, blk * mc + mc))
-                if let p16 {
-                    lectern_sgemm_bf16_avx512(a, Int32(lda), p16, bias, c, Int32(ldc), r0, r1, Int32(k), Int32(n), gelu ? 1 : 0)
-                } else {
-                    lectern_sgemm_f32_avx512(a, Int32(lda), packed, bias, c, Int32(ldc), r0, r1, Int32(k), Int32(n), gelu ? 1 : 0)
+                KernelWorkspace.shared.withBuffer(floats: lectern_sgemm_work_floats(r1 - r0)) { work in
+                    if let p16 {
+                        lectern_sgemm_bf16_avx512(a, Int32(lda), p16, bias, c, Int32(ldc), r0, r1, Int32(k), Int32(n), gelu ? 1 : 0, work)
+                    } else {
+                        lectern_sgemm_f32_avx512(a, Int32(lda), packed, bias, c, Int32(ldc), r0, r1, Int32(k), Int32(n), gelu ? 1 : 0, work)
+                    }
                 }
             }
             return gelu
