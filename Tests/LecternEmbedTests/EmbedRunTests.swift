@@ -235,7 +235,10 @@ final class EmbedRunTests: XCTestCase {
         final class Box: @unchecked Sendable { var result: Result<EmbedStage.Summary, Error>? }
         let firstResult = Box()
         let done = DispatchSemaphore(value: 0)
-        Thread { firstResult.result = Result { try first.run() }; done.signal() }.start()
+        // The Thread is kept until the stage is done: a heap corruption was seen at the end of
+        // this test under heavy load (docs/embeddings.md); its cause is still open.
+        let thread = Thread { firstResult.result = Result { try first.run() }; done.signal() }
+        thread.start()
         XCTAssertEqual(blocking.entered.wait(timeout: .now() + 60), .success)
 
         let second = EmbedStage(store: try Store.open(path: path), embedder: minilm, kind: "builtin")
@@ -247,6 +250,7 @@ final class EmbedRunTests: XCTestCase {
         }
         blocking.release.signal()
         XCTAssertEqual(done.wait(timeout: .now() + 120), .success)
+        withExtendedLifetime(thread) {}
         XCTAssertEqual(try firstResult.result?.get().embedded, 20, "the first run is not disturbed")
         // Once it is over, the embedder runs again (nothing left to do).
         XCTAssertEqual(try second.run().embedded, 0)

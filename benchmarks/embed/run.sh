@@ -13,9 +13,6 @@
 set -euo pipefail
 . "$(dirname "$0")/../../scripts/lib.sh"
 cd "$LECTERN_ROOT"
-# The AVX-512 kernels are opt-in in lectern for now (docs/embeddings.md, "Kernels"); the benchmark
-# measures them unless LECTERN_EMBED_KERNEL says otherwise (avx2: the default path).
-export LECTERN_EMBED_KERNEL="${LECTERN_EMBED_KERNEL:-avx512}"
 [ -f "$LECTERN_ENV_FILE" ] && . "$LECTERN_ENV_FILE"
 PQAL="$LECTERN_SHARED_DATA/pubmedqa/ori_pqal.json"
 PY="${LECTERN_EMBED_PYTHON:-$LECTERN_CACHE/venv/bin/python}"

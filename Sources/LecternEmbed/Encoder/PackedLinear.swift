@@ -23,19 +23,14 @@ public enum GemmKernel: String, Sendable {
 
     /// `LECTERN_EMBED_KERNEL=avx2` makes the process behave as on a CPU without AVX-512 (tests, benchmarks).
     static let pretendAVX2Only = ProcessInfo.processInfo.environment["LECTERN_EMBED_KERNEL"] == "avx2"
-    /// `LECTERN_EMBED_KERNEL=avx512` opts in to the AVX-512 C kernels for fp32.
-    static let optInAVX512 = ProcessInfo.processInfo.environment["LECTERN_EMBED_KERNEL"] == "avx512"
     /// The CPU has AVX-512F with zmm state enabled by the OS.
     public static let cpuHasAVX512 = !pretendAVX2Only && lectern_cpu_has_avx512f() != 0
     /// The CPU has AVX512_BF16.
     public static let cpuHasBF16 = !pretendAVX2Only && lectern_cpu_has_avx512bf16() != 0
 
-    /// The fp32 kernel for this process: the portable Swift kernel unless `LECTERN_EMBED_KERNEL=avx512`
-    /// on an AVX-512 CPU. The AVX-512 path (2.2-2.4x faster end to end) is opt-in for now: a full
-    /// test run that embeds in-process on a background thread hit a heap corruption
-    /// ("malloc_consolidate(): unaligned fastbin chunk") in 3 of 5 runs with it and in none of 3
-    /// without; AddressSanitizer found nothing, and the cause is not yet known.
-    public static let fp32: GemmKernel = optInAVX512 && cpuHasAVX512 ? .avx512 : .avx2
+    /// The fp32 kernel for this process: the AVX-512 C kernel on CPUs that have it (2.2-2.4x
+    /// sentence-transformers end to end), else the portable Swift one.
+    public static let fp32: GemmKernel = cpuHasAVX512 ? .avx512 : .avx2
 
     /// The kernel for `precision`, or a clear error where the CPU cannot run it.
     public static func kernel(for precision: Precision) throws -> GemmKernel {
