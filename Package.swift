@@ -7,6 +7,14 @@
 // (LecternVec, also shipped as the loadable library libLecternVec.so) underneath.
 import PackageDescription
 
+// The encoder's Swift kernels are compiled for the AVX2+FMA baseline (haswell) on x86-64; other
+// CPUs (arm64) build them for their own baseline, so the package builds everywhere.
+#if arch(x86_64)
+let encoderFlags = ["-O", "-target-cpu", "haswell"]
+#else
+let encoderFlags = ["-O"]
+#endif
+
 let package = Package(
     name: "Lectern",
     platforms: [.macOS(.v14)],
@@ -29,6 +37,9 @@ let package = Package(
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
+        // Pure Swift, no dependencies: the seeded generator and the vector kernels that the vector
+        // extension and clustering share (so it can go into the loadable library too).
+        .target(name: "LecternKernels", swiftSettings: [.unsafeFlags(["-O"])]),
         // C shim: sqlite3ext.h routines and macros Swift cannot import (variadics, SQLITE_TRANSIENT).
         .target(name: "CSQLiteExt"),
         // zlib, for gzip-compressed corpora.
@@ -38,7 +49,7 @@ let package = Package(
         // the sqlite3_api_routines pointer it is handed.
         // Optimised even in debug builds: the scan and k-means loops are ~50x slower at -Onone,
         // which every test that touches a vector table (embed, cluster) would pay.
-        .target(name: "LecternVec", dependencies: ["CSQLiteExt"], swiftSettings: [.unsafeFlags(["-O"])]),
+        .target(name: "LecternVec", dependencies: ["CSQLiteExt", "LecternKernels"], swiftSettings: [.unsafeFlags(["-O"])]),
         // Entry point of the loadable library; -static-stdlib makes it load with no Swift toolchain.
         .target(
             name: "LecternVecLoadable",
@@ -46,14 +57,18 @@ let package = Package(
             linkerSettings: [.unsafeFlags(["-static-stdlib"])]
         ),
 
+        // No SQL: the single copies of what several modules need (fingerprints and canonical JSON,
+        // content hashes, timestamps, chat messages, document-text rendering, the JSON scanner, the
+        // gzip-aware byte stream, the async bridge).
+        .target(name: "LecternCore", dependencies: ["CZlib", .product(name: "Crypto", package: "swift-crypto")]),
+
         // The one-file store: open, migrate (migrations/ embedded by the plugin), stage bookkeeping.
         .target(
             name: "LecternStore",
             dependencies: [
-                "LecternVec",
+                "LecternCore", "LecternVec",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
-                .product(name: "Crypto", package: "swift-crypto"),
             ],
             plugins: ["EmbedMigrations"]
         ),
@@ -61,7 +76,7 @@ let package = Package(
         .target(name: "LecternText"),
 
         // Pipeline stages, in order.
-        .target(name: "LecternIngest", dependencies: ["LecternStore", "CZlib"]),
+        .target(name: "LecternIngest", dependencies: ["LecternCore", "LecternStore"]),
         // The encoder's kernels need FMA/AVX2 codegen and optimisation even in debug builds
         // (the tests run all 1000 PubMedQA abstracts through it). haswell = the AVX2+FMA baseline.
         // HTTP for the OpenAI-compatible clients (chat in LecternGenerate, embeddings in LecternEmbed).
@@ -76,33 +91,35 @@ let package = Package(
         .target(name: "CLecternKernels", cSettings: [.unsafeFlags(["-O3"])]),
         .target(
             name: "LecternEmbed",
-            dependencies: ["LecternStore", "LecternText", "LecternHTTP", "CLecternKernels",
+            dependencies: ["LecternCore", "LecternStore", "LecternText", "LecternHTTP", "CLecternKernels",
                            .product(name: "GRDB", package: "GRDB.swift"),
                            .product(name: "GRDBSQLite", package: "GRDB.swift"),  // incremental blob I/O
                            .product(name: "Crypto", package: "swift-crypto")],
-            swiftSettings: [.unsafeFlags(["-O", "-target-cpu", "haswell"])]
+            swiftSettings: [.unsafeFlags(encoderFlags)]
         ),
-        .target(name: "LecternCluster", dependencies: ["LecternStore"]),
+        .target(name: "LecternCluster", dependencies: ["LecternCore", "LecternStore", "LecternKernels"]),
         .target(
             name: "LecternGenerate",
             dependencies: [
-                "LecternStore", "LecternHTTP",
+                "LecternCore", "LecternStore", "LecternHTTP", "LecternKernels",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
-        .target(name: "LecternMine", dependencies: ["LecternStore", "LecternText"]),
+        // The target model's tokenizer (`TargetTokenizer`) and the `tokens` stage: token counts
+        // of every document, which clustering budgets with and the build packs by.
+        .target(name: "LecternTokens", dependencies: ["LecternCore", "LecternStore", "LecternText", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "LecternMine", dependencies: ["LecternStore", "LecternText", "LecternKernels"]),
         .target(
             name: "LecternBuild",
-            // LecternIngest: its gzip-aware ByteStream and JSONScanner read `import-instructions` files.
-            dependencies: ["LecternStore", "LecternText", "LecternIngest", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["LecternCore", "LecternStore", "LecternText", "LecternTokens", "LecternKernels", .product(name: "GRDB", package: "GRDB.swift")]
         ),
 
         // The `lectern` command.
         .executableTarget(
             name: "LecternCLI",
             dependencies: [
-                "LecternStore", "LecternVec", "LecternIngest", "LecternEmbed", "LecternCluster",
-                "LecternGenerate", "LecternMine", "LecternBuild", "LecternText",
+                "LecternCore", "LecternStore", "LecternVec", "LecternIngest", "LecternEmbed", "LecternCluster",
+                "LecternGenerate", "LecternMine", "LecternTokens", "LecternBuild", "LecternText",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ]
@@ -120,7 +137,7 @@ let package = Package(
         // Benchmark: the miner over a directory of raw texts (benchmarks/miner/run.sh).
         .executableTarget(name: "lectern-miner-bench", dependencies: ["LecternMine"], path: "benchmarks/miner/bench"),
         // Benchmark: length-based clustering vs exact-neighbour clustering (benchmarks/cluster/run.sh).
-        .executableTarget(name: "lectern-bench-cluster", dependencies: ["LecternCluster"]),
+        .executableTarget(name: "lectern-bench-cluster", dependencies: ["LecternCluster", "LecternKernels"]),
         // Benchmark: the Swift MiniLM encoder on PubMedQA (benchmarks/embed/run.sh compares it with sentence-transformers).
         .executableTarget(
             name: "EmbedBenchmark", dependencies: ["LecternEmbed"], path: "benchmarks/embed/EmbedBenchmark"
@@ -131,28 +148,30 @@ let package = Package(
         .plugin(name: "EmbedMigrations", capability: .buildTool(), dependencies: ["EmbedSQL"]),
 
         // Paths, fixtures and process helpers shared by the test targets.
-        .target(name: "LecternTestSupport", path: "Tests/Support"),
-        .testTarget(name: "LecternStoreTests", dependencies: ["LecternStore", "LecternTestSupport"]),
-        .testTarget(name: "LecternIngestTests", dependencies: ["LecternIngest", "LecternStore", "LecternTestSupport"]),
+        .target(name: "LecternTestSupport", dependencies: ["LecternKernels"], path: "Tests/Support"),
+        .testTarget(name: "LecternCoreTests", dependencies: ["LecternCore"]),
+        .testTarget(name: "LecternKernelsTests", dependencies: ["LecternKernels"]),
+        .testTarget(name: "LecternStoreTests", dependencies: ["LecternCore", "LecternStore", "LecternTestSupport"]),
+        .testTarget(name: "LecternIngestTests", dependencies: ["LecternIngest", "LecternCore", "LecternStore", "LecternTestSupport"]),
         .testTarget(
             name: "LecternCLITests",
             dependencies: ["LecternStore", "LecternText", "LecternCluster", "LecternTestSupport",
                            .product(name: "GRDB", package: "GRDB.swift")]
         ),
-        .testTarget(name: "LecternVecTests", dependencies: ["LecternVec", "LecternStore", "LecternTestSupport"]),
+        .testTarget(name: "LecternVecTests", dependencies: ["LecternVec", "LecternKernels", "LecternStore", "LecternTestSupport"]),
         .testTarget(name: "LecternTextTests", dependencies: ["LecternText", "LecternTestSupport"]),
-        .testTarget(name: "LecternEmbedTests", dependencies: ["LecternEmbed", "LecternText", "LecternStore", "LecternTestSupport"],
+        .testTarget(name: "LecternEmbedTests", dependencies: ["LecternEmbed", "LecternHTTP", "LecternText", "LecternStore", "LecternTestSupport"],
                     exclude: ["Fixtures", "Reference"]),
-        .testTarget(name: "LecternClusterTests", dependencies: ["LecternCluster", "LecternStore", "LecternVec", "LecternTestSupport"]),
+        .testTarget(name: "LecternClusterTests", dependencies: ["LecternCluster", "LecternKernels", "LecternStore", "LecternVec", "LecternTestSupport"]),
         .testTarget(
             name: "LecternGenerateTests",
-            dependencies: ["LecternGenerate", "LecternStore", "LecternTestSupport", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["LecternGenerate", "LecternCore", "LecternKernels", "LecternStore", "LecternTestSupport", .product(name: "GRDB", package: "GRDB.swift")],
             exclude: ["Fixtures"]  // the fault-injection server, run as a subprocess
         ),
-        .testTarget(name: "LecternMineTests", dependencies: ["LecternMine", "LecternText", "LecternStore", "LecternTestSupport"]),
+        .testTarget(name: "LecternMineTests", dependencies: ["LecternMine", "LecternCore", "LecternText", "LecternStore", "LecternTestSupport"]),
         .testTarget(
             name: "LecternBuildTests",
-            dependencies: ["LecternBuild", "LecternStore", "LecternText", "LecternTestSupport",
+            dependencies: ["LecternBuild", "LecternCore", "LecternKernels", "LecternStore", "LecternText", "LecternTokens", "LecternTestSupport",
                            .product(name: "GRDB", package: "GRDB.swift")]
         ),
     ],

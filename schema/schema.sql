@@ -359,6 +359,7 @@ CREATE TABLE stage_runs (
     n_skipped       INTEGER NOT NULL DEFAULT 0,  -- inputs rejected as bad
     n_failed        INTEGER NOT NULL DEFAULT 0,  -- inputs that failed (retried on re-run)
     counts          TEXT CHECK (counts IS NULL OR json_valid(counts)),  -- stage-specific counters
-    error           TEXT                 -- the error that ended it, or the first bad-input messages
+    error           TEXT,                -- the error that ended it, or the first bad-input messages
+    host            TEXT                 -- host name of the machine that ran it (NULL: recorded before migration 0002); pid is only meaningful there
 ) STRICT;
 CREATE INDEX stage_runs_stage ON stage_runs(stage, fingerprint);

@@ -3,7 +3,7 @@ import LecternStore
 
 /// The `lectern` command: one sub-command per pipeline stage, each reading and writing one file.
 @main
-struct Lectern: ParsableCommand {
+struct Lectern: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lectern",
         abstract: "Adapt an LLM to a domain by extended-text reading comprehension; every artifact in one SQLite file.",

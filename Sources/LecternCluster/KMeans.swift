@@ -1,3 +1,4 @@
+import LecternKernels
 /// Spherical k-means over unit vectors: the coarse quantiser of the IVF index.
 ///
 /// Trains on a seeded sample (at most `samplePerList` points per list), then assigns every row
@@ -15,7 +16,7 @@ struct KMeans {
         seed: UInt64, iterations: Int = 8, samplePerList: Int = 48
     ) -> KMeans {
         let k = max(1, min(requested, n))
-        var rng = SeededGenerator(seed: seed ^ 0x4B4D_6561_6E73)  // "KMeans"
+        var rng = SplitMix64(seed: seed ^ 0x4B4D_6561_6E73)  // "KMeans"
         let perm = rng.permutation(n)
         let sampleCount = min(n, max(k, k * samplePerList))
         let sample = Array(perm[0..<sampleCount]).sorted()
@@ -45,7 +46,7 @@ struct KMeans {
             }
             for c in 0..<k {
                 if counts[c] == 0 {
-                    let src = base + Int(sample[rng.nextInt(below: sampleCount)]) * d
+                    let src = base + Int(sample[rng.below(sampleCount)]) * d
                     for j in 0..<d { centroids[c * d + j] = src[j] }
                     continue
                 }

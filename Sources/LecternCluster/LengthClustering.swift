@@ -73,7 +73,7 @@ public enum LengthClustering {
         let d = input.dim
         let lmax = options.maxTokens
         let dmax = options.maxDocuments
-        var rng = SeededGenerator(seed: options.seed)
+        var rng = SplitMix64(seed: options.seed)
         // A random remaining document = the next unplaced row of one seeded permutation.
         let order = rng.permutation(n)
         var cursor = 0
@@ -196,3 +196,4 @@ public enum LengthClustering {
 }
 
 import Dispatch
+import LecternKernels

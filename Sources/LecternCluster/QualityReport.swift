@@ -27,7 +27,7 @@ public struct QualityReport: Codable, Sendable, Equatable {
     /// for unit vectors, so it costs O(m d) per cluster.
     public static func make(_ input: ClusterInput, _ clustering: Clustering, maxTokens: Int, seed: UInt64 = 0) -> QualityReport {
         let real = figures(input, clustering.clusters.map { $0.members }, maxTokens: maxTokens)
-        var rng = SeededGenerator(seed: seed ^ 0x5241_4E44)  // "RAND"
+        var rng = SplitMix64(seed: seed ^ 0x5241_4E44)  // "RAND"
         let perm = rng.permutation(input.count)
         var groups: [[Int32]] = []
         var at = 0
@@ -111,3 +111,4 @@ public struct QualityReport: Codable, Sendable, Equatable {
 }
 
 import Foundation
+import LecternKernels

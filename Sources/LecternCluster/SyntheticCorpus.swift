@@ -7,7 +7,7 @@ public enum SyntheticCorpus {
     public static func vectors(
         count n: Int, dim d: Int, topics: Int, spreads: ClosedRange<Float> = 0.3...0.9, seed: UInt64
     ) -> [Float] {
-        var rng = SeededGenerator(seed: seed)
+        var rng = SplitMix64(seed: seed)
         let t = max(1, topics)
         var centres = [Float](repeating: 0, count: t * d)
         for i in 0..<t * d { centres[i] = gaussian(&rng) }
@@ -19,7 +19,7 @@ public enum SyntheticCorpus {
         let scale = 1 / Float(d).squareRoot()
         out.withUnsafeMutableBufferPointer { op in
             for i in 0..<n {
-                let c = rng.nextInt(below: t)
+                let c = rng.below(t)
                 let row = op.baseAddress! + i * d
                 let s = spread[c] * scale
                 for k in 0..<d { row[k] = centres[c * d + k] + s * gaussian(&rng) }
@@ -33,16 +33,16 @@ public enum SyntheticCorpus {
     /// abstracts), each plus `extra` (a reserved QA budget).
     public static func lengths(count n: Int, from sample: [Int], extra: Int = 0, seed: UInt64) -> [Int] {
         precondition(!sample.isEmpty)
-        var rng = SeededGenerator(seed: seed ^ 0x4C45_4E53)
-        return (0..<n).map { _ in sample[rng.nextInt(below: sample.count)] + extra }
+        var rng = SplitMix64(seed: seed ^ 0x4C45_4E53)
+        return (0..<n).map { _ in sample[rng.below(sample.count)] + extra }
     }
 
-    static func uniform(_ rng: inout SeededGenerator) -> Float {
+    static func uniform(_ rng: inout SplitMix64) -> Float {
         Float(rng.next() >> 40) / Float(1 << 24)
     }
 
     /// Box-Muller (one of the pair; simplicity over speed).
-    static func gaussian(_ rng: inout SeededGenerator) -> Float {
+    static func gaussian(_ rng: inout SplitMix64) -> Float {
         let u1 = max(Float.leastNonzeroMagnitude, uniform(&rng))
         let u2 = uniform(&rng)
         return (-2 * logf(u1)).squareRoot() * cosf(2 * .pi * u2)
@@ -50,3 +50,4 @@ public enum SyntheticCorpus {
 }
 
 import Foundation
+import LecternKernels

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import LecternCore
 
 /// The built-in embedder: all-MiniLM-L6-v2 run by ``BertEncoder``, with its own uncased
 /// WordPiece. Defaults match sentence-transformers (`max_seq_length` 256, mean pooling, L2).
@@ -50,8 +51,8 @@ public final class MiniLMEmbedder: Embedder, @unchecked Sendable {
         c.precision = precision == .fp32 ? nil : precision.rawValue
         c.weightsSHA256 = ModelInstaller.weightsDigest(directory: directory)
         configuration = c
-        configJSON = ConfigFingerprint.json(c)
-        fingerprint = ConfigFingerprint.sha256Hex(configJSON)
+        configJSON = (try? Fingerprint.canonicalJSON(c)) ?? "{}"
+        fingerprint = Fingerprint.hex(of: Array(configJSON.utf8))
     }
 
     /// Loads the installed model (``ModelInstaller/minilmDirectory(install:)``), installing it first if allowed.

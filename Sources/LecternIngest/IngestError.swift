@@ -1,3 +1,5 @@
+import LecternCore
+
 /// Why an ingest could not proceed. Messages name the input and what is wrong.
 public enum IngestError: Error, CustomStringConvertible, Sendable {
     /// A source path does not exist.
@@ -24,6 +26,14 @@ public enum IngestError: Error, CustomStringConvertible, Sendable {
             return "\(failed.count) of \(summary.sources.count) sources not ingested completely (what was read is kept; "
                 + "run the same command again once they are fixed: only what is missing is read):\n  " + lines.joined(separator: "\n  ")
         }
+    }
+
+    /// `error` as a problem of one source (the ingest reports it and goes on with the other
+    /// sources), or nil when it ends the ingest. A file that cannot be read on is one.
+    static func ofOneSource(_ error: Error) -> IngestError? {
+        if let e = error as? UnreadableFile { return .unreadable(path: e.path, detail: e.detail) }
+        if let e = error as? IngestError, e.concernsOneSource { return e }
+        return nil
     }
 
     /// A problem of one source: the ingest reports it and goes on with the other sources.

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import LecternCore
 import LecternStore
 
 /// Options of `lectern ingest`.
@@ -207,8 +208,9 @@ public final class Ingester {
         let file: FileIdentity
         do {
             file = try identity(of: path, readJSON: readJSON)
-        } catch let error as IngestError where error.concernsOneSource {
-            summary.failure = error.description
+        } catch {
+            guard let problem = IngestError.ofOneSource(error) else { throw error }
+            summary.failure = problem.description
             return summary
         }
         let row: SourceRow = try StageWriteError.naming(stage: "ingest", path: store.path) { try store.pool.write { db in
@@ -235,8 +237,9 @@ public final class Ingester {
         do {
             reader = try makeReader(path: path, format: format)
             try reader.skip(row.recordsDone)
-        } catch let error as IngestError where error.concernsOneSource {
-            summary.failure = error.description
+        } catch {
+            guard let problem = IngestError.ofOneSource(error) else { throw error }
+            summary.failure = problem.description
             return summary
         }
 
@@ -266,12 +269,14 @@ public final class Ingester {
                 }
                 queue.put(.batch(batch))
                 queue.put(.end)
-            } catch let error as IngestError where error.concernsOneSource {
-                // The source is damaged or cannot be read on: every record before is kept.
-                queue.put(.batch(batch))
-                queue.put(.failure(error))
             } catch {
-                queue.put(.failure(error))
+                if let problem = IngestError.ofOneSource(error) {
+                    // The source is damaged or cannot be read on: every record before is kept.
+                    queue.put(.batch(batch))
+                    queue.put(.failure(problem))
+                } else {
+                    queue.put(.failure(error))
+                }
             }
         }
         producer.stackSize = 8 << 20
@@ -420,7 +425,7 @@ public final class Ingester {
             switch queue.take() {
             case .failure(let error):
                 queue.drain()
-                guard let problem = error as? IngestError, problem.concernsOneSource else { throw error }
+                guard let problem = IngestError.ofOneSource(error) else { throw error }
                 moreNotShown()
                 finished = true
                 progress.finish(failed: true)

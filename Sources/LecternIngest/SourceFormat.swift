@@ -1,4 +1,5 @@
 import Foundation
+import LecternCore
 
 /// The input formats `lectern ingest` reads; any of them may be gzip-compressed.
 public enum SourceFormat: String, Codable, Sendable, CaseIterable {

@@ -1,4 +1,5 @@
 import CSQLiteExt
+import LecternKernels
 
 // The IVF index: k-means centroids trained from the table's own vectors by
 // `INSERT INTO t(t) VALUES ('compute-centroids')`, every vector copied into the chunk list of its
@@ -248,18 +249,5 @@ func partitionKey(_ v: OpaquePointer?) -> String {
         let b = UnsafeRawBufferPointer(start: lx_value_blob(v), count: n)
         return "b:" + b.map { String($0, radix: 16) }.joined(separator: ".")
     default: return "n"
-    }
-}
-
-/// A small deterministic PRNG, so training the same table twice gives the same index.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E3779B97F4A7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
-        z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
-        return z ^ (z >> 31)
     }
 }

@@ -7,6 +7,7 @@
 //                              [--walk] [--pubmedqa PATH] [--lmax 2048] [--dmax 16]
 import Foundation
 import LecternCluster
+import LecternKernels
 
 setvbuf(stdout, nil, _IOLBF, 0)  // progress lines appear as they happen, even into a file
 
@@ -83,7 +84,7 @@ print(fullR.text())
 // 2. Exact vs fast on the same (sub)sample.
 let sampleInput: ClusterInput
 if exactSample < n {
-    var rng = SeededGenerator(seed: 99)
+    var rng = SplitMix64(seed: 99)
     let rows = rng.permutation(n).prefix(exactSample).sorted()
     var v = [Float](); v.reserveCapacity(exactSample * dim)
     for r in rows { v += vectors[Int(r) * dim..<(Int(r) + 1) * dim] }

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import LecternBuild
+import LecternCore
 import LecternStore
 import LecternTestSupport
 import XCTest

@@ -1,5 +1,6 @@
 import XCTest
 @testable import LecternBuild
+import LecternKernels
 
 /// The packers on random and adversarial weight lists: every item placed exactly once, no
 /// sequence over capacity, the knapsack's sequences as full as the best subset allows, and a

@@ -1,11 +1,12 @@
 import LecternCluster
 import XCTest
+import LecternKernels
 
 final class LengthClusteringTests: XCTestCase {
     /// The paper's loop written naively (a full scan of the remaining documents per step), as
     /// the reference the fast paths must reproduce.
     func naiveAlgorithm1(_ input: ClusterInput, _ o: ClusterOptions) -> [[Int32]] {
-        var rng = SeededGenerator(seed: o.seed)
+        var rng = SplitMix64(seed: o.seed)
         let order = rng.permutation(input.count)
         var remaining = Set(0..<Int32(input.count))
         var out: [[Int32]] = []

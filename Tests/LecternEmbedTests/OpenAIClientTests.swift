@@ -4,6 +4,7 @@ import FoundationNetworking   // Data(contentsOf:) on http URLs, for the test's 
 #endif
 import XCTest
 @testable import LecternEmbed
+import LecternHTTP
 
 /// The embeddings client against a fault-injecting fake server (Fixtures/fake_embeddings_server.py).
 final class OpenAIClientTests: XCTestCase {
@@ -88,8 +89,12 @@ final class OpenAIClientTests: XCTestCase {
         let client = try OpenAIEmbeddingsClient(options: o)
         XCTAssertEqual(client.dimension, 3)
         XCTAssertEqual(client.endpoint.path, "/v1/embeddings")
-        XCTAssertEqual(OpenAIEmbeddingsClient.parseRetryAfter("7"), 7)
-        XCTAssertNil(OpenAIEmbeddingsClient.parseRetryAfter("soon"))
+        XCTAssertEqual(RetryAfter.seconds("7"), 7)
+        XCTAssertNil(RetryAfter.seconds("soon"))
+        XCTAssertNil(RetryAfter.seconds(nil))
+        XCTAssertEqual(RetryAfter.seconds("-3"), 0)
+        let now = Date(timeIntervalSince1970: 1_445_412_450)  // Wed, 21 Oct 2015 07:27:30 GMT
+        XCTAssertEqual(RetryAfter.seconds("Wed, 21 Oct 2015 07:28:00 GMT", now: now), 30)
         XCTAssertThrowsError(try OpenAIEmbeddingsClient(options: .init(url: URL(string: "ftp://x")!, model: "m")))
     }
 

@@ -9,12 +9,8 @@ enum TestSupport {
     /// PubMedQA in the shared data folder (`$LECTERN_SHARED_DATA`, else `../shared/data` beside the checkout).
     static var pubmedqaPath: String { LecternTestSupport.TestSupport.sharedData.appendingPathComponent("pubmedqa/ori_pqal.json").path }
 
-    static func require(_ what: String, setup: String) throws -> Never {
-        if ProcessInfo.processInfo.environment["LECTERN_REQUIRE_COMPONENTS"] == "1" {
-            XCTFail("\(what) is missing; run \(setup)")
-            throw XCTSkip("failed: \(what) missing")
-        }
-        throw XCTSkip("\(what) is missing; run \(setup)")
+    static func require(_ what: String, setup: String, file: StaticString = #filePath, line: UInt = #line) throws -> Never {
+        try LecternTestSupport.TestSupport.missing(what, setup: setup, file: file, line: line)
     }
 
     static func minilmDirectory() throws -> String {

@@ -1,3 +1,4 @@
+import LecternKernels
 import XCTest
 @testable import LecternGenerate
 
@@ -132,12 +133,19 @@ final class TemplateTests: XCTestCase {
     }
 
     func testSampleIsDeterministicAndSeeded() {
-        let ids = Array(Int64(1)...1000)
-        let a = Sampler.pick(ids, count: 50, seed: 7)
-        XCTAssertEqual(a, Sampler.pick(ids, count: 50, seed: 7))
-        XCTAssertNotEqual(a, Sampler.pick(ids, count: 50, seed: 8))
+        let docs = (Int64(1)...1000).map { (id: $0, key: SplitMix64.mix(UInt64($0) &* 31)) }
+        let a = Sampler.pick(docs, count: 50, seed: 7)
+        XCTAssertEqual(a, Sampler.pick(docs, count: 50, seed: 7))
+        XCTAssertNotEqual(a, Sampler.pick(docs, count: 50, seed: 8))
         XCTAssertEqual(a.count, 50)
         XCTAssertEqual(a, a.sorted())
         XCTAssertEqual(Set(a).count, 50)
+        // Keyed by content: the same texts under other rowids (a file merged from shards) are
+        // the ones sampled.
+        let shifted = docs.reversed().enumerated().map { (id: Int64(5000 + $0.offset), key: $0.element.key) }
+        let keyOf = Dictionary(uniqueKeysWithValues: shifted.map { ($0.id, $0.key) })
+        let original = Dictionary(uniqueKeysWithValues: docs.map { ($0.id, $0.key) })
+        XCTAssertEqual(Set(Sampler.pick(shifted, count: 50, seed: 7).compactMap { keyOf[$0] }),
+                       Set(a.compactMap { original[$0] }))
     }
 }

@@ -1,4 +1,5 @@
 import GRDB
+import LecternCore
 import LecternStore
 import XCTest
 @testable import LecternGenerate

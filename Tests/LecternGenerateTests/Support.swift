@@ -133,11 +133,6 @@ enum TestDB {
 }
 
 /// Whether a component the test needs is missing: fails under LECTERN_REQUIRE_COMPONENTS=1, skips otherwise.
-func requireComponent(_ available: Bool, _ what: String) throws {
-    if available { return }
-    if ProcessInfo.processInfo.environment["LECTERN_REQUIRE_COMPONENTS"] == "1" {
-        XCTFail("\(what) is missing: run scripts/setup.d/30-llama-server.sh (or scripts/test.sh)")
-        throw XCTSkip("component missing")
-    }
-    throw XCTSkip("\(what) is missing: run scripts/setup.d/30-llama-server.sh")
+func requireComponent(_ available: Bool, _ what: String, file: StaticString = #filePath, line: UInt = #line) throws {
+    try LecternTestSupport.TestSupport.requireComponent(available, what, setup: "scripts/setup.d/30-llama-server.sh", file: file, line: line)
 }

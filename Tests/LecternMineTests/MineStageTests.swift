@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import LecternCore
 import LecternMine
 import LecternStore
 import XCTest

@@ -11,16 +11,9 @@ enum TestSupport {
     /// The shared data folder: `$LECTERN_SHARED_DATA`, else `../shared/data` beside the checkout.
     static var dataDir: URL { LecternTestSupport.TestSupport.sharedData }
 
-    static var requireComponents: Bool { ProcessInfo.processInfo.environment["LECTERN_REQUIRE_COMPONENTS"] == "1" }
-
     /// Fails (under `LECTERN_REQUIRE_COMPONENTS=1`) or skips when a component is missing.
     static func missing(_ what: String, file: StaticString = #filePath, line: UInt = #line) throws -> Never {
-        let message = "\(what) is missing"
-        if requireComponents {
-            XCTFail(message, file: file, line: line)
-            throw XCTSkip(message)
-        }
-        throw XCTSkip(message)
+        try LecternTestSupport.TestSupport.missing(what, file: file, line: line)
     }
 
     /// A CPython 3 for reference runs (stdlib only): `$LECTERN_STDLIB_PYTHON`, /usr/bin/python3, or `python3` on PATH.

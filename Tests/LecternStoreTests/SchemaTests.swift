@@ -42,7 +42,7 @@ final class SchemaTests: XCTestCase {
             if let r = line.range(of: "--") { return line[..<r.lowerBound] }
             return line
         }.joined(separator: " ").split(whereSeparator: { $0 == " " || $0 == "\t" }).joined(separator: " ")
-            .replacingOccurrences(of: "( ", with: "(").replacingOccurrences(of: " )", with: ")")
+            .replacingOccurrences(of: "( ", with: "(").replacingOccurrences(of: " )", with: ")").replacingOccurrences(of: " ,", with: ",")
     }
 
     func testSchemaFileEqualsMigrations() throws {

@@ -123,32 +123,6 @@ final class StoreTests: XCTestCase {
             XCTAssertNil(try String.fetchOne(db, sql: "SELECT value FROM lectern_meta WHERE key = 'probe2'"))
         }
     }
-
-    func testContentHashNormalisesWhitespaceOnly() {
-        XCTAssertEqual(ContentHash.of(text: "  a b\n\tc  "), ContentHash.of(text: "a b c"))
-        XCTAssertEqual(ContentHash.of(text: "a\u{00A0}\u{3000}b"), ContentHash.of(text: "a b"))
-        XCTAssertNotEqual(ContentHash.of(text: "a b"), ContentHash.of(text: "A b"))
-        XCTAssertNotEqual(ContentHash.of(text: "ab"), ContentHash.of(text: "a b"))
-        XCTAssertEqual(ContentHash.of(text: "héllo wörld 𝔘"), ContentHash.of(text: "héllo  wörld\n𝔘"))
-        XCTAssertEqual(ContentHash.of(text: "x").count, 16)
-    }
-
-    /// The byte-level fast paths agree with a plain reference on random texts.
-    func testContentHashAndScalarCountAgreeWithReference() {
-        let pieces = ["a", "bc", "déf", " ", "  ", "\t", "\n", "\u{00A0}", "\u{3000}", "\u{2009}", "\u{1F600}", "\u{1C}", "x y", "\u{0085}", "é"]
-        var rng = SystemRandomNumberGenerator()
-        for _ in 0..<3000 {
-            let n = Int.random(in: 0..<40, using: &rng)
-            let text = (0..<n).map { _ in pieces.randomElement(using: &rng)! }.joined()
-            let reference = text.unicodeScalars.split(whereSeparator: { $0.properties.isWhitespace })
-                .map { String(String.UnicodeScalarView($0)) }.joined(separator: " ")
-            XCTAssertEqual(ContentHash.of(text: text), ContentHash.of(text: reference), "text \(text.debugDescription)")
-            var copy = text
-            XCTAssertEqual(copy.withUTF8 { UTF8Scan.scalarCount($0) }, text.unicodeScalars.count)
-            copy = reference
-            XCTAssertFalse(copy.withUTF8 { ContentHash.needsNormalising($0) }, "reference \(reference.debugDescription)")
-        }
-    }
 }
 
 final class StoreExtensionTests: XCTestCase {

@@ -12,12 +12,7 @@ enum Fixtures {
 
     /// A component the test needs is missing: fail under scripts/test.sh, skip otherwise.
     static func missing(_ what: String, file: StaticString = #filePath, line: UInt = #line) throws -> Never {
-        let msg = "\(what) not found: run scripts/setup.d/10-models.sh (scripts/test.sh runs it)"
-        if env["LECTERN_REQUIRE_COMPONENTS"] == "1" {
-            XCTFail(msg, file: file, line: line)
-            throw XCTSkip("failed: " + msg)
-        }
-        throw XCTSkip(msg)
+        try LecternTestSupport.TestSupport.missing(what, setup: "scripts/setup.d/10-models.sh", file: file, line: line)
     }
 
     static func minilmDir() throws -> String {

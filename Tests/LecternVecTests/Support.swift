@@ -1,4 +1,6 @@
 import Foundation
+import LecternKernels
+import LecternTestSupport
 import GRDB
 import GRDBSQLite
 import LecternVec
@@ -22,17 +24,11 @@ func tempPath(_ name: String) -> String {
     return p
 }
 
-/// Deterministic random numbers for test data.
-struct TestRNG {
-    var state: UInt64
-    init(_ seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E3779B97F4A7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
-        z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
-        return z ^ (z >> 31)
-    }
+/// Deterministic random numbers for test data: the pipeline's seeded generator.
+typealias TestRNG = SplitMix64
+
+extension SplitMix64 {
+    init(_ seed: UInt64) { self.init(seed: seed) }
     mutating func float() -> Float { Float(next() >> 40) / Float(1 << 24) * 2 - 1 }
     mutating func gaussian() -> Float {
         let u = max(Double(next() >> 11) / Double(1 << 53), 1e-12), v = Double(next() >> 11) / Double(1 << 53)
@@ -60,13 +56,8 @@ func refDistance(_ metric: String, _ a: [Float], _ b: [Float]) -> Double {
 }
 
 /// Whether a missing component fails the test (scripts/test.sh) or skips it.
-func requireComponent(_ ok: Bool, _ what: String, setup: String) throws {
-    if ok { return }
-    if ProcessInfo.processInfo.environment["LECTERN_REQUIRE_COMPONENTS"] == "1" {
-        XCTFail("\(what) is missing: run \(setup)")
-        throw XCTSkip("missing \(what)")
-    }
-    throw XCTSkip("\(what) is missing: run \(setup)")
+func requireComponent(_ ok: Bool, _ what: String, setup: String, file: StaticString = #filePath, line: UInt = #line) throws {
+    try LecternTestSupport.TestSupport.requireComponent(ok, what, setup: setup, file: file, line: line)
 }
 
 /// Runs a command, returning (status, stdout+stderr).

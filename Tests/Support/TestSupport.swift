@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import LecternKernels
 
 /// Paths and helpers shared by Lectern's test targets.
 public enum TestSupport {
@@ -26,15 +27,28 @@ public enum TestSupport {
         return path
     }
 
-    /// When a component is missing: fail under `LECTERN_REQUIRE_COMPONENTS=1` (scripts/test.sh), skip otherwise.
-    public static func requireComponent(_ present: Bool, _ what: String, file: StaticString = #filePath, line: UInt = #line) throws {
+    /// The one rule for a missing component (a model, a server, a reference tool, the shared
+    /// data): fail under `LECTERN_REQUIRE_COMPONENTS=1` (scripts/test.sh, CI), skip otherwise (a
+    /// quick local run). `setup` names what installs it.
+    public static func requireComponent(_ present: Bool, _ what: String, setup: String = "scripts/test.sh",
+                                        file: StaticString = #filePath, line: UInt = #line) throws {
         guard !present else { return }
-        if ProcessInfo.processInfo.environment["LECTERN_REQUIRE_COMPONENTS"] == "1" {
-            XCTFail("missing \(what); scripts/test.sh installs it", file: file, line: line)
-            throw XCTSkip("missing \(what)")
-        }
-        throw XCTSkip("missing \(what); run scripts/test.sh to install it")
+        try missing(what, setup: setup, file: file, line: line)
     }
+
+    /// ``requireComponent(_:_:setup:file:line:)`` for a component known to be missing.
+    public static func missing(_ what: String, setup: String = "scripts/test.sh",
+                               file: StaticString = #filePath, line: UInt = #line) throws -> Never {
+        let message = "\(what) is missing: run \(setup) (scripts/test.sh runs every installer)"
+        if requireComponents {
+            XCTFail(message, file: file, line: line)
+            throw XCTSkip("failed: " + message)
+        }
+        throw XCTSkip(message)
+    }
+
+    /// Whether missing components fail the tests (`LECTERN_REQUIRE_COMPONENTS=1`) or skip them.
+    public static var requireComponents: Bool { ProcessInfo.processInfo.environment["LECTERN_REQUIRE_COMPONENTS"] == "1" }
 
     /// A fresh temporary directory, removed at the end of the test.
     public static func temporaryDirectory(_ test: XCTestCase) throws -> URL {
@@ -118,16 +132,5 @@ public enum TestSupport {
     }
 }
 
-/// A small seeded generator (SplitMix64) for reproducible test data and kill schedules: the one
-/// copy the test targets share.
-public struct TestRandom {
-    public var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E3779B97F4A7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
-        z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
-        return z ^ (z >> 31)
-    }
-}
+/// The seeded generator for reproducible test data and kill schedules: the pipeline's own.
+public typealias TestRandom = SplitMix64

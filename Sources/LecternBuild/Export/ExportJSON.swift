@@ -1,3 +1,4 @@
+import LecternCore
 import LecternIngest
 
 /// A parsed JSON value that keeps what a round trip through Foundation would lose: the order of

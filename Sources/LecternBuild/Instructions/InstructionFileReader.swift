@@ -1,4 +1,5 @@
 import Foundation
+import LecternCore
 import LecternIngest
 
 /// Reads the records of an instruction file one at a time, whichever way it is laid out: one JSON
@@ -53,7 +54,7 @@ final class InstructionFileReader {
         self.path = path
         do {
             stream = try ByteStream(path: path)
-        } catch let error as IngestError {
+        } catch let error as UnreadableFile {
             throw Self.wrap(error, path: path)
         }
         // A UTF-8 byte order mark is not content.
@@ -77,9 +78,8 @@ final class InstructionFileReader {
         }
     }
 
-    private static func wrap(_ error: IngestError, path: String) -> InstructionImportError {
-        if case .unreadable(_, let detail) = error { return .unreadable(path: path, detail: detail) }
-        return .unreadable(path: path, detail: "\(error)")
+    private static func wrap(_ error: UnreadableFile, path: String) -> InstructionImportError {
+        .unreadable(path: path, detail: error.detail)
     }
 
     /// The next record, or nil at the end of the file.
@@ -99,7 +99,7 @@ final class InstructionFileReader {
         guard !eof else { return false }
         do {
             if try !stream.read(into: &buffer) { eof = true }
-        } catch let error as IngestError {
+        } catch let error as UnreadableFile {
             throw Self.wrap(error, path: path)
         }
         return !eof
@@ -187,18 +187,7 @@ final class InstructionFileReader {
     /// A line ends at "\n", "\r\n" or a lone "\r"; nil when there is none yet, or when the
     /// buffer ends with a "\r" and more may follow.
     private func lineEnd(from scan: Int) -> (Int, Int)? {
-        buffer.withUnsafeBufferPointer { buf in
-            guard scan < buf.count else { return nil }
-            let base = UnsafeRawPointer(buf.baseAddress!)
-            let newline = memchr(base + scan, 0x0A, buf.count - scan).map { UnsafeRawPointer($0) - base }
-            let limit = newline ?? buf.count
-            if limit > scan, let p = memchr(base + scan, 0x0D, limit - scan) {
-                let cr = UnsafeRawPointer(p) - base
-                if cr + 1 < buf.count { return (cr, buf[cr + 1] == 0x0A ? cr + 2 : cr + 1) }
-                return eof ? (cr, cr + 1) : nil
-            }
-            return newline.map { ($0, $0 + 1) }
-        }
+        buffer.withUnsafeBufferPointer { LineEnd.find(in: $0, from: scan, atEnd: eof) }
     }
 
     /// Maximum nesting of `bytes`, strings skipped.

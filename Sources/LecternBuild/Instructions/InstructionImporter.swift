@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import LecternCore
 import LecternStore
 
 /// Imports general instruction data (the paper mixes LIMA, WizardLM and Orca into its training

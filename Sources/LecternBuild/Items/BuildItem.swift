@@ -1,4 +1,5 @@
 import Foundation
+import LecternCore
 
 /// The tables a training example's parts point into (`training_example_parts.part_kind`).
 public enum PartKind: String, Sendable, Codable, CaseIterable {
@@ -74,52 +75,5 @@ public struct BuildItem: Sendable {
         var out: [PartRef] = []
         for p in itemParts + segments.compactMap(\.part) where seen.insert(p).inserted { out.append(p) }
         return out
-    }
-}
-
-/// One message of a chat conversation (OpenAI messages shape).
-public struct ChatMessage: Sendable, Codable, Equatable {
-    public var role: String
-    public var content: String
-
-    public init(role: String, content: String) {
-        self.role = role
-        self.content = content
-    }
-}
-
-/// A small seeded generator (SplitMix64): a seed gives the same set on every machine.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    /// A generator for one key under one seed, so an item's shuffle does not depend on the order
-    /// items are processed in.
-    init(seed: UInt64, key: UInt64) {
-        var g = SplitMix64(seed: seed ^ 0x5EED_1EC7_E000_0000)
-        state = g.next() ^ (key &* 0x9E37_79B9_7F4A_7C15)
-    }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func below(_ bound: Int) -> Int {
-        let b = UInt64(bound)
-        let limit = UInt64.max - UInt64.max % b
-        var x = next()
-        while x >= limit { x = next() }
-        return Int(x % b)
-    }
-
-    /// Fisher-Yates, platform-independent (the standard library's shuffle may change between versions).
-    mutating func shuffle<T>(_ a: inout [T]) {
-        guard a.count > 1 else { return }
-        for i in stride(from: a.count - 1, to: 0, by: -1) { a.swapAt(i, below(i + 1)) }
     }
 }

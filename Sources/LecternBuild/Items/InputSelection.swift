@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import LecternStore
 
 /// Which clustering, QA generator and mined texts a build reads. Each is given by id, name or
 /// fingerprint prefix, or left nil to take the only (or newest complete) one in the file.
@@ -29,21 +30,18 @@ enum InputResolver {
     static func resolve(_ db: Database, recipe: RecipePreset, selection: InputSelection) throws -> ResolvedInputs {
         var r = ResolvedInputs()
         if recipe.clustered {
-            let rows = try Row.fetchAll(db, sql: "SELECT id, fingerprint, status, algorithm FROM clusterings ORDER BY id DESC")
             let row: Row
             if let sel = selection.clustering {
-                let matches = rows.filter { String($0["id"] as Int64) == sel || ($0["fingerprint"] as String).hasPrefix(sel.lowercased()) }
-                guard matches.count == 1, let m = matches.first else {
-                    throw matches.isEmpty
-                        ? BuildError.missingInput("no clustering '\(sel)' in the file (ids: \(rows.map { String($0["id"] as Int64) }.joined(separator: ", ")))")
-                        : BuildError.ambiguous("clustering '\(sel)' matches \(matches.count) clusterings: give more of the fingerprint")
+                let ref = try RowReference.resolve(db, table: "clusterings", kind: "clustering", sel)
+                guard let found = try Row.fetchOne(db, sql: "SELECT id, fingerprint, status FROM clusterings WHERE id = ?", arguments: [ref.id]) else {
+                    throw BuildError.missingInput("clustering \(ref.id) vanished while the build read it")
                 }
-                row = m
+                row = found
             } else {
-                guard let m = rows.first(where: { ($0["status"] as String) == "complete" }) else {
+                guard let newest = try Row.fetchOne(db, sql: "SELECT id, fingerprint, status FROM clusterings WHERE status = 'complete' ORDER BY id DESC LIMIT 1") else {
                     throw BuildError.missingInput("recipe \(recipe.rawValue) needs a complete clustering: run `lectern cluster FILE` first")
                 }
-                row = m
+                row = newest
             }
             guard (row["status"] as String) == "complete" else {
                 throw BuildError.missingInput("clustering \(row["id"] as Int64) is incomplete: re-run `lectern cluster` to finish it")
@@ -55,21 +53,26 @@ enum InputResolver {
         case .documents:
             break
         case .qaPairs:
-            let rows = try Row.fetchAll(db, sql: """
-                SELECT g.id, g.name, g.fingerprint, (SELECT count(*) FROM qa_pairs q WHERE q.generator_id = g.id) AS n
-                FROM generators g ORDER BY g.id
-                """)
-            var candidates = rows.filter { ($0["n"] as Int) > 0 }
+            let g: Row
             if let sel = selection.generator {
-                candidates = rows.filter { ($0["name"] as String) == sel || String($0["id"] as Int64) == sel || ($0["fingerprint"] as String).hasPrefix(sel.lowercased()) }
-            }
-            guard candidates.count == 1, let g = candidates.first else {
-                if candidates.isEmpty {
-                    throw BuildError.missingInput(selection.generator.map { "no generator '\($0)' in the file" }
-                        ?? "recipe \(recipe.rawValue) needs QA pairs: run `lectern generate FILE --endpoint URL --model NAME` first")
+                let ref = try RowReference.resolve(db, table: "generators", kind: "generator", sel)
+                guard let found = try Row.fetchOne(db, sql: "SELECT id, name, fingerprint FROM generators WHERE id = ?", arguments: [ref.id]) else {
+                    throw BuildError.missingInput("generator \(ref.id) vanished while the build read it")
                 }
-                let names = candidates.map { "\($0["name"] as String) (\(($0["fingerprint"] as String).prefix(12)))" }
-                throw BuildError.ambiguous("several generators have QA pairs: \(names.joined(separator: ", ")); pick one with --generator")
+                g = found
+            } else {
+                let candidates = try Row.fetchAll(db, sql: """
+                    SELECT g.id, g.name, g.fingerprint FROM generators g
+                    WHERE EXISTS (SELECT 1 FROM qa_pairs q WHERE q.generator_id = g.id) ORDER BY g.id
+                    """)
+                guard candidates.count == 1, let only = candidates.first else {
+                    if candidates.isEmpty {
+                        throw BuildError.missingInput("recipe \(recipe.rawValue) needs QA pairs: run `lectern generate FILE --endpoint URL --model NAME` first")
+                    }
+                    let names = candidates.map { "\($0["name"] as String) (\(($0["fingerprint"] as String).prefix(12)))" }
+                    throw BuildError.ambiguous("several generators have QA pairs: \(names.joined(separator: ", ")); pick one with --generator")
+                }
+                g = only
             }
             r.generatorId = g["id"]
             r.generatorName = g["name"]

@@ -1,6 +1,8 @@
 import Foundation
 import GRDB
+import LecternCore
 import LecternText
+import LecternKernels
 
 /// What the loaders left out, for the set's stats and the command's summary.
 public struct LoadNotes: Sendable, Codable, Equatable {
@@ -19,8 +21,13 @@ enum DomainItemLoader {
     static func load(_ db: Database, options: BuildOptions, inputs: ResolvedInputs) throws -> (items: [BuildItem], notes: LoadNotes) {
         var notes = LoadNotes()
         var docs: [Int64: String] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT id, title, text FROM documents ORDER BY id") {
-            docs[row["id"]] = TokenCounting.documentText(title: row["title"], text: row["text"])
+        // Each document's content key seeds the random choices that concern it (never its rowid,
+        // so a file merged from shards shuffles as a file built in one go).
+        var contentKeys: [Int64: UInt64] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT id, title, text, content_hash FROM documents ORDER BY id") {
+            let id: Int64 = row["id"]
+            docs[id] = DocumentText.render(title: row["title"], text: row["text"])
+            contentKeys[id] = SplitMix64.streamKey((row["content_hash"] as Data?) ?? Data())
         }
         guard !docs.isEmpty else { throw BuildError.missingInput("the file has no documents: run `lectern ingest FILE CORPUS` first") }
 
@@ -35,15 +42,17 @@ enum DomainItemLoader {
                 """, arguments: [clustering]) {
                 let cluster: Int64 = row["cluster_id"], doc: Int64 = row["document_id"]
                 if cluster != current {
-                    groups.append((UInt64(bitPattern: cluster), [PartRef(.cluster, cluster)], []))
+                    groups.append((0, [PartRef(.cluster, cluster)], []))
                     current = cluster
                 }
+                // A cluster's key: its members' content keys, in order.
+                groups[groups.count - 1].key = SplitMix64.mix(groups[groups.count - 1].key ^ (contentKeys[doc] ?? 0))
                 groups[groups.count - 1].members.append(doc)
                 placed += 1
             }
             notes.notClustered = max(0, docs.count - placed)
         } else {
-            groups = docs.keys.sorted().map { (UInt64(bitPattern: $0), [], [$0]) }
+            groups = docs.keys.sorted().map { (contentKeys[$0] ?? 0, [], [$0]) }
         }
 
         let sep = options.partSeparator
@@ -66,7 +75,7 @@ enum DomainItemLoader {
                 let docSegments = g.members.compactMap { d in docs[d].map { Segment(text: $0, part: PartRef(.document, d), joiner: sep) } }
                 var union = g.members.flatMap { pairs[$0] ?? [] }
                 notes.withoutQA += g.members.filter { (pairs[$0] ?? []).isEmpty }.count
-                var rng = SplitMix64(seed: options.seed, key: g.key)
+                var rng = SplitMix64(seed: options.seed, stream: g.key)
                 rng.shuffle(&union)
                 let qaSegments = union.map { p in
                     Segment(text: render(options.qaTemplate, question: p.q, answer: p.a), part: PartRef(.qaPair, p.id), joiner: sep)
@@ -106,7 +115,7 @@ enum DomainItemLoader {
                 let docParts = present.map { PartRef(.document, $0) }
                 if options.format == .chat {
                     var union = present.flatMap { tasks[mined[$0]!.id] ?? [] }
-                    var rng = SplitMix64(seed: options.seed, key: g.key)
+                    var rng = SplitMix64(seed: options.seed, stream: g.key)
                     rng.shuffle(&union)
                     guard let first = union.first else { notes.withoutQuestions += 1; continue }
                     let docText = present.compactMap { docs[$0] }.joined(separator: sep)
@@ -156,7 +165,9 @@ enum InstructionLoader {
 
     static func load(_ db: Database) throws -> [Instruction] {
         let decoder = JSONDecoder()
-        return try Row.fetchAll(db, sql: "SELECT id, messages FROM instructions ORDER BY id").map { row in
+        // In content-hash order, not rowid order: the seeded permutation the planner draws over
+        // this list then picks the same instructions whatever order they were imported in.
+        return try Row.fetchAll(db, sql: "SELECT id, messages FROM instructions ORDER BY content_hash").map { row in
             let id: Int64 = row["id"]
             let json: String = row["messages"]
             do {

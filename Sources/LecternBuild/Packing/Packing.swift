@@ -1,4 +1,5 @@
 import Foundation
+import LecternKernels
 
 /// Packs items (given by their token weights) into sequences of a fixed capacity.
 ///
@@ -20,7 +21,7 @@ public enum Packing {
         // Items of each weight, in a seeded order: which of several equal-weight items a sequence
         // takes decides how domain and general items mix.
         var order = Array(weights.indices)
-        var rng = SplitMix64(seed: seed, key: 0xB1A5)
+        var rng = SplitMix64(seed: seed, stream: 0xB1A5)
         rng.shuffle(&order)
         var buckets = [[Int]](repeating: [], count: capacity + 1)
         for i in order { buckets[weights[i]].append(i) }

@@ -5,14 +5,12 @@ public enum BuildError: Error, CustomStringConvertible, Sendable {
     case invalidOption(String)
     case missingInput(String)
     case ambiguous(String)
-    case tokenizer(String)
 
     public var description: String {
         switch self {
         case .invalidOption(let m): return "invalid option: \(m)"
         case .missingInput(let m): return "missing input: \(m)"
         case .ambiguous(let m): return "ambiguous: \(m)"
-        case .tokenizer(let m): return "tokenizer: \(m)"
         }
     }
 }

@@ -1,6 +1,9 @@
 import Dispatch
 import Foundation
+import LecternCore
 import LecternText
+import LecternTokens
+import LecternKernels
 
 /// An item ready to pack: its text, token ids and provenance.
 struct PlannedItem: Sendable {
@@ -85,7 +88,7 @@ struct BuildPlanner {
             progress("mixing general instructions up to \(target) tokens")
             while got < target {
                 var order = Array(instructions.indices)
-                var rng = SplitMix64(seed: options.seed, key: 0x1257_0000 &+ UInt64(pass))
+                var rng = SplitMix64(seed: options.seed, stream: 0x1257_0000 &+ UInt64(pass))
                 rng.shuffle(&order)
                 pass += 1
                 var k = 0
@@ -132,7 +135,7 @@ struct BuildPlanner {
 
         // Example order and item order within an example: seeded shuffles, so domain and
         // general text interleave and the knapsack's leftovers are not all at the end.
-        var rng = SplitMix64(seed: options.seed, key: 0x0DE5)
+        var rng = SplitMix64(seed: options.seed, stream: 0x0DE5)
         rng.shuffle(&bins)
         for b in bins.indices { rng.shuffle(&bins[b]) }
         return Plan(examples: bins.map { $0.map { items[$0] } }, stats: stats)

@@ -1,7 +1,9 @@
 import Foundation
 import GRDB
+import LecternCore
 import LecternStore
 import LecternText
+import LecternTokens
 
 /// What `lectern build` did.
 public struct BuildSummary: Sendable {

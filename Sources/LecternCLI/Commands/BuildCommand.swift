@@ -2,14 +2,11 @@ import ArgumentParser
 import Foundation
 import LecternBuild
 import LecternStore
+import LecternTokens
 
 extension RecipePreset: ExpressibleByArgument {
     public init?(argument: String) { self.init(name: argument) }
 }
-extension LongItemPolicy: ExpressibleByArgument {}
-extension PackerKind: ExpressibleByArgument {}
-extension SetFormat: ExpressibleByArgument {}
-extension InstructionTemplate: ExpressibleByArgument {}
 
 /// Options shared by `lectern build` and the build step of `lectern run`.
 struct BuildArguments: ParsableArguments {
@@ -108,9 +105,15 @@ struct BuildCommand: ParsableCommand {
     var threads: Int?
 
     func run() throws {
+        _ = try execute()
+    }
+
+    /// Runs the stage and prints its summary; `lectern run` hands the set's id to its summary.
+    func execute() throws -> BuildSummary {
         let store = try Store.open(path: file)
         let summary = try BuildRunner.run(store: store, arguments: build, threads: threads)
         BuildRunner.print(summary, file: file)
+        return summary
     }
 }
 

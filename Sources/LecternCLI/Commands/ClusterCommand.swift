@@ -37,7 +37,7 @@ struct ClusterCommand: ParsableCommand {
     var qaBudget: Int?
 
     @Option(help: "Algorithm: length (the paper's Algorithm 1) or knn-walk.")
-    var algorithm: String = "length"
+    var algorithm: ClusterStage.Algorithm = .length
 
     @Option(name: .customLong("lmax"), help: "Lmax: token budget of a cluster.")
     var maxTokens: Int = 2048
@@ -52,16 +52,16 @@ struct ClusterCommand: ParsableCommand {
     var seed: UInt64 = 0
 
     @Option(name: .customLong("similarity-to"), help: "seed (default) or centroid.")
-    var similarityTo: String = "seed"
+    var similarityTo: SimilarityTarget = .seed
 
     @Option(help: "A document longer than Lmax: singleton (default) or reject.")
-    var oversize: String = "singleton"
+    var oversize: OversizePolicy = .singleton
 
     @Option(help: "A close document that does not fit: stop (default, the paper) or skip (try the next).")
-    var overflow: String = "stop"
+    var overflow: OverflowPolicy = .stop
 
     @Option(help: "Neighbour search: auto (default), exact or ivf.")
-    var search: String = "auto"
+    var search: NeighbourSearch = .auto
 
     @Option(help: "IVF lists searched per query (default: exact for --search ivf, 8 for auto on large inputs).")
     var probes: Int?
@@ -77,11 +77,6 @@ struct ClusterCommand: ParsableCommand {
 
     func validate() throws {
         guard batchClusters > 0 else { throw ValidationError("--batch-clusters must be positive") }
-        guard ClusterStage.Algorithm(rawValue: algorithm) != nil else { throw ValidationError("--algorithm must be length or knn-walk, got '\(algorithm)'") }
-        guard SimilarityTarget(rawValue: similarityTo) != nil else { throw ValidationError("--similarity-to must be seed or centroid, got '\(similarityTo)'") }
-        guard OversizePolicy(rawValue: oversize) != nil else { throw ValidationError("--oversize must be singleton or reject, got '\(oversize)'") }
-        guard OverflowPolicy(rawValue: overflow) != nil else { throw ValidationError("--overflow must be stop or skip, got '\(overflow)'") }
-        guard NeighbourSearch(rawValue: search) != nil else { throw ValidationError("--search must be auto, exact or ivf, got '\(search)'") }
         if embedder == nil && !report { throw ValidationError("--embedder is required (or --report alone to show the latest clustering's report)") }
     }
 
@@ -107,19 +102,25 @@ struct ClusterCommand: ParsableCommand {
     }
 
     func run() throws {
+        _ = try execute()
+    }
+
+    /// Runs the stage and prints its summary; returns the clustering it made or found complete
+    /// (nil with `--report` alone). `lectern run` hands that id to its summary.
+    func execute() throws -> Int64? {
         let store = try Store.open(path: file)
         guard let embedder else {
             guard let (id, r) = try ClusterStage.storedReport(store) else {
                 throw CLIError("\(file) has no complete clustering yet: run `lectern cluster \(file) --embedder NAME` first")
             }
             print("clustering \(id)\n" + r.text())
-            return
+            return nil
         }
         var o = ClusterOptions(maxTokens: maxTokens, maxDocuments: maxDocuments, threshold: threshold, seed: seed)
-        o.similarityTo = SimilarityTarget(rawValue: similarityTo)!
-        o.oversize = OversizePolicy(rawValue: oversize)!
-        o.overflow = OverflowPolicy(rawValue: overflow)!
-        o.search = NeighbourSearch(rawValue: search)!
+        o.similarityTo = similarityTo
+        o.oversize = oversize
+        o.overflow = overflow
+        o.search = search
         o.ivfMaxProbes = probes
         var w = GraphWalkClustering.Options()
         w.k = k
@@ -129,10 +130,11 @@ struct ClusterCommand: ParsableCommand {
         let tokenizer = try Self.defaultTokenizer(store, given: tokenizer, log: log)
         let source = ClusterInputReader.Source(embedder: embedder, tokenizer: tokenizer, generator: generator, qaBudget: qaBudget)
         let result = try ClusterStage.run(
-            store, source: source, algorithm: ClusterStage.Algorithm(rawValue: algorithm)!, options: o, walk: w,
+            store, source: source, algorithm: algorithm, options: o, walk: w,
             batchClusters: batchClusters, log: log)
         print("clustering \(result.clusteringID): \(result.clusters) clusters of \(result.documents) documents\(result.reused ? " (already complete)" : ", \(result.written) written")")
         if !result.skipped.isEmpty { print("skipped \(result.skipped.count) documents, first: \(result.skipped[0])") }
         if report, let r = result.report { print(r.text()) }
+        return result.clusteringID
     }
 }

@@ -20,8 +20,8 @@ struct EmbedCommand: ParsableCommand {
     @Argument(help: "The Lectern file.")
     var file: String
 
-    @Option(help: "Built-in embedder (only 'minilm').")
-    var embedder = "minilm"
+    @Option(help: "Built-in embedder.")
+    var embedder = BuiltinEmbedder.minilm
 
     @Option(help: "Base URL of an OpenAI-compatible embeddings server (e.g. http://127.0.0.1:8080).")
     var url: String?
@@ -45,7 +45,7 @@ struct EmbedCommand: ParsableCommand {
     var meanOfChunks = false
 
     @Option(help: "Built-in embedder: arithmetic of the linear layers, fp32 or bf16 (needs AVX512_BF16; a separate embedder, its vectors never mix with fp32 ones).")
-    var precision = "fp32"
+    var precision = Precision.fp32
 
     @Option(help: "Most documents per transaction.")
     var batchSize = 256
@@ -55,9 +55,7 @@ struct EmbedCommand: ParsableCommand {
 
     func validate() throws {
         if url != nil, model == nil { throw ValidationError("--url needs --model NAME (the served model)") }
-        if Precision(rawValue: precision) == nil { throw ValidationError("--precision must be fp32 or bf16") }
-        if url != nil, precision != "fp32" { throw ValidationError("--precision applies to the built-in embedder only") }
-        if url == nil, embedder != "minilm" { throw ValidationError("unknown built-in embedder '\(embedder)'; only 'minilm'") }
+        if url != nil, precision != .fp32 { throw ValidationError("--precision applies to the built-in embedder only") }
         guard batchSize > 0, concurrency > 0, requestBatch > 0, commitSeconds > 0 else { throw ValidationError("sizes must be positive") }
     }
 
@@ -84,7 +82,7 @@ struct EmbedCommand: ParsableCommand {
             endpoint = client.endpoint.absoluteString
         } else {
             chosen = try MiniLMEmbedder(install: true, maxTokens: maxTokens, longDocuments: meanOfChunks ? .meanOfChunks : .truncate,
-                                        precision: Precision(rawValue: precision) ?? .fp32)
+                                        precision: precision)
             kind = "builtin"
         }
         let stage = EmbedStage(store: store, embedder: chosen, kind: kind, endpoint: endpoint)

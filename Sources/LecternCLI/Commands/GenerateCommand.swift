@@ -1,10 +1,11 @@
 import ArgumentParser
 import Foundation
+import LecternCore
 import LecternGenerate
 import LecternStore
 
 /// `lectern generate FILE --endpoint URL --model NAME [--name NAME] ...`
-struct GenerateCommand: ParsableCommand {
+struct GenerateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "generate",
         abstract: "Ask an LLM for question-answer pairs about each document (any OpenAI-compatible server).",
@@ -53,7 +54,7 @@ struct GenerateCommand: ParsableCommand {
     var samplingSeed: Int?
 
     @Option(help: "response_format: none, json_object, json_schema, json_schema_object.")
-    var responseFormat = "json_schema"
+    var responseFormat = ResponseFormatMode.jsonSchema
 
     @Option(help: "Schema bound: at most this many pairs per document.")
     var maxItems = 5
@@ -113,17 +114,14 @@ struct GenerateCommand: ParsableCommand {
                 throw ValidationError("--endpoint \(e) holds credentials: put the key in an environment variable and name it with --api-key-env")
             }
         }
-        guard ResponseFormatMode(rawValue: responseFormat) != nil else {
-            throw ValidationError("--response-format must be one of \(ResponseFormatMode.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
         guard maxTokens > 0, maxItems > 0, maxInFlight > 0, retries > 0, maxAttempts > 0, timeout > 0 else {
             throw ValidationError("--max-tokens, --max-items, --max-in-flight, --retries, --max-attempts and --timeout must be positive")
         }
         if let sample, sample < 1 { throw ValidationError("--sample must be positive") }
     }
 
-    func run() throws {
-        let (counts, _) = try execute()
+    func run() async throws {
+        let (counts, _) = try await execute()
         if counts.requests > 0 && counts.ok == 0 {
             throw CLIError("generate: none of \(counts.requests) requests succeeded (\(counts.invalid) invalid, \(counts.failed) failed)"
                 + (counts.firstError.map { "; first: \($0)" } ?? "") + ". Check the endpoint and model, then re-run: nothing done is lost.")
@@ -132,7 +130,7 @@ struct GenerateCommand: ParsableCommand {
 
     /// Runs the stage and prints its summary line; `lectern run` calls this to get the counts and
     /// the generator's fingerprint.
-    func execute() throws -> (counts: GenerateCounts, generatorFingerprint: String) {
+    func execute() async throws -> (counts: GenerateCounts, generatorFingerprint: String) {
         let store = try Store.open(path: file)
         guard let domain = domain ?? store.domain else {
             throw ValidationError("the file has no domain: give --domain")
@@ -146,7 +144,7 @@ struct GenerateCommand: ParsableCommand {
         }
         let params = GenerationParams(
             domain: domain, maxTokens: maxTokens, temperature: temperature, topP: topP, seed: samplingSeed,
-            responseFormat: ResponseFormatMode(rawValue: responseFormat)!,
+            responseFormat: responseFormat,
             schema: QASchema(maxItems: maxItems, maxQuestionLength: maxQuestionLength, maxAnswerLength: maxAnswerLength),
             systemPrompt: systemPrompt, maxDocumentChars: maxDocumentChars)
         let spec = GeneratorSpec(name: name ?? model, model: model, template: promptTemplate, params: params)
@@ -158,9 +156,7 @@ struct GenerateCommand: ParsableCommand {
         let options = GenerateOptions(sample: sample, seed: seed, maxAttempts: maxAttempts, concurrency: concurrency,
                                       limit: limit)
         let extra: [String: JSONValue] = cachePrompt.map { ["cache_prompt": .bool($0)] } ?? [:]
-        let counts = try blocking {
-            try await GenerateStage.run(store: store, client: client, spec: spec, options: options, extraBody: extra)
-        }
+        let counts = try await GenerateStage.run(store: store, client: client, spec: spec, options: options, extraBody: extra)
         var line = "\(spec.name): \(counts.requests) requests: \(counts.ok) ok, \(counts.invalid) invalid, "
             + "\(counts.failed) failed; \(counts.pairs) pairs; \(counts.promptTokens) prompt + \(counts.completionTokens) completion tokens"
         if !counts.rejected.isEmpty {
@@ -170,20 +166,4 @@ struct GenerateCommand: ParsableCommand {
         if counts.failed > 0 { print("re-run the same command to retry the failed requests") }
         return (counts, spec.fingerprint)
     }
-}
-
-/// Runs async work from a synchronous command (the root command is not async).
-func blocking<T>(_ work: @escaping @Sendable () async throws -> T) throws -> T {
-    let box = ResultBox<T>()
-    let done = DispatchSemaphore(value: 0)
-    Task {
-        do { box.result = .success(try await work()) } catch { box.result = .failure(error) }
-        done.signal()
-    }
-    done.wait()
-    return try box.result!.get()
-}
-
-private final class ResultBox<T>: @unchecked Sendable {
-    var result: Result<T, Error>?
 }

@@ -64,4 +64,3 @@ struct ImportInstructionsCommand: ParsableCommand {
     }
 }
 
-extension InstructionFormat: ExpressibleByArgument {}

@@ -104,4 +104,3 @@ struct IngestCommand: ParsableCommand {
     }
 }
 
-extension SourceFormat: ExpressibleByArgument {}

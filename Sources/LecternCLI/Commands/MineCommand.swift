@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GRDB
+import LecternCore
 import LecternMine
 import LecternStore
 import LecternText

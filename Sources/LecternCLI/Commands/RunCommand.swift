@@ -5,7 +5,7 @@ import LecternBuild
 import LecternStore
 
 /// `lectern run RECIPE.toml`: the whole data pipeline from one recipe file.
-struct RunCommand: ParsableCommand {
+struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Run the data pipeline from a recipe file: ingest, embed, tokens, QA (miner or LLM), cluster, build, export.",
@@ -32,33 +32,37 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Write the Lectern file here instead of the recipe's `file`.")
     var file: String?
 
-    func run() throws {
+    func run() async throws {
         var r = try RunRecipe.load(path: recipe)
         if let file { r.file = URL(fileURLWithPath: file).standardizedFileURL.path }
         // Every step's command line is built and parsed (options, types, paths, presets against the QA
         // source) before the first step runs: a recipe mistake costs nothing, and no file is created.
         let plan = try RunPlan(recipe: r, recipePath: recipe, llmURL: llmUrl, llmModel: llmModel, llmLimit: llmLimit)
-        try plan.execute(summary: printSummary)
+        try await plan.execute { try printSummary(file: $0, steps: $1, total: $2, outputs: $3) }
     }
 
-    func printSummary(file: String, steps: [(name: String, seconds: Double)], total: Double, setName: String) throws {
+    /// The closing summary, from the file's catalogue (the one `lectern status` prints) and the
+    /// ids of what this run's steps made.
+    func printSummary(file: String, steps: [(name: String, seconds: Double)], total: Double, outputs: RunPlan.Outputs) throws {
         let store = try Store.open(path: file, access: .read)
-        let facts: [(String, String)] = try store.pool.read { db in
-            func n(_ sql: String) throws -> Int { try Int.fetchOne(db, sql: sql) ?? 0 }
-            var facts: [(String, String)] = [
-                ("documents", String(try n("SELECT count(*) FROM documents"))),
-                ("instructions", String(try n("SELECT count(*) FROM instructions"))),
-                ("QA pairs", String(try n("SELECT count(*) FROM qa_pairs"))),
-                ("mined texts", String(try n("SELECT count(*) FROM rc_texts"))),
-                ("clusters (newest clustering)", String(try n("SELECT count(*) FROM clusters WHERE clustering_id = (SELECT max(id) FROM clusterings WHERE status = 'complete')"))),
-            ]
-            if let row = try Row.fetchOne(db, sql: "SELECT id, stats FROM training_sets WHERE name = ? AND status = 'complete' ORDER BY id DESC LIMIT 1", arguments: [setName]),
-               let json: String = row["stats"], let stats = try? JSONDecoder().decode(BuildStats.self, from: Data(json.utf8)) {
-                facts.append(("training set '\(setName)'", "\(stats.examples) examples x \(stats.contextLength) tokens, \(stats.tokens) tokens"))
-                facts.append(("  domain : general tokens", "\(stats.domainTokens) : \(stats.generalTokens)"))
-                facts.append(("  fill ratio", String(format: "%.4f (first-fit decreasing %.4f)", stats.fillRatio, stats.fillRatioFFD ?? 0)))
-            }
-            return facts
+        let catalogue = try store.pool.read { db in try FileCatalogue.read(db) }
+        func int(_ v: DatabaseValue?) -> Int { v.flatMap { Int.fromDatabaseValue($0) } ?? 0 }
+        var facts: [(String, String)] = [
+            ("documents", String(int(catalogue.fileFact("documents")))),
+            ("instructions", String(catalogue.artifactRows("instructions"))),
+            ("QA pairs", String(catalogue.artifactRows("QA pairs"))),
+            ("mined texts", String(catalogue.artifactRows("reading-comprehension texts"))),
+        ]
+        if let id = outputs.clusteringID {
+            facts.append(("clusters (clustering \(id))", String(catalogue.artifactRows("clusters", id: id))))
+        }
+        if let id = outputs.trainingSetID, let set = catalogue.trainingSet(id: id) {
+            let name = set["name"].flatMap { String.fromDatabaseValue($0) } ?? "?"
+            facts.append(("training set '\(name)'", "id \(id): \(int(set["examples"])) examples x \(int(set["context"])) tokens, \(int(set["tokens"])) tokens"))
+            facts.append(("  domain : general tokens", "\(int(set["domain_tokens"])) : \(int(set["general_tokens"]))"))
+            let fill = set["fill_ratio"].flatMap { String.fromDatabaseValue($0) } ?? "?"
+            let ffd = set["fill_ffd"].flatMap { String.fromDatabaseValue($0) } ?? "?"
+            facts.append(("  fill ratio", "\(fill) (first-fit decreasing \(ffd))"))
         }
         let size = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int) ?? 0
         print("\nlectern run: \(file) (\(size / 1_000_000) MB)")

@@ -166,12 +166,19 @@ struct RunPlan {
     }
 
     /// Runs the steps in order; `summary` prints the closing summary.
-    func execute(summary: (String, [(name: String, seconds: Double)], Double, String) throws -> Void) throws {
+    /// What the steps made, handed to the closing summary by id (never a "newest row" guess).
+    struct Outputs {
+        var clusteringID: Int64?
+        var trainingSetID: Int64?
+    }
+
+    func execute(summary: (String, [(name: String, seconds: Double)], Double, Outputs) throws -> Void) async throws {
         let started = Date()
         var times: [(name: String, seconds: Double)] = []
         try FileManager.default.createDirectory(at: URL(fileURLWithPath: recipe.file).deletingLastPathComponent(),
                                                 withIntermediateDirectories: true)
         var embedder = "?", tokenizer = "?", generator: String?
+        var outputs = Outputs()
         var index = 0
         while true {
             let all = steps(embedder: embedder, tokenizer: tokenizer, generator: generator)
@@ -187,16 +194,22 @@ struct RunPlan {
             case let c as EmbedCommand:
                 embedder = try c.execute().fingerprint
             case let c as GenerateCommand:
-                let (counts, fingerprint) = try c.execute()
+                let (counts, fingerprint) = try await c.execute()
                 try checkQA(counts, generatorFingerprint: fingerprint)
                 generator = fingerprint
+            case let c as ClusterCommand:
+                outputs.clusteringID = try c.execute()
+            case let c as BuildCommand:
+                outputs.trainingSetID = try c.execute().setId
+            case var c as AsyncParsableCommand:
+                try await c.run()
             default:
                 var c = command
                 try c.run()
             }
             times.append((step.name, Date().timeIntervalSince(t0)))
         }
-        try summary(recipe.file, times, Date().timeIntervalSince(started), setName)
+        try summary(recipe.file, times, Date().timeIntervalSince(started), outputs)
     }
 
     /// A QA step that produced nothing, or under `qa.min_ok` of what it was asked, stops the run:

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import LecternCore
 import LecternIngest
 
 /// Renders rows as an aligned text table, CSV, or JSON (the output modes of `status` and `sql`).

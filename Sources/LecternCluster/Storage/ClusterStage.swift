@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import LecternCore
 import LecternStore
 
 /// The `cluster` stage: reads vectors and lengths from a Lectern file, clusters them in memory

@@ -1,4 +1,5 @@
 import Foundation
+import LecternCore
 import LecternHTTP
 
 /// An ``Embedder`` backed by any OpenAI-compatible `POST /v1/embeddings` server
@@ -59,15 +60,15 @@ public final class OpenAIEmbeddingsClient: Embedder, @unchecked Sendable {
         self.transport = transport
         var dim = options.dimension ?? 0
         if options.dimension == nil {
-            let probe = try Self.blocking { [endpoint] in
+            let probe = try runBlocking { [endpoint] in
                 try await Self.request(["dimension probe"], transport: transport, endpoint: endpoint, options: options)
             }
             dim = probe[0].count
         }
         guard dim > 0 else { throw EmbedError.remote("\(endpoint) returned an empty embedding") }
         dimension = dim
-        configJSON = ConfigFingerprint.json(Fingerprinted(model: options.model, dimension: dim))
-        fingerprint = ConfigFingerprint.sha256Hex(configJSON)
+        configJSON = (try? Fingerprint.canonicalJSON(Fingerprinted(model: options.model, dimension: dim))) ?? "{}"
+        fingerprint = Fingerprint.hex(of: Array(configJSON.utf8))
     }
 
     static func embeddingsEndpoint(_ url: URL) -> URL {
@@ -80,7 +81,7 @@ public final class OpenAIEmbeddingsClient: Embedder, @unchecked Sendable {
     /// Blocks the calling thread until done; call it from ordinary threads (the CLI), not from
     /// inside Swift concurrency's cooperative pool (use ``embedAsync(_:)`` there).
     public func embed(_ texts: [String]) throws -> [Float] {
-        try Self.blocking { try await self.embedAsync(texts) }
+        try runBlocking { try await self.embedAsync(texts) }
     }
 
     /// The vectors of `texts`, flat, in input order.
@@ -148,7 +149,7 @@ public final class OpenAIEmbeddingsClient: Embedder, @unchecked Sendable {
                 guard reply.status == 429 || reply.status == 408 || (500...599).contains(reply.status) else {
                     throw EmbedError.remote("\(endpoint) answered \(lastProblem)")
                 }
-                retryAfter = parseRetryAfter(reply.headers["retry-after"]) ?? 0
+                retryAfter = reply.retryAfter ?? 0
             }
             if attempt + 1 == options.maxAttempts { break }
             let cap = min(options.maxBackoff, options.initialBackoff * pow(2, Double(attempt)))
@@ -172,29 +173,5 @@ public final class OpenAIEmbeddingsClient: Embedder, @unchecked Sendable {
         guard vectors.allSatisfy({ $0 != nil }) else { throw EmbedError.remote("\(endpoint) returned \(r.data.count) vectors for \(count) inputs") }
         return vectors.map { $0! }
     }
-
-    /// `Retry-After` as delta-seconds or an HTTP date.
-    static func parseRetryAfter(_ value: String?) -> TimeInterval? {
-        guard let v = value?.trimmingCharacters(in: .whitespaces), !v.isEmpty else { return nil }
-        if let s = Double(v) { return max(0, s) }
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.timeZone = TimeZone(identifier: "GMT")
-        f.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
-        return f.date(from: v).map { max(0, $0.timeIntervalSinceNow) }
-    }
-
-    /// Runs async work to completion from a synchronous caller.
-    static func blocking<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) throws -> T {
-        let box = ResultBox<T>(), done = DispatchSemaphore(value: 0)
-        Task.detached {
-            do { box.result = .success(try await work()) } catch { box.result = .failure(error) }
-            done.signal()
-        }
-        done.wait()
-        return try box.result!.get()
-    }
 }
 
-/// Carries a result out of a detached task to the thread waiting on a semaphore.
-private final class ResultBox<T>: @unchecked Sendable { var result: Result<T, Error>? }

@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import GRDB
 import GRDBSQLite
+import LecternCore
 import LecternStore
 
 /// `lectern embed`: one vector per document for one embedder, resumable.
@@ -165,10 +166,7 @@ public final class EmbedStage {
     /// The texts of documents `ids` (in id order), or of as much of each as determines its vector.
     func readTexts(_ ids: [Int64]) throws -> (ids: [Int64], texts: [String]) {
         let marks = ids.map { _ in "?" }.joined(separator: ",")
-        let layout: (String?, String) -> String = { title, text in
-            if let title, !title.isEmpty { return title + "\n\n" + text }
-            return text
-        }
+        let layout = DocumentText.render(title:text:)
         guard let first = embedder.prefixBytes else {
             let rows = try store.pool.read { db in
                 try Row.fetchAll(db, sql: "SELECT id, title, text FROM documents WHERE id IN (\(marks)) ORDER BY id",
@@ -244,7 +242,7 @@ public final class EmbedStage {
         let me = getpid()
         let others = try store.pool.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT id, pid, started_at FROM stage_runs
+                SELECT id, pid, host, started_at FROM stage_runs
                 WHERE stage = 'embed' AND status = 'running' AND json_extract(config, '$.fingerprint') = ?
                 """, arguments: [embedder.fingerprint])
         }
@@ -254,11 +252,15 @@ public final class EmbedStage {
             let id: Int64 = row["id"]
             // Our own pid: live only if a stage of this process began that run (not a dead
             // process whose pid this one reuses).
-            let alive = pid == Int64(me) ? Self.liveRuns.withLock { $0.contains(id) }
-                                         : (kill(pid_t(pid), 0) == 0 || errno == EPERM)
+            let host: String? = row["host"]
+            let here = host == nil || host == StageRun.host
+            let alive = here && pid == Int64(me) ? Self.liveRuns.withLock { $0.contains(id) }
+                                                 : StageRun.mayBeAlive(pid: pid, host: host)
             guard alive else { continue }
             let started: String = row["started_at"] ?? "?"
-            throw EmbedError.concurrentRun("another `lectern embed` run (process \(pid), stage run \(row["id"] as Int64), "
+            let elsewhere = here ? "" : " on host \(host ?? "?") (if that run is dead, mark it: "
+                + "UPDATE stage_runs SET status = 'interrupted' WHERE id = \(id))"
+            throw EmbedError.concurrentRun("another `lectern embed` run (process \(pid)\(elsewhere), stage run \(row["id"] as Int64), "
                 + "started \(started)) is embedding with this embedder (\(embedder.name), fingerprint "
                 + "\(embedder.fingerprint.prefix(12))) in \(store.path); wait for it to finish or stop it, then run again")
         }

@@ -62,7 +62,7 @@ public final class ChatClient: Sendable {
             do {
                 let reply = try await send(request, to: endpoint)
                 body = String(decoding: reply.body, as: UTF8.self)
-                retryAfter = RetryPolicy.parseRetryAfter(reply.headers["retry-after"])
+                retryAfter = reply.retryAfter
                 let ms = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6
                 guard (200..<300).contains(reply.status) else {
                     throw ChatClientError.http(endpoint: endpoint.displayURL, status: reply.status, body: body ?? "")

@@ -1,14 +1,5 @@
 import Foundation
-
-/// One message of an OpenAI-style chat conversation.
-public struct ChatMessage: Codable, Sendable, Equatable {
-    public var role: String
-    public var content: String
-    public init(role: String, content: String) {
-        self.role = role
-        self.content = content
-    }
-}
+import LecternCore
 
 /// A chat completion request, independent of the endpoint that will serve it.
 ///

@@ -1,4 +1,5 @@
 import Foundation
+import LecternCore
 
 /// A JSON value, for request bodies with open-ended parts (a JSON schema, server-specific
 /// extra fields) that must round-trip without a Swift type for each.
@@ -89,23 +90,7 @@ public enum JSONValue: Codable, Sendable, Equatable {
     }
 
     private static func quote(_ s: String, into out: inout String) {
-        out += "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 {
-                    out += String(format: "\\u%04x", u.value)
-                } else {
-                    out.unicodeScalars.append(u)
-                }
-            }
-        }
-        out += "\""
+        out += JSONText.quote(s)
     }
 }
 

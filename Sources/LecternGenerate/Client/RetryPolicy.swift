@@ -27,16 +27,4 @@ public struct RetryPolicy: Codable, Sendable, Hashable {
         let cap = min(maxDelay, baseDelay * pow(2, Double(max(0, attempt - 1))))
         return Double.random(in: 0...cap)
     }
-
-    /// `Retry-After` as seconds: either delta-seconds or an HTTP date.
-    static func parseRetryAfter(_ value: String?, now: Date = Date()) -> Double? {
-        guard let v = value?.trimmingCharacters(in: .whitespaces), !v.isEmpty else { return nil }
-        if let s = Double(v) { return max(0, s) }
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.timeZone = TimeZone(identifier: "GMT")
-        f.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
-        if let d = f.date(from: v) { return max(0, d.timeIntervalSince(now)) }
-        return nil
-    }
 }

@@ -1,5 +1,7 @@
 import Foundation
 import GRDB
+import LecternCore
+import LecternStore
 
 /// Writes a teacher's pairs as a chat-format SFT dataset for distilling a student generator.
 ///
@@ -11,21 +13,17 @@ import GRDB
 public enum SFTExport {
     /// The generator a name (or fingerprint prefix) refers to; an error if none or several.
     public static func resolveGenerator(_ db: Database, _ nameOrFingerprint: String) throws -> (id: Int64, spec: GeneratorSpec) {
-        let rows = try Row.fetchAll(db, sql: """
-            SELECT id, name, model, template_version, template, params, fingerprint FROM generators
-            WHERE name = ? OR fingerprint LIKE ? || '%' ORDER BY id
-            """, arguments: [nameOrFingerprint, nameOrFingerprint.lowercased()])
-        guard !rows.isEmpty else {
-            let names = try String.fetchAll(db, sql: "SELECT DISTINCT name FROM generators ORDER BY name")
-            throw GenerateError.badInput("no generator named \(nameOrFingerprint); the file has: "
-                + (names.isEmpty ? "none" : names.joined(separator: ", ")))
+        let ref: (id: Int64, fingerprint: String)
+        do {
+            ref = try RowReference.resolve(db, table: "generators", kind: "generator", nameOrFingerprint)
+        } catch let error as RowReferenceError {
+            throw GenerateError.badInput(error.description)
         }
-        guard rows.count == 1 else {
-            throw GenerateError.badInput("generator name \(nameOrFingerprint) is ambiguous; give one of the fingerprints: "
-                + rows.map { "\($0["fingerprint"] as String) (\($0["model"] as String), \($0["template_version"] as String))" }
-                    .joined(separator: "; "))
+        guard let r = try Row.fetchOne(db, sql: """
+            SELECT id, name, model, template_version, template, params, fingerprint FROM generators WHERE id = ?
+            """, arguments: [ref.id]) else {
+            throw GenerateError.badInput("generator \(ref.id) vanished while it was read")
         }
-        let r = rows[0]
         let paramsJSON: String = r["params"]
         let params: GenerationParams
         do {

@@ -1,5 +1,7 @@
 import Foundation
 import GRDB
+import LecternCore
+import LecternKernels
 
 /// Options of one `lectern generate` run that do not change what a request returns (so they
 /// are outside the generator fingerprint).
@@ -91,7 +93,7 @@ public struct GenerateStage: Sendable {
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [spec.name, spec.model, endpoint, spec.template.version, spec.template.text,
-                            spec.paramsJSON, fp, Clock.iso()])
+                            spec.paramsJSON, fp, Timestamp.now()])
             return db.lastInsertedRowID
         }
     }
@@ -105,8 +107,16 @@ public struct GenerateStage: Sendable {
                 SELECT document_id FROM llm_requests
                 WHERE generator_id = ? AND document_id IS NOT NULL AND (status IN ('ok', 'invalid') OR attempts >= ?)
                 """, arguments: [gid, options.maxAttempts])
-            var ids = try Int64.fetchAll(db, sql: "SELECT id FROM documents ORDER BY id")
-            if let n = options.sample { ids = Sampler.pick(ids, count: n, seed: options.seed) }
+            var ids: [Int64]
+            if let n = options.sample {
+                // Keyed by content, not rowid: the same documents are sampled in a file built in shards.
+                let docs = try Row.fetchAll(db, sql: "SELECT id, content_hash FROM documents ORDER BY id").map { row in
+                    (id: row["id"] as Int64, key: SplitMix64.streamKey((row["content_hash"] as Data?) ?? Data()))
+                }
+                ids = Sampler.pick(docs, count: n, seed: options.seed)
+            } else {
+                ids = try Int64.fetchAll(db, sql: "SELECT id FROM documents ORDER BY id")
+            }
             return ids.filter { !done.contains($0) }
         }
     }
@@ -166,7 +176,7 @@ public struct GenerateStage: Sendable {
             try launch()
             while let outcome = try await group.next() {
                 inFlight -= 1
-                let now = Clock.iso()
+                let now = Timestamp.now()
                 try commit(outcome) { db in try outcome.write(db, generatorId: gid, now: now) }
                 counts.add(outcome)
                 progress?(counts)
@@ -234,23 +244,16 @@ extension GenerateCounts {
     }
 }
 
-/// A deterministic sample: documents ordered by a seeded hash of their id, first `count` kept,
-/// returned in id order. The same seed picks the same documents on every run.
+/// A deterministic sample: documents ordered by a seeded hash of their content key (the
+/// leading bytes of their content hash), first `count` kept, returned in id order. The same seed
+/// picks the same texts on every run, and in a file whose rowids differ (shards merged).
 public enum Sampler {
-    public static func pick(_ ids: [Int64], count: Int, seed: UInt64) -> [Int64] {
-        guard count < ids.count else { return ids }
-        let salt: UInt64 = mix(seed)
-        var keyed: [(key: UInt64, id: Int64)] = ids.map { (key: mix(UInt64(bitPattern: $0) ^ salt), id: $0) }
+    public static func pick(_ docs: [(id: Int64, key: UInt64)], count: Int, seed: UInt64) -> [Int64] {
+        guard count < docs.count else { return docs.map(\.id) }
+        let salt: UInt64 = SplitMix64.mix(seed)
+        var keyed: [(key: UInt64, id: Int64)] = docs.map { (key: SplitMix64.mix($0.key ^ salt), id: $0.id) }
         keyed.sort { a, b in a.key != b.key ? a.key < b.key : a.id < b.id }
         let chosen: [Int64] = keyed.prefix(max(0, count)).map { $0.id }
         return chosen.sorted()
-    }
-
-    /// SplitMix64's finaliser.
-    static func mix(_ x: UInt64) -> UInt64 {
-        var z = x &+ 0x9E37_79B9_7F4A_7C15
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

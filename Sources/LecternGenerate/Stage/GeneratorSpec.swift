@@ -1,4 +1,5 @@
 import Foundation
+import LecternCore
 import LecternStore
 
 /// Sampling and output settings of a generator; all of them change what it writes, so all

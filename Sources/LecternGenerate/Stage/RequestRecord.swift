@@ -60,12 +60,3 @@ public enum PairsJSON {
             .joined(separator: ", ") + "]"
     }
 }
-
-enum Clock {
-    /// ISO-8601 UTC with milliseconds, the file's time format.
-    static func iso(_ d: Date = Date()) -> String {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return f.string(from: d)
-    }
-}

@@ -1,3 +1,4 @@
+import LecternCore
 /// CSV (RFC 4180: quoted fields, doubled quotes, line breaks inside quotes) and TSV (tab-separated,
 /// no quoting). The first row names the columns; the text, title and id columns are configurable
 /// and the other columns go into the metadata object as strings.

@@ -1,3 +1,4 @@
+import LecternCore
 /// JSON Lines: one object per line. The text, title and id fields are configurable; every other
 /// field is kept, byte for byte, in the document's metadata object.
 final class JSONLReader: RecordReader {

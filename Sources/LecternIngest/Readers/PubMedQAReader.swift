@@ -1,3 +1,4 @@
+import LecternCore
 /// PubMedQA's `ori_pqal.json` (an object of id -> instance). The document is the abstract: the
 /// `CONTEXTS` sections joined by a single space. The question, long answer, decision and the other
 /// fields are kept in the metadata so the evaluation stage can build the task from the same file.

@@ -1,3 +1,4 @@
+import LecternCore
 import LecternStore
 
 /// A document as a reader found it, before deduplication.

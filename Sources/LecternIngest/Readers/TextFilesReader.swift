@@ -1,4 +1,5 @@
 import Foundation
+import LecternCore
 
 /// Plain text: one document per file. A directory stands for every regular file under it (and
 /// symbolic links to files), hidden ones and hidden directories left out, in sorted path order.
@@ -125,6 +126,7 @@ enum TextFilesReader {
 
     /// An error's words without the path (the caller names the file).
     private static func detail(_ error: Error) -> String {
+        if let e = error as? UnreadableFile { return e.detail }
         if case .unreadable(_, let detail)? = error as? IngestError { return detail }
         return "\(error)"
     }

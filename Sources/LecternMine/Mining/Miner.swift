@@ -1,5 +1,6 @@
 import Foundation
 import LecternText
+import LecternKernels
 
 /// One regex-mined tuple: what AdaptLLM's `collect_mined` keeps of a match.
 public struct MinedTuple: Sendable, Hashable, Codable {
@@ -117,7 +118,7 @@ public struct Miner: Sendable {
         let (title, rawBody) = splitTitle(document: document, title: title)
         let body = truncate(rawBody, toTokens: config.tokenBudget, counter: counter)
         let sentences = splitter.split(body)
-        var rng = SeededRandom(seed: config.seed, stream: key)
+        var rng = SplitMix64(seed: config.seed, stream: key)
         let domain = config.domain
 
         // Mined tuples by type and sub-category.
@@ -212,7 +213,7 @@ public struct Miner: Sendable {
     }
 
     /// Renders one mined tuple with a template drawn from `rng`.
-    func render(_ t: MinedTuple, rng: inout SeededRandom) -> RCTask {
+    func render(_ t: MinedTuple, rng: inout SplitMix64) -> RCTask {
         let premise = t.premise ?? "", hypothesis = t.hypothesis ?? "", verbalizer = t.verbalizer ?? ""
         let hyp = capitalizeFirst(hypothesis)
         var v: [String: String] = ["domain": config.domain, "verbalizer": verbalizer]

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import LecternKernels
 import LecternStore
 
 /// `mine` as a resumable stage over a Lectern file: one reading-comprehension text per document
@@ -8,7 +9,8 @@ import LecternStore
 /// The fingerprint covers the miner's whole identity (configuration, seed, templates version,
 /// token counter, domain words), so a re-run with the same settings does only the documents
 /// that have no text yet, and produces exactly what an uninterrupted run would: every random
-/// choice depends only on the seed and the document's id, never on batch boundaries or threads.
+/// choice depends only on the seed and the document's content hash, never on its rowid, batch
+/// boundaries or threads (so a file mined in shards and merged matches one mined in one go).
 ///
 /// ## Topics
 /// - ``init(store:miner:batchSize:threads:)``
@@ -55,10 +57,13 @@ public struct MineStage: Sendable {
             while start < pending.count {
                 let ids = Array(pending[start..<min(start + batchSize, pending.count)])
                 start += ids.count
-                let docs: [(id: Int64, text: String, title: String?)] = try store.pool.read { db in
+                let docs: [Document] = try store.pool.read { db in
                     let marks = Array(repeating: "?", count: ids.count).joined(separator: ",")
-                    return try Row.fetchAll(db, sql: "SELECT id, text, title FROM documents WHERE id IN (\(marks)) ORDER BY id",
-                                            arguments: StatementArguments(ids)).map { ($0["id"], $0["text"], $0["title"]) }
+                    return try Row.fetchAll(db, sql: "SELECT id, text, title, content_hash FROM documents WHERE id IN (\(marks)) ORDER BY id",
+                                            arguments: StatementArguments(ids)).map {
+                        Document(id: $0["id"], text: $0["text"], title: $0["title"],
+                                 key: SplitMix64.streamKey(($0["content_hash"] as Data?) ?? Data()))
+                    }
                 }
                 let results = mineConcurrently(docs)
                 let nTasks = try run.commit(processed: docs.count) { db -> Int in
@@ -91,8 +96,16 @@ public struct MineStage: Sendable {
         return summary
     }
 
+    /// A document to mine; `key` (from its content hash) seeds its random choices.
+    struct Document: Sendable {
+        var id: Int64
+        var text: String
+        var title: String?
+        var key: UInt64
+    }
+
     /// Mines a batch on `threads` workers; results in input order.
-    func mineConcurrently(_ docs: [(id: Int64, text: String, title: String?)]) -> [RCText] {
+    func mineConcurrently(_ docs: [Document]) -> [RCText] {
         let out = UnsafeMutableBufferPointer<RCText>.allocate(capacity: docs.count)
         defer { out.deallocate() }
         let workers = min(threads, docs.count)
@@ -100,7 +113,7 @@ public struct MineStage: Sendable {
             var i = w
             while i < docs.count {
                 let d = docs[i]
-                (out.baseAddress! + i).initialize(to: miner.mine(document: d.text, title: d.title, key: UInt64(bitPattern: d.id)))
+                (out.baseAddress! + i).initialize(to: miner.mine(document: d.text, title: d.title, key: d.key))
                 i += workers
             }
         }

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import GRDBSQLite
+import LecternCore
 import LecternVec
 
 /// One Lectern file: a SQLite database in WAL mode holding every artifact of the method.

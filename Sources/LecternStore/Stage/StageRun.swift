@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import LecternCore
 
 /// Bookkeeping of one run of a resumable stage: a `stage_runs` row that says what ran, with which
 /// configuration (as JSON and as a fingerprint), how far it got and how it ended.
@@ -47,19 +48,21 @@ public final class StageRun: @unchecked Sendable {
         let fingerprint = Fingerprint.hex(of: Array(stage.utf8) + [0] + Array(json.utf8))
         let pid = Int64(getpid())
         let id: Int64 = try store.pool.write { db in
-            let running = try Row.fetchAll(db, sql: "SELECT id, pid FROM stage_runs WHERE status = 'running'")
+            let running = try Row.fetchAll(db, sql: "SELECT id, pid, host FROM stage_runs WHERE status = 'running'")
             for row in running {
                 let otherPid: Int64? = row["pid"]
-                if let otherPid, otherPid != pid, processIsAlive(pid_t(otherPid)) { continue }
+                if let otherPid, otherPid != pid, mayBeAlive(pid: otherPid, host: row["host"]) { continue }
+                // Another host's run is never ours to judge (mayBeAlive says so), even with our pid.
+                if let host: String = row["host"], host != Self.host { continue }
                 try db.execute(sql: "UPDATE stage_runs SET status = 'interrupted', finished_at = ? WHERE id = ?",
                                arguments: [Timestamp.now(), row["id"] as Int64])
             }
             try db.execute(
                 sql: """
-                INSERT INTO stage_runs(stage, fingerprint, config, status, pid, lectern_version, started_at, n_inputs)
-                VALUES (?, ?, ?, 'running', ?, ?, ?, ?)
+                INSERT INTO stage_runs(stage, fingerprint, config, status, pid, host, lectern_version, started_at, n_inputs)
+                VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?)
                 """,
-                arguments: [stage, fingerprint, json, pid, lecternVersion, Timestamp.now(), inputs])
+                arguments: [stage, fingerprint, json, pid, Self.host, lecternVersion, Timestamp.now(), inputs])
             try store.touchWriter(db)
             return db.lastInsertedRowID
         }
@@ -141,6 +144,26 @@ public final class StageRun: @unchecked Sendable {
 func processIsAlive(_ pid: pid_t) -> Bool {
     if kill(pid, 0) == 0 { return true }
     return errno == EPERM
+}
+
+extension StageRun {
+    /// This machine's host name, recorded with every run (`stage_runs.host`): a pid means
+    /// something only on the host that recorded it.
+    public static let host: String = {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "unknown" }
+        let name = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return name.isEmpty ? "unknown" : name
+    }()
+
+    /// Whether the process of a `running` row may still be running. A run recorded on another
+    /// host may be: its pid cannot be checked from here, so it is never marked interrupted from
+    /// here. A run with no host (recorded before migration 0002) is judged as one of this host.
+    public static func mayBeAlive(pid: Int64, host: String?) -> Bool {
+        if let host, host != Self.host { return true }
+        guard let p = pid_t(exactly: pid), p > 0 else { return false }
+        return processIsAlive(p)
+    }
 }
 
 /// A write that failed for a reason outside the stage's logic: the disk is full, the file is

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import LecternCore
 import LecternStore
 import LecternText
 
@@ -35,7 +36,7 @@ public struct TargetTokenizer: @unchecked Sendable {
                                        path: definition, eosText: c, eosId: ids[0])
             }
         }
-        throw BuildError.tokenizer(eos.map { "'\($0)' is not a single token of \(path): give its end-of-text token with --eos" }
+        throw TokenizerError(eos.map { "'\($0)' is not a single token of \(path): give its end-of-text token with --eos" }
             ?? "\(path): found no end-of-text token (tried \(candidates.joined(separator: ", "))): give one with --eos")
     }
 
@@ -47,7 +48,7 @@ public struct TargetTokenizer: @unchecked Sendable {
                 return try load(path: p, name: row["name"], eos: eos)
             }
         }
-        throw BuildError.tokenizer("no --tokenizer given and the file names none that exists here: give the target model's tokenizer (tokenizer.json, vocab.txt or .gguf)")
+        throw TokenizerError("no --tokenizer given and the file names none that exists here: give the target model's tokenizer (tokenizer.json, vocab.txt or .gguf)")
     }
 
     /// Records the tokenizer in `tokenizers` (once) and returns its id.
@@ -60,10 +61,10 @@ public struct TargetTokenizer: @unchecked Sendable {
     /// `lectern tokens`, `lectern build` and any machine agree on one `tokenizers` row.
     public static func identify(path: String) throws -> (tokenizer: any Tokenizer, fingerprint: String, definition: String) {
         let tok: any Tokenizer
-        do { tok = try TokenizerLoader.load(path: path) } catch { throw BuildError.tokenizer("\(error)") }
+        do { tok = try TokenizerLoader.load(path: path) } catch { throw TokenizerError("\(error)") }
         let definition = try definitionFile(path)
         guard let bytes = FileManager.default.contents(atPath: definition) else {
-            throw BuildError.tokenizer("\(definition): cannot read the tokenizer file")
+            throw TokenizerError("\(definition): cannot read the tokenizer file")
         }
         let fingerprint = Fingerprint.hex(of: Array("lectern-tokenizer-v1\u{0}\(tok.kind.rawValue)\u{0}".utf8) + [UInt8](bytes))
         return (tok, fingerprint, URL(fileURLWithPath: definition).standardizedFileURL.path)
@@ -81,10 +82,10 @@ public struct TargetTokenizer: @unchecked Sendable {
     static func definitionFile(_ path: String) throws -> String {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
-            throw BuildError.tokenizer("\(path): no such file or directory")
+            throw TokenizerError("\(path): no such file or directory")
         }
         guard isDir.boolValue else { return path }
         for n in ["tokenizer.json", "vocab.txt"] where FileManager.default.fileExists(atPath: path + "/" + n) { return path + "/" + n }
-        throw BuildError.tokenizer("\(path): folder has no tokenizer.json or vocab.txt")
+        throw TokenizerError("\(path): folder has no tokenizer.json or vocab.txt")
     }
 }

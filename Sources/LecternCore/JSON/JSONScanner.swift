@@ -54,20 +54,20 @@ package struct JSONScanner {
     }
 
     /// A top-level field of an object: its key, and the byte range of its raw value.
-    struct Field {
-        let key: String
-        let keyRange: Range<Int>
-        let valueRange: Range<Int>
-        let firstByte: UInt8
+    package struct Field {
+        package let key: String
+        package let keyRange: Range<Int>
+        package let valueRange: Range<Int>
+        package let firstByte: UInt8
         /// The decoded value when it is a string (decoded once, while scanning).
-        let string: String?
+        package let string: String?
     }
 
     package let bytes: UnsafeBufferPointer<UInt8>
     package var i: Int
     /// Containers open around `i`. Bounded, because the parser recurses: a line of a million
     /// `[` would otherwise overflow the stack instead of being a bad record.
-    var depth = 0
+    package var depth = 0
     package static let maxDepth = 512
 
     package init(_ bytes: UnsafeBufferPointer<UInt8>) {
@@ -75,7 +75,7 @@ package struct JSONScanner {
         self.i = 0
     }
 
-    func fail(_ reason: String) -> Failure { Failure(offset: i, reason: reason) }
+    package func fail(_ reason: String) -> Failure { Failure(offset: i, reason: reason) }
 
     package mutating func skipSpace() {
         while i < bytes.count {
@@ -84,7 +84,7 @@ package struct JSONScanner {
         }
     }
 
-    mutating func expect(_ byte: UInt8, _ what: String) throws {
+    package mutating func expect(_ byte: UInt8, _ what: String) throws {
         skipSpace()
         guard i < bytes.count, bytes[i] == byte else {
             throw fail(i < bytes.count ? "expected \(what)" : "unexpected end of input, expected \(what)")
@@ -93,7 +93,7 @@ package struct JSONScanner {
     }
 
     /// Scans the top-level object's fields without decoding their values.
-    mutating func topLevelFields() throws -> [Field] {
+    package mutating func topLevelFields() throws -> [Field] {
         try expect(UInt8(ascii: "{"), "'{' (each line must be a JSON object)")
         var fields: [Field] = []
         skipSpace()
@@ -137,7 +137,7 @@ package struct JSONScanner {
         return value
     }
 
-    mutating func enter() throws {
+    package mutating func enter() throws {
         depth += 1
         guard depth <= Self.maxDepth else { throw fail("nested deeper than \(Self.maxDepth) levels") }
     }
@@ -196,7 +196,7 @@ package struct JSONScanner {
     }
 
     /// Skips one value, checking its syntax (strings are checked for valid escapes and UTF-8).
-    mutating func skipValue() throws {
+    package mutating func skipValue() throws {
         skipSpace()
         guard i < bytes.count else { throw fail("unexpected end of input, expected a value") }
         switch bytes[i] {
@@ -231,7 +231,7 @@ package struct JSONScanner {
         }
     }
 
-    mutating func literal() throws {
+    package mutating func literal() throws {
         for word in ["true", "false", "null"] {
             let w = Array(word.utf8)
             if i + w.count <= bytes.count, zip(w, bytes[i..<(i + w.count)]).allSatisfy({ $0 == $1 }) {
@@ -244,7 +244,7 @@ package struct JSONScanner {
 
     /// RFC 8259's number grammar exactly (no `01`, `1.`, `.5`, `+1` or `1e`), so a value kept as
     /// text is one every JSON reader accepts.
-    mutating func number() throws {
+    package mutating func number() throws {
         func digit() -> Bool { i < bytes.count && (0x30...0x39).contains(bytes[i]) }
         let start = i
         if i < bytes.count, bytes[i] == UInt8(ascii: "-") { i += 1 }
@@ -263,13 +263,13 @@ package struct JSONScanner {
         }
     }
 
-    mutating func skipString() throws {
+    package mutating func skipString() throws {
         // Validates by decoding: the cost is the same and the errors are the same as `string()`.
         _ = try string()
     }
 
     /// Decodes a string at `i` (which is at the opening quote).
-    mutating func string() throws -> String {
+    package mutating func string() throws -> String {
         i += 1
         let start = i
         // Fast path: no escapes. Eight bytes at a time until one may be a quote, a backslash or a
@@ -343,7 +343,7 @@ package struct JSONScanner {
         throw fail("unterminated string")
     }
 
-    mutating func hex4() throws -> UInt32 {
+    package mutating func hex4() throws -> UInt32 {
         guard i + 4 <= bytes.count else { throw fail("truncated \\u escape") }
         var v: UInt32 = 0
         for _ in 0..<4 {
@@ -362,7 +362,7 @@ package struct JSONScanner {
     }
 
     /// Offset of the first byte that makes `slice` invalid UTF-8 (for error messages).
-    static func firstInvalidUTF8(_ slice: UnsafeBufferPointer<UInt8>) -> Int {
+    package static func firstInvalidUTF8(_ slice: UnsafeBufferPointer<UInt8>) -> Int {
         var i = 0
         while i < slice.count {
             let b = slice[i]

@@ -5,7 +5,7 @@ import Foundation
 /// magic bytes, not its name). Chunks are large (1 MiB) so per-call costs vanish next to parsing.
 /// Package-visible: `import-instructions` (LecternBuild) reads its files through it too.
 package final class ByteStream {
-    let path: String
+    package let path: String
     private let fd: Int32
     /// Heap-allocated: zlib keeps a pointer back to its z_stream, so the struct must not move.
     private var zs: UnsafeMutablePointer<z_stream>?
@@ -17,19 +17,19 @@ package final class ByteStream {
     private var atMemberBoundary = false
     /// A gzip error found after some output of the same call: thrown by the next call, so the
     /// bytes before the damage are handed out first.
-    private var pendingError: IngestError?
+    private var pendingError: UnreadableFile?
     /// Whether the file is gzip-compressed.
-    let isGzip: Bool
+    package let isGzip: Bool
     /// Whether a read failed because the compressed data is corrupt or cut short (not because
     /// the file could not be read): the content is damaged, reading again will not help.
     package private(set) var damaged = false
 
-    static let chunkSize = 1 << 20
+    package static let chunkSize = 1 << 20
 
     package init(path: String) throws {
         self.path = path
         fd = Glibc.open(path, O_RDONLY)
-        guard fd >= 0 else { throw IngestError.unreadable(path: path, detail: String(cString: strerror(errno))) }
+        guard fd >= 0 else { throw UnreadableFile(path: path, detail: String(cString: strerror(errno))) }
         inBuffer = [UInt8](repeating: 0, count: Self.chunkSize)
         var magic = [UInt8](repeating: 0, count: 2)
         let n = Glibc.read(fd, &magic, 2)
@@ -42,7 +42,7 @@ package final class ByteStream {
             guard inflateInit2_(z, 15 + 32, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
                 z.deallocate()
                 Glibc.close(fd)
-                throw IngestError.unreadable(path: path, detail: "cannot initialise gzip decompression")
+                throw UnreadableFile(path: path, detail: "cannot initialise gzip decompression")
             }
             zs = z
         }
@@ -72,7 +72,7 @@ package final class ByteStream {
         while produced == 0 {
             if inOffset == inAvailable && !eof {
                 inAvailable = inBuffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, Self.chunkSize) }
-                if inAvailable < 0 { throw IngestError.unreadable(path: path, detail: String(cString: strerror(errno))) }
+                if inAvailable < 0 { throw UnreadableFile(path: path, detail: String(cString: strerror(errno))) }
                 inOffset = 0
                 if inAvailable == 0 { eof = true }
             }
@@ -102,13 +102,13 @@ package final class ByteStream {
                 damaged = true
                 // Deflate notices damage late (the checksum is at the end of a member), so what
                 // was decompressed just before may be garbage too; the reader's checks catch most.
-                let error = IngestError.unreadable(
+                let error = UnreadableFile(
                     path: path, detail: "corrupt gzip data (zlib error \(status); found late, so the lines just before may be damaged too)")
                 guard produced > 0 else { throw error }
                 pendingError = error
             } else if produced == 0 && eof && inOffset == inAvailable {
                 damaged = true
-                throw IngestError.unreadable(path: path, detail: "truncated gzip file")
+                throw UnreadableFile(path: path, detail: "truncated gzip file")
             }
         }
         buffer.append(contentsOf: out[0..<produced])
@@ -121,14 +121,14 @@ package final class ByteStream {
         let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + start, count) }
         if n < 0 {
             buffer.removeLast(count)
-            throw IngestError.unreadable(path: path, detail: String(cString: strerror(errno)))
+            throw UnreadableFile(path: path, detail: String(cString: strerror(errno)))
         }
         buffer.removeLast(count - n)
         return n
     }
 
     /// The whole (decompressed) content.
-    func readAll() throws -> [UInt8] {
+    package func readAll() throws -> [UInt8] {
         var all: [UInt8] = []
         while try read(into: &all) {}
         return all
@@ -141,35 +141,23 @@ package final class ByteStream {
 /// When the stream fails (a truncated or corrupt gzip file, an I/O error), every line that
 /// ended before the damage is still handed out; then the error is thrown, saying after which
 /// line it happened and how many bytes of an unfinished line are lost.
-final class LineReader {
+package final class LineReader {
     private let stream: ByteStream
     private var buffer: [UInt8] = []
     private var start = 0
     private var done = false
     private var failure: Error?
     /// 1-based number of the line last returned.
-    private(set) var lineNumber = 0
+    package private(set) var lineNumber = 0
 
-    init(stream: ByteStream) { self.stream = stream }
+    package init(stream: ByteStream) { self.stream = stream }
 
     /// Calls `body` with the next line's bytes; returns nil at the end of input.
-    func next<R>(_ body: (UnsafeBufferPointer<UInt8>) throws -> R) throws -> R? {
+    package func next<R>(_ body: (UnsafeBufferPointer<UInt8>) throws -> R) throws -> R? {
         while true {
             let atEnd = done
             // (end of the line, start of the next one)
-            let found: (Int, Int)? = buffer.withUnsafeBufferPointer { buf in
-                guard start < buf.count else { return nil }
-                let base = UnsafeRawPointer(buf.baseAddress!)
-                let newline = memchr(base + start, 0x0A, buf.count - start).map { UnsafeRawPointer($0) - base }
-                let scanEnd = newline ?? buf.count
-                if scanEnd > start, let p = memchr(base + start, 0x0D, scanEnd - start) {
-                    let cr = UnsafeRawPointer(p) - base
-                    if cr + 1 < buf.count { return (cr, buf[cr + 1] == 0x0A ? cr + 2 : cr + 1) }
-                    // A "\r" last in the buffer: "\r\n" or not, depending on the next byte.
-                    return atEnd ? (cr, cr + 1) : nil
-                }
-                return newline.map { ($0, $0 + 1) }
-            }
+            let found = buffer.withUnsafeBufferPointer { LineEnd.find(in: $0, from: start, atEnd: atEnd) }
             if let (end, nextStart) = found {
                 lineNumber += 1
                 let lineStart = start
@@ -199,16 +187,38 @@ final class LineReader {
 
     /// The stream's error, with where it struck.
     private func describe(_ error: Error) -> Error {
-        guard case .unreadable(let path, let detail) = error as? IngestError else { return error }
+        guard let error = error as? UnreadableFile else { return error }
+        let path = error.path, detail = error.detail
         let lost = buffer.count - start
         let tail = lost > 0 ? "; \(lost) bytes of an unfinished line \(lineNumber + 1) are lost" : ""
         let kept = lineNumber > 0 ? "after line \(lineNumber) (the lines before it were read\(tail))" : "before the end of line 1\(tail)"
-        return IngestError.unreadable(path: path, detail: "\(detail) \(kept)")
+        return UnreadableFile(path: path, detail: "\(detail) \(kept)")
     }
 
     /// Skips `n` lines without handing them out (resuming a partly ingested file).
-    func skip(_ n: Int) throws {
+    package func skip(_ n: Int) throws {
         var left = n
         while left > 0, try next({ _ in () }) != nil { left -= 1 }
+    }
+}
+
+
+/// Where lines end: "\n", "\r\n" or a lone "\r" (Python's universal newlines), the one rule of
+/// every line-oriented reader (corpora, instruction files).
+package enum LineEnd {
+    /// The first line end in `buf` at or after `scan`: (end of the line, start of the next);
+    /// nil when there is none yet, or when `buf` ends with a "\r" that a "\n" may follow
+    /// (`atEnd`: nothing follows, so it is a line end).
+    package static func find(in buf: UnsafeBufferPointer<UInt8>, from scan: Int, atEnd: Bool) -> (Int, Int)? {
+        guard scan < buf.count, let start = buf.baseAddress else { return nil }
+        let base = UnsafeRawPointer(start)
+        let newline = memchr(base + scan, 0x0A, buf.count - scan).map { UnsafeRawPointer($0) - base }
+        let limit = newline ?? buf.count
+        if limit > scan, let p = memchr(base + scan, 0x0D, limit - scan) {
+            let cr = UnsafeRawPointer(p) - base
+            if cr + 1 < buf.count { return (cr, buf[cr + 1] == 0x0A ? cr + 2 : cr + 1) }
+            return atEnd ? (cr, cr + 1) : nil
+        }
+        return newline.map { ($0, $0 + 1) }
     }
 }

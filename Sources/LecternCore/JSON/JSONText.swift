@@ -23,7 +23,7 @@ package enum JSONText {
         return out + "\""
     }
 
-    static func encode(_ value: JSONScanner.Value) -> String {
+    package static func encode(_ value: JSONScanner.Value) -> String {
         switch value {
         case .string(let s): return quote(s)
         case .number(let n): return n
@@ -35,7 +35,7 @@ package enum JSONText {
     }
 
     /// An object from already-encoded values, keys in the given order.
-    static func object(_ entries: [(String, String)]) -> String {
+    package static func object(_ entries: [(String, String)]) -> String {
         "{" + entries.map { quote($0.0) + ":" + $0.1 }.joined(separator: ",") + "}"
     }
 

@@ -1,0 +1,102 @@
+import Dispatch
+import Foundation
+import GRDB
+import LecternCore
+import LecternStore
+import LecternText
+
+/// The `tokens` stage (`lectern tokens`): pending documents (no `token_counts` row for this tokenizer) in id order,
+/// counted on both cores batch by batch, each batch written in one short transaction.
+public struct TokenCountStage: Sendable {
+    public let store: Store
+    public let tokenizerPath: String
+    public let name: String?
+    public let batchSize: Int
+
+    public init(store: Store, tokenizerPath: String, name: String? = nil, batchSize: Int = 2000) {
+        self.store = store
+        self.tokenizerPath = tokenizerPath
+        self.name = name
+        self.batchSize = max(1, batchSize)
+    }
+
+    struct Config: Encodable {
+        let stage = "tokens-v1"
+        let tokenizerFingerprint: String
+        let documentText = "title + \\n\\n + text, no special tokens"
+    }
+
+    /// What a run did; `fingerprint` identifies the tokenizer (what `lectern run` hands on).
+    public struct Result: Sendable {
+        public var name: String
+        public var tokenizerId: Int64
+        public var fingerprint: String
+        public var counted = 0
+        public var alreadyCounted = 0
+        public var tokens = 0
+    }
+
+    /// Counts every document with no count for this tokenizer yet.
+    public func run() throws -> Result {
+        let (tok, fingerprint, definition) = try TargetTokenizer.identify(path: tokenizerPath)
+        let displayName = name ?? URL(fileURLWithPath: tokenizerPath).lastPathComponent
+        let tokenizerId: Int64 = try store.pool.write { db in
+            try TargetTokenizer.register(db, name: displayName, tokenizer: tok, fingerprint: fingerprint, path: definition)
+        }
+        var result = Result(name: displayName, tokenizerId: tokenizerId, fingerprint: fingerprint)
+        let (pending, done): (Int, Int) = try store.pool.read { db in
+            let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM documents") ?? 0
+            let done = try Int.fetchOne(db, sql: "SELECT count(*) FROM token_counts WHERE tokenizer_id = ?", arguments: [tokenizerId]) ?? 0
+            return (total - done, done)
+        }
+        result.alreadyCounted = done
+        let run = try StageRun.begin(store, stage: "tokens", config: Config(tokenizerFingerprint: fingerprint), inputs: pending)
+        let progress = ProgressReporter(label: "tokens", total: pending, unit: "docs")
+        do {
+            var after: Int64 = 0
+            while true {
+                let batch: [(id: Int64, text: String)] = try store.pool.read { db in
+                    try Row.fetchAll(db, sql: """
+                        SELECT id, title, text FROM documents d
+                        WHERE id > ? AND NOT EXISTS (SELECT 1 FROM token_counts c WHERE c.tokenizer_id = ? AND c.document_id = d.id)
+                        ORDER BY id LIMIT ?
+                        """, arguments: [after, tokenizerId, batchSize])
+                        .map { row in (row["id"], DocumentText.render(title: row["title"], text: row["text"])) }
+                }
+                guard let last = batch.last else { break }
+                after = last.id
+                let counts = countConcurrently(tok, batch.map(\.text))
+                try run.commit(processed: batch.count) { db in
+                    let insert = try db.makeStatement(sql: "INSERT INTO token_counts(tokenizer_id, document_id, n_tokens) VALUES (?, ?, ?)")
+                    for (doc, n) in zip(batch, counts) {
+                        try insert.execute(arguments: [tokenizerId, doc.id, n])
+                    }
+                }
+                result.counted += batch.count
+                result.tokens += counts.reduce(0, +)
+                progress.advance(by: batch.count)
+            }
+            progress.finish()
+            try run.finish(counts: ["documents": result.counted, "tokens": result.tokens])
+        } catch {
+            progress.finish()
+            try? run.fail(error)
+            throw error
+        }
+        return result
+    }
+
+    /// Counts on both cores: the texts are split into contiguous slices, one per worker.
+    private func countConcurrently(_ tok: any Tokenizer, _ texts: [String]) -> [Int] {
+        let workers = min(ProcessInfo.processInfo.activeProcessorCount, max(1, texts.count / 16))
+        var counts = [Int](repeating: 0, count: texts.count)
+        counts.withUnsafeMutableBufferPointer { out in
+            let base = out.baseAddress!
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                let lo = texts.count * w / workers, hi = texts.count * (w + 1) / workers
+                for i in lo..<hi { base[i] = tok.count(texts[i]) }
+            }
+        }
+        return counts
+    }
+}
