@@ -225,9 +225,8 @@ struct RunPlan {
             }
         }
         let pairs = try Store.open(path: recipe.file, access: .read).pool.read { db in
-            try Int.fetchOne(db, sql: """
-                SELECT count(*) FROM qa_pairs q JOIN generators g ON g.id = q.generator_id WHERE g.fingerprint = ?
-                """, arguments: [generatorFingerprint]) ?? 0
+            let generator = try RowReference.resolve(db, table: "generators", kind: "generator", generatorFingerprint)
+            return try FileCatalogue.read(db).artifactRows("QA pairs", id: generator.id)
         }
         if pairs == 0 {
             throw RunError("generate: the generator has no QA pairs in \(recipe.file)\(first); the run stops before building an llm-qa set from none")

@@ -23,10 +23,6 @@ public final class Store: @unchecked Sendable {
     /// Connections to the file. Keep write transactions short: readers never wait, writers queue.
     public let pool: DatabasePool
 
-    /// Hooks run on every new connection, before use: how the SQL functions of Lectern's vector
-    /// extension (and any other) get registered without this module depending on them.
-    nonisolated(unsafe) public static var connectionHooks: [(Database) throws -> Void] = []
-
     /// Registers Lectern's vector extension (the `vec_*` functions and the `lectern_vec` module)
     /// with SQLite once per process, so every connection opened afterwards has it.
     static let registerExtensions: Void = {
@@ -182,7 +178,6 @@ public final class Store: @unchecked Sendable {
         config.label = "lectern"
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
-            for hook in Store.connectionHooks { try hook(db) }
         }
         return config
     }
