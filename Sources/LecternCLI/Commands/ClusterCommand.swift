@@ -36,7 +36,7 @@ struct ClusterCommand: ParsableCommand {
     @Option(name: .customLong("qa-budget"), help: "Tokens reserved for the QA pairs of a document without pairs (default: measured from the pairs already generated, else 0).")
     var qaBudget: Int?
 
-    @Option(help: "Algorithm: length (the paper's Algorithm 1) or knn-walk.")
+    @Option(help: "length: the paper's Algorithm 1; knn-walk: the kNN-graph walk of In-Context Pretraining, under the same budget.")
     var algorithm: ClusterStage.Algorithm = .length
 
     @Option(name: .customLong("lmax"), help: "Lmax: token budget of a cluster.")
@@ -51,16 +51,16 @@ struct ClusterCommand: ParsableCommand {
     @Option(help: "Seed of the random seed-document choice.")
     var seed: UInt64 = 0
 
-    @Option(name: .customLong("similarity-to"), help: "seed (default) or centroid.")
+    @Option(name: .customLong("similarity-to"), help: "What closeness is measured to: the cluster's seed document, or the mean of its members so far.")
     var similarityTo: SimilarityTarget = .seed
 
-    @Option(help: "A document longer than Lmax: singleton (default) or reject.")
+    @Option(help: "A document longer than Lmax: a cluster of its own, or an error naming it.")
     var oversize: OversizePolicy = .singleton
 
-    @Option(help: "A close document that does not fit: stop (default, the paper) or skip (try the next).")
+    @Option(help: "A close document that does not fit: stop the cluster (the paper), or skip it and try the next closest.")
     var overflow: OverflowPolicy = .stop
 
-    @Option(help: "Neighbour search: auto (default), exact or ivf.")
+    @Option(help: "How the closest remaining document is found: exact, an IVF index, or auto (exact for small inputs, IVF above).")
     var search: NeighbourSearch = .auto
 
     @Option(help: "IVF lists searched per query (default: exact for --search ivf, 8 for auto on large inputs).")

@@ -44,7 +44,7 @@ struct EmbedCommand: ParsableCommand {
     @Flag(help: "Built-in embedder: embed long documents as the mean of their 256-token chunks instead of truncating.")
     var meanOfChunks = false
 
-    @Option(help: "Built-in embedder: arithmetic of the linear layers, fp32 or bf16 (needs AVX512_BF16; a separate embedder, its vectors never mix with fp32 ones).")
+    @Option(help: "Built-in embedder: arithmetic of the linear layers (bf16 needs AVX512_BF16 and is a separate embedder: its vectors never mix with fp32 ones).")
     var precision = Precision.fp32
 
     @Option(help: "Most documents per transaction.")

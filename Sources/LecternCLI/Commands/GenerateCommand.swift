@@ -53,7 +53,7 @@ struct GenerateCommand: AsyncParsableCommand {
     @Option(help: "Sampling seed sent to the server.")
     var samplingSeed: Int?
 
-    @Option(help: "response_format: none, json_object, json_schema, json_schema_object.")
+    @Option(help: "The requests' response_format: json_schema (a list of question/answer objects: llama.cpp, vLLM), json_schema_object (the list in {\"pairs\": ...}, for OpenAI strict), json_object (valid JSON, shape unchecked), none (the tolerant parser copes).")
     var responseFormat = ResponseFormatMode.jsonSchema
 
     @Option(help: "Schema bound: at most this many pairs per document.")
