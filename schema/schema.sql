@@ -136,6 +136,17 @@ CREATE TABLE qa_pairs (
     UNIQUE (generator_id, document_id, position)
 ) STRICT;
 
+-- Token counts of each QA pair under each tokenizer (migration 0003): question and answer, each
+-- counted on its own without special tokens, so clustering can add any QA template's own tokens.
+CREATE TABLE qa_token_counts (
+    qa_pair_id   INTEGER NOT NULL REFERENCES qa_pairs(id) ON DELETE CASCADE,   -- which pair
+    tokenizer_id INTEGER NOT NULL REFERENCES tokenizers(id) ON DELETE CASCADE, -- which tokenizer
+    n_question   INTEGER NOT NULL CHECK (n_question >= 0),  -- tokens of the question
+    n_answer     INTEGER NOT NULL CHECK (n_answer >= 0),    -- tokens of the answer
+    PRIMARY KEY (qa_pair_id, tokenizer_id)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX qa_token_counts_tokenizer ON qa_token_counts(tokenizer_id);
+
 -- AdaptLLM-style reading-comprehension texts mined with regexes, one per document and miner config.
 CREATE TABLE rc_texts (
     id           INTEGER PRIMARY KEY,   -- text id

@@ -40,6 +40,19 @@ public struct TargetTokenizer: @unchecked Sendable {
             ?? "\(path): found no end-of-text token (tried \(candidates.joined(separator: ", "))): give one with --eos")
     }
 
+    /// The tokenizer a `tokenizers` row names (name, id or fingerprint, ``RowReference``), loaded
+    /// from its recorded path; nil when that file is gone or no longer has the recorded
+    /// fingerprint (it changed since it was counted with).
+    public static func recorded(_ store: Store, reference: String) throws -> (any Tokenizer)? {
+        let (path, fingerprint) = try store.pool.read { db -> (String?, String) in
+            let r = try RowReference.resolve(db, table: "tokenizers", kind: "tokenizer", reference)
+            return (try String.fetchOne(db, sql: "SELECT path FROM tokenizers WHERE id = ?", arguments: [r.id]), r.fingerprint)
+        }
+        guard let path, FileManager.default.fileExists(atPath: path) else { return nil }
+        let (tok, found, _) = try identify(path: path)
+        return found == fingerprint ? tok : nil
+    }
+
     /// The tokenizer recorded in the file most recently whose definition file still exists.
     public static func fromStore(_ store: Store, eos: String? = nil) throws -> TargetTokenizer {
         let rows = try store.pool.read { db in try Row.fetchAll(db, sql: "SELECT name, path FROM tokenizers ORDER BY id DESC") }

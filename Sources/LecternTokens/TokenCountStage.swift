@@ -24,6 +24,7 @@ public struct TokenCountStage: Sendable {
         let stage = "tokens-v1"
         let tokenizerFingerprint: String
         let documentText = "title + \\n\\n + text, no special tokens"
+        let qaPairs = "question and answer, each on its own, no special tokens"
     }
 
     /// What a run did; `fingerprint` identifies the tokenizer (what `lectern run` hands on).
@@ -34,6 +35,8 @@ public struct TokenCountStage: Sendable {
         public var counted = 0
         public var alreadyCounted = 0
         public var tokens = 0
+        /// QA pairs counted by this run (question and answer each).
+        public var pairsCounted = 0
     }
 
     /// Counts every document with no count for this tokenizer yet.
@@ -44,13 +47,17 @@ public struct TokenCountStage: Sendable {
             try TargetTokenizer.register(db, name: displayName, tokenizer: tok, fingerprint: fingerprint, path: definition)
         }
         var result = Result(name: displayName, tokenizerId: tokenizerId, fingerprint: fingerprint)
-        let (pending, done): (Int, Int) = try store.pool.read { db in
+        let (pending, done, pendingPairs): (Int, Int, Int) = try store.pool.read { db in
             let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM documents") ?? 0
             let done = try Int.fetchOne(db, sql: "SELECT count(*) FROM token_counts WHERE tokenizer_id = ?", arguments: [tokenizerId]) ?? 0
-            return (total - done, done)
+            let pairs = try Int.fetchOne(db, sql: """
+                SELECT count(*) FROM qa_pairs q
+                WHERE NOT EXISTS (SELECT 1 FROM qa_token_counts c WHERE c.tokenizer_id = ? AND c.qa_pair_id = q.id)
+                """, arguments: [tokenizerId]) ?? 0
+            return (max(0, total - done), done, pairs)
         }
         result.alreadyCounted = done
-        let run = try StageRun.begin(store, stage: "tokens", config: Config(tokenizerFingerprint: fingerprint), inputs: pending)
+        let run = try StageRun.begin(store, stage: "tokens", config: Config(tokenizerFingerprint: fingerprint), inputs: pending + pendingPairs)
         let progress = ProgressReporter(label: "tokens", total: pending, unit: "docs")
         do {
             var after: Int64 = 0
@@ -77,13 +84,46 @@ public struct TokenCountStage: Sendable {
                 progress.advance(by: batch.count)
             }
             progress.finish()
-            try run.finish(counts: ["documents": result.counted, "tokens": result.tokens])
+            if pendingPairs > 0 { try countPairs(tok, tokenizerId: tokenizerId, pending: pendingPairs, run: run, result: &result) }
+            try run.finish(counts: ["documents": result.counted, "tokens": result.tokens, "qa_pairs": result.pairsCounted])
         } catch {
             progress.finish()
             try? run.fail(error)
             throw error
         }
         return result
+    }
+
+    /// The QA pairs (of every generator) with no count for this tokenizer, in id order, batch by
+    /// batch: question and answer counted separately, so a length estimate can add whatever a QA
+    /// template puts around them.
+    private func countPairs(_ tok: any Tokenizer, tokenizerId: Int64, pending: Int, run: StageRun, result: inout Result) throws {
+        let progress = ProgressReporter(label: "tokens (QA pairs)", total: pending, unit: "pairs")
+        defer { progress.finish() }
+        var after: Int64 = 0
+        while true {
+            let batch: [(id: Int64, question: String, answer: String)] = try store.pool.read { db in
+                try Row.fetchAll(db, sql: """
+                    SELECT id, question, answer FROM qa_pairs q
+                    WHERE id > ? AND NOT EXISTS (SELECT 1 FROM qa_token_counts c WHERE c.tokenizer_id = ? AND c.qa_pair_id = q.id)
+                    ORDER BY id LIMIT ?
+                    """, arguments: [after, tokenizerId, batchSize])
+                    .map { row in (row["id"], row["question"], row["answer"]) }
+            }
+            guard let last = batch.last else { break }
+            after = last.id
+            let counts = countConcurrently(tok, batch.flatMap { [$0.question, $0.answer] })
+            try run.commit(processed: batch.count) { db in
+                let insert = try db.makeStatement(sql: """
+                    INSERT INTO qa_token_counts(qa_pair_id, tokenizer_id, n_question, n_answer) VALUES (?, ?, ?, ?)
+                    """)
+                for (k, pair) in batch.enumerated() {
+                    try insert.execute(arguments: [pair.id, tokenizerId, counts[2 * k], counts[2 * k + 1]])
+                }
+            }
+            result.pairsCounted += batch.count
+            progress.advance(by: batch.count)
+        }
     }
 
     /// Counts on both cores: the texts are split into contiguous slices, one per worker.

@@ -154,3 +154,61 @@ final class ClusterStageTests: XCTestCase {
         }
     }
 }
+
+/// Issue 14, item 4: QA lengths from stored per-pair token counts (`qa_token_counts`, written by
+/// `lectern tokens`) plus what the build's template adds per pair, instead of a character
+/// estimate made with a copy of the default template.
+extension ClusterStageTests {
+    func testStoredQACountsAndTheTemplateDecideTheQALengths() throws {
+        let store = try makeFile("q.lectern", n: 60)
+        var source = ClusterInputReader.Source(embedder: "minilm", tokenizer: "llama", generator: "teacher")
+        let estimated = try ClusterInputReader.read(store, source)
+        XCTAssertFalse(estimated.qaTokensStored, "no stored counts yet: estimated from characters")
+
+        // Counts for every pair but one: still the estimate (a partial count would undercount).
+        let pairs = try store.pool.read { db in try Int64.fetchAll(db, sql: "SELECT id FROM qa_pairs WHERE generator_id = 1 ORDER BY id") }
+        XCTAssertGreaterThan(pairs.count, 10)
+        try store.pool.write { db in
+            for (k, id) in pairs.dropLast().enumerated() {
+                try db.execute(sql: "INSERT INTO qa_token_counts(qa_pair_id, tokenizer_id, n_question, n_answer) VALUES (?, 1, ?, ?)",
+                               arguments: [id, 5 + k % 3, 20 + k % 7])
+            }
+        }
+        XCTAssertFalse(try ClusterInputReader.read(store, source).qaTokensStored)
+        try store.pool.write { db in
+            try db.execute(sql: "INSERT INTO qa_token_counts(qa_pair_id, tokenizer_id, n_question, n_answer) VALUES (?, 1, 4, 9)",
+                           arguments: [try XCTUnwrap(pairs.last)])
+        }
+
+        // Every pair counted: length = document tokens + question + answer + template tokens per pair.
+        func expected(overhead: Int) throws -> [Int64: Int] {
+            try store.pool.read { db in
+                var out: [Int64: Int] = [:]
+                for r in try Row.fetchAll(db, sql: """
+                    SELECT t.document_id, t.n_tokens + coalesce((SELECT sum(c.n_question + c.n_answer + ?) FROM qa_pairs q
+                      JOIN qa_token_counts c ON c.qa_pair_id = q.id AND c.tokenizer_id = 1
+                     WHERE q.document_id = t.document_id AND q.generator_id = 1), 0) AS n
+                    FROM token_counts t WHERE t.tokenizer_id = 1
+                    """, arguments: [overhead]) { out[r["document_id"]] = r["n"] }
+                return out
+            }
+        }
+        for overhead in [0, 7] {
+            source.qaPairOverhead = overhead
+            let loaded = try ClusterInputReader.read(store, source)
+            XCTAssertTrue(loaded.qaTokensStored)
+            let want = try expected(overhead: overhead)
+            let withPairs = Set(try store.pool.read { db in try Int64.fetchAll(db, sql: "SELECT DISTINCT document_id FROM qa_pairs") })
+            for (i, id) in loaded.input.ids.enumerated() where withPairs.contains(id) {
+                XCTAssertEqual(loaded.input.lengths[i], want[id], "document \(id), overhead \(overhead)")
+            }
+        }
+        // Another template (overhead) changes the lengths, hence the clustering's fingerprint.
+        let o = ClusterOptions(maxTokens: 2048, maxDocuments: 8, seed: 3)
+        source.qaPairOverhead = 0
+        let a = try ClusterStage.run(store, source: source, options: o)
+        source.qaPairOverhead = 7
+        let b = try ClusterStage.run(store, source: source, options: o)
+        XCTAssertNotEqual(a.fingerprint, b.fingerprint)
+    }
+}

@@ -48,6 +48,40 @@ final class TokensCommandTests: XCTestCase {
         XCTAssertEqual(runs.map { ($0["n_processed"] as? NSNumber)?.intValue }, [1000, 333])
     }
 
+    /// QA pairs are counted too (question and answer, each on its own, as the reference counts
+    /// them); pairs added later are counted by the next run, and nothing twice.
+    func testQAPairsAreCountedAndResumed() throws {
+        let gguf = try Fixtures.smollm2GGUF()
+        let lectern = try Self.lecternBinary()
+        let file = dir.appendingPathComponent("qa.lectern").path
+        _ = try run(lectern, ["init", file, "--domain", "biomedicine"])
+        _ = try run(lectern, ["ingest", file, try Fixtures.pubmedqaPath()])
+        let questions = ["What does the study measure?", "Is  the effect significant (p < 0.05)?", "Qu'en est-il des 🧬 gènes?"]
+        let answers = ["Blood pressure in 120 adults.", "Yes.\nIt is, at p = 0.01.", ""]
+        _ = try run(lectern, ["sql", file, """
+            INSERT INTO generators(id, name, model, template_version, template, params, fingerprint, created_at)
+            VALUES (1, 'teacher', 'm', 'v', '{DOCUMENT}', '{}', '\(String(repeating: "a", count: 64))', 'now')
+            """])
+        for (k, (q, a)) in zip(questions, answers).enumerated() {
+            _ = try run(lectern, ["sql", file, "INSERT INTO qa_pairs(document_id, generator_id, position, question, answer) VALUES (\(k + 1), 1, 0, '\(q.replacingOccurrences(of: "'", with: "''"))', '\(a.replacingOccurrences(of: "'", with: "''"))')"])
+        }
+        let out = try run(lectern, ["tokens", file, "--tokenizer", gguf])
+        XCTAssertTrue(out.contains("1000 documents counted"), out)
+        XCTAssertTrue(out.contains("3 QA pairs counted"), out)
+        let ref = try Fixtures.referenceIds(questions + answers, ["--gguf", gguf, "--no-special"]).map(\.count)
+        let rows = try sqlJSON(lectern, file, "SELECT n_question, n_answer FROM qa_token_counts ORDER BY qa_pair_id")
+        XCTAssertEqual(rows.map { ($0["n_question"] as! NSNumber).intValue }, Array(ref[0..<3]))
+        XCTAssertEqual(rows.map { ($0["n_answer"] as! NSNumber).intValue }, Array(ref[3..<6]))
+        XCTAssertEqual(ref[5], 0, "an empty answer has no tokens")
+
+        // A pair generated later is counted by the next run, and only it.
+        _ = try run(lectern, ["sql", file, "INSERT INTO qa_pairs(document_id, generator_id, position, question, answer) VALUES (9, 1, 0, 'Why?', 'Because.')"])
+        let again = try run(lectern, ["tokens", file, "--tokenizer", gguf])
+        XCTAssertTrue(again.contains("0 documents counted"), again)
+        XCTAssertTrue(again.contains("1 QA pairs counted"), again)
+        XCTAssertEqual(try sqlJSON(lectern, file, "SELECT count(*) AS n FROM qa_token_counts").first?["n"] as? NSNumber, 4)
+    }
+
     func testBadTokenizerPathFailsClearly() throws {
         let lectern = try Self.lecternBinary()
         let file = dir.appendingPathComponent("c.lectern").path

@@ -78,7 +78,7 @@ enum DomainItemLoader {
                 var rng = SplitMix64(seed: options.seed, stream: g.key)
                 rng.shuffle(&union)
                 let qaSegments = union.map { p in
-                    Segment(text: render(options.qaTemplate, question: p.q, answer: p.a), part: PartRef(.qaPair, p.id), joiner: sep)
+                    Segment(text: QATemplate.render(options.qaTemplate, question: p.q, answer: p.a), part: PartRef(.qaPair, p.id), joiner: sep)
                 }
                 if options.format == .chat {
                     guard let first = union.first else { notes.withoutQuestions += 1; continue }
@@ -125,7 +125,7 @@ enum DomainItemLoader {
                         messages.append(ChatMessage(role: "assistant", content: t.a))
                     }
                     let segments = present.map { Segment(text: docs[$0] ?? "", part: PartRef(.document, $0), joiner: sep) }
-                        + union.map { Segment(text: render(options.qaTemplate, question: $0.q, answer: $0.a), part: nil, joiner: sep) }
+                        + union.map { Segment(text: QATemplate.render(options.qaTemplate, question: $0.q, answer: $0.a), part: nil, joiner: sep) }
                     items.append(BuildItem(origin: .domain, itemParts: g.parts + present.map { PartRef(.rcText, mined[$0]!.id) },
                                            segments: segments, messages: messages))
                 } else {
@@ -135,24 +135,6 @@ enum DomainItemLoader {
             }
         }
         return (items, notes)
-    }
-
-    static func render(_ template: String, question: String, answer: String) -> String {
-        // One pass, so a question containing "{answer}" is not substituted twice.
-        var out = ""
-        var rest = Substring(template)
-        while let r = rest.range(of: "{") {
-            out += rest[..<r.lowerBound]
-            let tail = rest[r.lowerBound...]
-            if tail.hasPrefix("{question}") {
-                out += question; rest = tail.dropFirst("{question}".count)
-            } else if tail.hasPrefix("{answer}") {
-                out += answer; rest = tail.dropFirst("{answer}".count)
-            } else {
-                out += "{"; rest = tail.dropFirst()
-            }
-        }
-        return out + rest
     }
 }
 

@@ -136,9 +136,14 @@ public struct BuildOptions: Sendable, Codable, Equatable {
     public var ratio: MixRatio?
     public var seed: UInt64 = 0
     /// A QA pair in text; `{question}` and `{answer}` are replaced.
-    public var qaTemplate = "Question: {question}\nAnswer: {answer}"
+    public var qaTemplate = BuildOptions.defaultQATemplate
     /// Between documents, between QA pairs, and between the documents and the pairs.
-    public var partSeparator = "\n\n"
+    public var partSeparator = BuildOptions.defaultPartSeparator
+
+    /// The default QA template (the one place it is written: `build` and `cluster` both read it).
+    public static let defaultQATemplate = "Question: {question}\nAnswer: {answer}"
+    /// The default separator between an item's parts.
+    public static let defaultPartSeparator = "\n\n"
     public var longItems = LongItemPolicy.split
     public var packer = PackerKind.knapsack
     public var format = SetFormat.packed

@@ -36,10 +36,10 @@ struct BuildArguments: ParsableArguments {
     var seed: UInt64 = 0
 
     @Option(help: "How a QA pair is written; {question} and {answer} are replaced; \\n is a newline.")
-    var qaTemplate = EscapedText("Question: {question}\nAnswer: {answer}")
+    var qaTemplate = EscapedText(BuildOptions.defaultQATemplate)
 
     @Option(help: "Between documents, between QA pairs, and between the documents and the pairs; \\n is a newline.")
-    var separator = EscapedText("\n\n")
+    var separator = EscapedText(BuildOptions.defaultPartSeparator)
 
     @Option(help: "Items longer than a sequence: split (at part, sentence, then word boundaries), truncate, or drop.")
     var longItems = LongItemPolicy.split

@@ -3,6 +3,8 @@ import Foundation
 import GRDB
 import LecternCluster
 import LecternStore
+import LecternBuild
+import LecternTokens
 
 /// `lectern cluster FILE --embedder NAME [--tokenizer NAME] [--generator NAME | --qa-budget N] ... [--report]`
 struct ClusterCommand: ParsableCommand {
@@ -32,6 +34,9 @@ struct ClusterCommand: ParsableCommand {
 
     @Option(help: "Generator whose QA pairs count in each document's length (name, id or fingerprint prefix).")
     var generator: String?
+
+    @Option(name: .customLong("qa-template"), help: "The build's QA template ({question}, {answer}; \\n for a newline): what each QA pair adds to a document's length beyond its question and answer, once `lectern tokens` has counted the pairs. Give the same as to `lectern build`.")
+    var qaTemplate = EscapedText(BuildOptions.defaultQATemplate)
 
     @Option(name: .customLong("qa-budget"), help: "Tokens reserved for the QA pairs of a document without pairs (default: measured from the pairs already generated, else 0).")
     var qaBudget: Int?
@@ -76,6 +81,9 @@ struct ClusterCommand: ParsableCommand {
     var batchClusters = 2000
 
     func validate() throws {
+        guard qaTemplate.value.contains("{question}"), qaTemplate.value.contains("{answer}") else {
+            throw ValidationError("--qa-template must contain {question} and {answer}")
+        }
         guard batchClusters > 0 else { throw ValidationError("--batch-clusters must be positive") }
         if embedder == nil && !report { throw ValidationError("--embedder is required (or --report alone to show the latest clustering's report)") }
     }
@@ -128,7 +136,16 @@ struct ClusterCommand: ParsableCommand {
         if let probes { w.ivfProbes = probes }
         let log: (String) -> Void = { FileHandle.standardError.write(Data(("cluster: " + $0 + "\n").utf8)) }
         let tokenizer = try Self.defaultTokenizer(store, given: tokenizer, log: log)
-        let source = ClusterInputReader.Source(embedder: embedder, tokenizer: tokenizer, generator: generator, qaBudget: qaBudget)
+        var source = ClusterInputReader.Source(embedder: embedder, tokenizer: tokenizer, generator: generator, qaBudget: qaBudget)
+        if generator != nil, let tokenizer {
+            // What a pair adds beyond its stored question and answer counts, under the same tokenizer.
+            if let tok = try TargetTokenizer.recorded(store, reference: tokenizer) {
+                source.qaPairOverhead = QATemplate.ownTokens(template: qaTemplate.value, separator: BuildOptions.defaultPartSeparator,
+                                                             count: tok.count)
+            } else {
+                log("tokenizer \(tokenizer): its file is gone or changed; QA pairs count without the template's own tokens")
+            }
+        }
         let result = try ClusterStage.run(
             store, source: source, algorithm: algorithm, options: o, walk: w,
             batchClusters: batchClusters, log: log)

@@ -107,10 +107,6 @@ struct RunPlan {
             if let fmt = r.instructions?.format { args += ["--format", fmt] }
             out.append(Step(name: "import-instructions", args: args))
         }
-        var tokens = ["tokens", f, "--tokenizer", r.tokens.tokenizer]
-        if let n = r.tokens.name { tokens += ["--name", n] }
-        out.append(Step(name: "tokens", args: tokens))
-
         if qaSource == "llm", let url = llmURL {
             var args = ["generate", f, "--endpoint", url, "--model", llmModel]
             if let c = r.qa?.concurrency { args += ["--concurrency", String(c)] }
@@ -124,6 +120,11 @@ struct RunPlan {
             out.append(Step(name: "mine", args: args))
         }
 
+        // After the QA step: `tokens` counts the QA pairs too, which `cluster` budgets with.
+        var tokens = ["tokens", f, "--tokenizer", r.tokens.tokenizer]
+        if let n = r.tokens.name { tokens += ["--name", n] }
+        out.append(Step(name: "tokens", args: tokens))
+
         if preset.clustered {
             var embed = ["embed", f]
             if let url = r.embed?.url {
@@ -135,7 +136,10 @@ struct RunPlan {
             }
             out.append(Step(name: "embed", args: embed))
             var cluster = ["cluster", f, "--embedder", embedder, "--tokenizer", tokenizer]
-            if let g = generator { cluster += ["--generator", g] }
+            if let g = generator {
+                cluster += ["--generator", g]
+                if let v = r.build.qaTemplate { cluster += ["--qa-template", EscapedText.escape(v)] }
+            }
             if let c = r.cluster {
                 if let a = c.algorithm { cluster += ["--algorithm", a] }
                 if let v = c.lmax { cluster += ["--lmax", String(v)] }

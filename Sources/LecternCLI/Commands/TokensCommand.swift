@@ -10,8 +10,9 @@ struct TokensCommand: ParsableCommand {
         abstract: "Count every document's tokens under a target model's tokenizer (tokenizer.json, vocab.txt or a .gguf model).",
         discussion: """
         Writes one `tokenizers` row per tokenizer (its fingerprint is the SHA-256 of the tokenizer file) and one \
-        `token_counts` row per document: tokens of the title, a blank line and the text, without special tokens. \
-        Resumable: a re-run counts only documents with no count for that tokenizer yet.
+        `token_counts` row per document: tokens of the title, a blank line and the text, without special tokens; \
+        and one `qa_token_counts` row per QA pair (question and answer, each on its own), which clustering budgets \
+        with. Resumable: a re-run counts only documents and pairs with no count for that tokenizer yet.
         """)
 
     @Argument(help: "The Lectern file.")
@@ -40,7 +41,8 @@ struct TokensCommand: ParsableCommand {
         let store = try Store.open(path: file)
         let result = try TokenCountStage(store: store, tokenizerPath: tokenizer, name: name, batchSize: batchSize).run()
         defer { print("\(file): \(result.counted) documents counted with \(result.name) (tokenizer \(result.tokenizerId)), "
-              + "\(result.tokens) tokens; \(result.alreadyCounted) already counted") }
+              + "\(result.tokens) tokens; \(result.alreadyCounted) already counted"
+              + (result.pairsCounted > 0 ? "; \(result.pairsCounted) QA pairs counted" : "")) }
         return result
     }
 }

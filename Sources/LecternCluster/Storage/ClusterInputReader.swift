@@ -24,6 +24,10 @@ public enum ClusterInputReader {
         public var qaBudget: Int?
         /// The vector column of the embedder's table.
         public var vectorColumn: String = "embedding"
+        /// Tokens each QA pair adds beyond its question and answer (the build's QA template and
+        /// separator, `QATemplate.ownTokens`); used with stored counts (`qa_token_counts`).
+        /// nil: 0.
+        public var qaPairOverhead: Int?
 
         public init(embedder: String, tokenizer: String? = nil, generator: String? = nil, qaBudget: Int? = nil) {
             self.embedder = embedder
@@ -46,6 +50,9 @@ public enum ClusterInputReader {
         public var skipped: [String]
         /// The QA budget applied to documents without pairs.
         public var qaBudgetUsed: Int
+        /// Whether QA lengths came from stored counts (`lectern tokens` counted every pair of the
+        /// generator under the tokenizer); false: estimated from characters.
+        public var qaTokensStored = false
     }
 
     public enum ReadError: Error, CustomStringConvertible {
@@ -67,6 +74,17 @@ public enum ClusterInputReader {
                 return "embedder \(id) has no valid dim (1...65536) or vector_table: corrupt file"
             }
         }
+    }
+
+    /// Whether every QA pair of `generator` has a stored count under `tokenizer`.
+    static func storedQACountsComplete(_ db: Database, generator: Int64, tokenizer: Int64) throws -> Bool {
+        guard let row = try Row.fetchOne(db, sql: """
+            SELECT count(*) AS pairs, count(c.qa_pair_id) AS counted FROM qa_pairs q
+              LEFT JOIN qa_token_counts c ON c.qa_pair_id = q.id AND c.tokenizer_id = ?
+             WHERE q.generator_id = ?
+            """, arguments: [tokenizer, generator]) else { return false }
+        let pairs = (row["pairs"] as Int?) ?? 0, counted = (row["counted"] as Int?) ?? 0
+        return pairs > 0 && counted == pairs
     }
 
     /// A name, id or fingerprint (prefix) of an embedder, tokenizer or generator (``RowReference``).
@@ -152,20 +170,38 @@ public enum ClusterInputReader {
                 }
             }
 
-            // QA tokens per document: characters of its pairs (as `Question: ...\nAnswer: ...`)
-            // scaled by that document's own tokens-per-character ratio, until QA token counts are stored.
+            // QA tokens per document: from stored counts when `lectern tokens` counted every pair of
+            // the generator under this tokenizer (question + answer + what the template adds per
+            // pair); otherwise estimated from the pairs' characters at the document's own
+            // tokens-per-character ratio.
             var qaTokens = [Int?](repeating: nil, count: ids.count)
+            var qaTokensStored = false
             if let gen {
                 let pos = Dictionary(uniqueKeysWithValues: ids.enumerated().map { ($1, $0) })
-                let qa = try Row.fetchCursor(db, sql: """
-                    SELECT document_id, SUM(length('Question: ' || question || char(10) || 'Answer: ' || answer || char(10))) AS chars
-                      FROM qa_pairs WHERE generator_id = ? GROUP BY document_id
-                    """, arguments: [gen.0])
-                while let r = try qa.next() {
-                    guard let i = pos[r["document_id"] as Int64] else { continue }
-                    let chars: Int = r["chars"]
-                    let ratio = docChars[i] > 0 ? Double(docTokens[i]) / Double(docChars[i]) : 0.25
-                    qaTokens[i] = Int((Double(chars) * ratio).rounded())
+                if let tok, try storedQACountsComplete(db, generator: gen.0, tokenizer: tok.0) {
+                    qaTokensStored = true
+                    let overhead = max(0, source.qaPairOverhead ?? 0)
+                    let qa = try Row.fetchCursor(db, sql: """
+                        SELECT q.document_id, SUM(c.n_question + c.n_answer) AS n, count(*) AS pairs
+                          FROM qa_pairs q JOIN qa_token_counts c ON c.qa_pair_id = q.id AND c.tokenizer_id = ?
+                         WHERE q.generator_id = ? GROUP BY q.document_id
+                        """, arguments: [tok.0, gen.0])
+                    while let r = try qa.next() {
+                        guard let i = pos[r["document_id"] as Int64] else { continue }
+                        let n = (r["n"] as Int?) ?? 0, pairs = (r["pairs"] as Int?) ?? 0
+                        qaTokens[i] = n.addingReportingOverflow(pairs.multipliedReportingOverflow(by: overhead).partialValue).partialValue
+                    }
+                } else {
+                    let qa = try Row.fetchCursor(db, sql: """
+                        SELECT document_id, SUM(length('Question: ' || question || char(10) || 'Answer: ' || answer || char(10))) AS chars
+                          FROM qa_pairs WHERE generator_id = ? GROUP BY document_id
+                        """, arguments: [gen.0])
+                    while let r = try qa.next() {
+                        guard let i = pos[r["document_id"] as Int64] else { continue }
+                        let chars: Int = r["chars"]
+                        let ratio = docChars[i] > 0 ? Double(docTokens[i]) / Double(docChars[i]) : 0.25
+                        qaTokens[i] = Int((Double(chars) * ratio).rounded())
+                    }
                 }
             }
             var budget = source.qaBudget ?? 0
@@ -177,7 +213,8 @@ public enum ClusterInputReader {
             let input = try ClusterInput(vectors: vectors, dim: dim, lengths: lengths, ids: ids)
             return Loaded(
                 input: input, embedderID: embID, embedderFingerprint: embFP, tokenizerID: tok?.0, tokenizerFingerprint: tok?.1,
-                generatorID: gen?.0, generatorFingerprint: gen?.1, skipped: skipped, qaBudgetUsed: budget)
+                generatorID: gen?.0, generatorFingerprint: gen?.1, skipped: skipped, qaBudgetUsed: budget,
+                qaTokensStored: qaTokensStored)
         }
     }
 }

@@ -55,6 +55,11 @@ public enum ClusterStage {
         try options.validate()
         let loaded = try ClusterInputReader.read(store, source)
         let input = loaded.input
+        if loaded.generatorID != nil {
+            log(loaded.qaTokensStored
+                ? "QA pairs measured with their stored token counts (plus \(source.qaPairOverhead ?? 0) tokens of template each)"
+                : "QA pairs estimated from their characters: run `lectern tokens` after `lectern generate` for exact counts")
+        }
         var digest = [UInt8]()
         digest.reserveCapacity(input.count * 12)
         for (id, len) in zip(input.ids, input.lengths) {
