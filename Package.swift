@@ -128,7 +128,7 @@ let package = Package(
         // Benchmark driver for benchmarks/generate/run.sh (the stage against a live server).
         .executableTarget(
             name: "lectern-generate-bench",
-            dependencies: ["LecternGenerate", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["LecternGenerate", "LecternStore", .product(name: "GRDB", package: "GRDB.swift")],
             path: "benchmarks/generate/Sources"
         ),
         // Benchmark: LecternText tokenizers vs Rust `tokenizers` (benchmarks/tokenizers/run.sh).

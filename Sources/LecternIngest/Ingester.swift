@@ -101,7 +101,7 @@ public final class Ingester {
         self.options = options
     }
 
-    struct RunConfig: Codable {
+    public struct RunConfig: Codable {
         var sources: [String]
         var options: IngestOptions
     }
@@ -110,6 +110,11 @@ public final class Ingester {
     /// Throws ``IngestError/incomplete(_:)``, after trying every source, when some were not
     /// ingested completely.
     public func ingest(paths: [String]) throws -> IngestSummary {
+        try StageRunner.run(IngestStage(ingester: self, paths: paths))
+    }
+
+    /// Every path checked (exists, readable, a known format) before anything is read.
+    func resolve(paths: [String]) throws -> [(path: String, format: SourceFormat)] {
         var resolved: [(path: String, format: SourceFormat)] = []
         for p in paths {
             let absolute = Self.absolute(p)
@@ -119,6 +124,10 @@ public final class Ingester {
             }
             resolved.append((absolute, try options.format ?? SourceFormat.detect(path: absolute)))
         }
+        return resolved
+    }
+
+    func execute(_ resolved: [(path: String, format: SourceFormat)], run: StageContext) throws -> IngestSummary {
         let cacheKiB = max(1, options.writerCacheBytes >> 10)
         let previousCache = try store.pool.writeWithoutTransaction { db -> Int in
             let previous = try Int.fetchOne(db, sql: "PRAGMA cache_size") ?? -2000
@@ -126,32 +135,16 @@ public final class Ingester {
             return previous
         }
         defer { try? store.pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA cache_size = \(previousCache)") } }
-        let run = try StageRun.begin(store, stage: "ingest", config: RunConfig(sources: resolved.map(\.path), options: options), inputs: resolved.count)
         var summary = IngestSummary()
-        func counts() -> [String: Int] {
-            var c = ["added": summary.added, "duplicates": summary.duplicates, "skipped": summary.skipped]
-            if summary.unreadable > 0 { c["unreadable"] = summary.unreadable }
-            if !summary.failed.isEmpty { c["failed_sources"] = summary.failed.count }
-            return c
-        }
-        do {
-            for (path, format) in resolved {
-                if format == .text {
-                    summary.sources.append(try ingestTextFiles(path: path, run: run))
-                } else {
-                    summary.sources.append(try ingestStream(path: path, format: format, run: run))
-                }
+        for (path, format) in resolved {
+            if format == .text {
+                summary.sources.append(try ingestTextFiles(path: path, run: run))
+            } else {
+                summary.sources.append(try ingestStream(path: path, format: format, run: run))
             }
-        } catch {
-            try? run.fail(error, counts: counts())
-            throw error
+            run.report(counts: summary.counts)
         }
-        if !summary.failed.isEmpty {
-            let error = IngestError.incomplete(summary)
-            try run.fail(error, counts: counts())
-            throw error
-        }
-        try run.finish(counts: counts())
+        if !summary.failed.isEmpty { throw IngestError.incomplete(summary) }
         return summary
     }
 
@@ -202,7 +195,7 @@ public final class Ingester {
 
     // MARK: - A record stream (JSON Lines, CSV/TSV, PubMedQA)
 
-    private func ingestStream(path: String, format: SourceFormat, run: StageRun) throws -> SourceSummary {
+    private func ingestStream(path: String, format: SourceFormat, run: StageContext) throws -> SourceSummary {
         var summary = SourceSummary(path: path, format: format)
         let readJSON = try Fingerprint.canonicalJSON(readConfig(format))
         let file: FileIdentity
@@ -314,7 +307,7 @@ public final class Ingester {
     /// A text file or a directory of them. Each file is its own `sources` row, written in the
     /// same transaction as its document, so a file is read until one run ingests it: new files
     /// in a directory are picked up, and a path that could not be read is tried again next time.
-    private func ingestTextFiles(path: String, run: StageRun) throws -> SourceSummary {
+    private func ingestTextFiles(path: String, run: StageContext) throws -> SourceSummary {
         var summary = SourceSummary(path: path, format: .text)
         let readJSON = try Fingerprint.canonicalJSON(readConfig(.text))
         var isDirectory: ObjCBool = false
@@ -405,7 +398,7 @@ public final class Ingester {
 
     /// Writes the batches the producer queues until it ends. Returns the error that stopped a
     /// source early (it concerns that source only); throws any other.
-    private func consume(_ queue: BatchQueue, path: String, run: StageRun, progress: ProgressReporter, summary: inout SourceSummary,
+    private func consume(_ queue: BatchQueue, path: String, run: StageContext, progress: ProgressReporter, summary: inout SourceSummary,
                          insert: @escaping (Batch, Database) throws -> Int) throws -> IngestError? {
         let checkpointer = try BackgroundCheckpointer(store: store, restartBytes: max(4 * options.batchBytes, 32 << 20))
         var finished = false
@@ -583,5 +576,32 @@ final class BatchQueue: @unchecked Sendable {
         items.removeAll()
         condition.broadcast()
         condition.unlock()
+    }
+}
+
+/// `ingest` as a ``Stage``: the sources, resolved and checked in `prepare`.
+struct IngestStage: Stage {
+    static let name = "ingest"
+    let ingester: Ingester
+    let paths: [String]
+    var store: Store { ingester.store }
+
+    func prepare() throws -> StagePlan<Ingester.RunConfig, [(path: String, format: SourceFormat)]> {
+        let resolved = try ingester.resolve(paths: paths)
+        return StagePlan(configuration: .init(sources: resolved.map(\.path), options: ingester.options),
+                         pendingInputs: resolved.count, prepared: resolved)
+    }
+
+    func execute(_ work: StagePlan<Ingester.RunConfig, [(path: String, format: SourceFormat)]>, in run: StageContext) throws -> IngestSummary {
+        try ingester.execute(work.prepared, run: run)
+    }
+}
+
+extension IngestSummary: StageOutput {
+    public var counts: [String: Int] {
+        var c = ["added": added, "duplicates": duplicates, "skipped": skipped]
+        if unreadable > 0 { c["unreadable"] = unreadable }
+        if !failed.isEmpty { c["failed_sources"] = failed.count }
+        return c
     }
 }

@@ -7,7 +7,7 @@ import LecternText
 
 /// The `tokens` stage (`lectern tokens`): pending documents (no `token_counts` row for this tokenizer) in id order,
 /// counted on both cores batch by batch, each batch written in one short transaction.
-public struct TokenCountStage: Sendable {
+public struct TokenCountStage: Stage, Sendable {
     public let store: Store
     public let tokenizerPath: String
     public let name: String?
@@ -20,7 +20,7 @@ public struct TokenCountStage: Sendable {
         self.batchSize = max(1, batchSize)
     }
 
-    struct Config: Encodable {
+    public struct Config: Encodable {
         let stage = "tokens-v1"
         let tokenizerFingerprint: String
         let documentText = "title + \\n\\n + text, no special tokens"
@@ -28,7 +28,7 @@ public struct TokenCountStage: Sendable {
     }
 
     /// What a run did; `fingerprint` identifies the tokenizer (what `lectern run` hands on).
-    public struct Result: Sendable {
+    public struct Result: StageOutput, Sendable {
         public var name: String
         public var tokenizerId: Int64
         public var fingerprint: String
@@ -37,10 +37,22 @@ public struct TokenCountStage: Sendable {
         public var tokens = 0
         /// QA pairs counted by this run (question and answer each).
         public var pairsCounted = 0
+        public var counts: [String: Int] { ["documents": counted, "tokens": tokens, "qa_pairs": pairsCounted] }
     }
 
-    /// Counts every document with no count for this tokenizer yet.
-    public func run() throws -> Result {
+    public static let name = "tokens"
+
+    /// The tokenizer, identified and registered, and what is left to count.
+    public struct Prepared {
+        let tokenizer: any Tokenizer
+        var result: Result
+        let pendingDocuments: Int
+        let pendingPairs: Int
+    }
+
+    /// Identifies the tokenizer (a bad path or format fails here, before any run is recorded),
+    /// registers it and counts what has no count for it yet.
+    public func prepare() throws -> StagePlan<Config, Prepared> {
         let (tok, fingerprint, definition) = try TargetTokenizer.identify(path: tokenizerPath)
         let displayName = name ?? URL(fileURLWithPath: tokenizerPath).lastPathComponent
         let tokenizerId: Int64 = try store.pool.write { db in
@@ -57,47 +69,54 @@ public struct TokenCountStage: Sendable {
             return (max(0, total - done), done, pairs)
         }
         result.alreadyCounted = done
-        let run = try StageRun.begin(store, stage: "tokens", config: Config(tokenizerFingerprint: fingerprint), inputs: pending + pendingPairs)
-        let progress = ProgressReporter(label: "tokens", total: pending, unit: "docs")
-        do {
-            var after: Int64 = 0
-            while true {
-                let batch: [(id: Int64, text: String)] = try store.pool.read { db in
-                    try Row.fetchAll(db, sql: """
-                        SELECT id, title, text FROM documents d
-                        WHERE id > ? AND NOT EXISTS (SELECT 1 FROM token_counts c WHERE c.tokenizer_id = ? AND c.document_id = d.id)
-                        ORDER BY id LIMIT ?
-                        """, arguments: [after, tokenizerId, batchSize])
-                        .map { row in (row["id"], DocumentText.render(title: row["title"], text: row["text"])) }
-                }
-                guard let last = batch.last else { break }
-                after = last.id
-                let counts = countConcurrently(tok, batch.map(\.text))
-                try run.commit(processed: batch.count) { db in
-                    let insert = try db.makeStatement(sql: "INSERT INTO token_counts(tokenizer_id, document_id, n_tokens) VALUES (?, ?, ?)")
-                    for (doc, n) in zip(batch, counts) {
-                        try insert.execute(arguments: [tokenizerId, doc.id, n])
-                    }
-                }
-                result.counted += batch.count
-                result.tokens += counts.reduce(0, +)
-                progress.advance(by: batch.count)
+        return StagePlan(configuration: Config(tokenizerFingerprint: fingerprint), pendingInputs: pending + pendingPairs,
+                         prepared: Prepared(tokenizer: tok, result: result, pendingDocuments: pending, pendingPairs: pendingPairs))
+    }
+
+    /// Counts every document with no count for this tokenizer yet, then every such QA pair.
+    public func execute(_ work: StagePlan<Config, Prepared>, in run: StageContext) throws -> Result {
+        let tok = work.prepared.tokenizer, tokenizerId = work.prepared.result.tokenizerId
+        var result = work.prepared.result
+        let progress = ProgressReporter(label: "tokens", total: work.prepared.pendingDocuments, unit: "docs")
+        defer { progress.finish() }
+        var after: Int64 = 0
+        while true {
+            let batch: [(id: Int64, text: String)] = try store.pool.read { db in
+                try Row.fetchAll(db, sql: """
+                    SELECT id, title, text FROM documents d
+                    WHERE id > ? AND NOT EXISTS (SELECT 1 FROM token_counts c WHERE c.tokenizer_id = ? AND c.document_id = d.id)
+                    ORDER BY id LIMIT ?
+                    """, arguments: [after, tokenizerId, batchSize])
+                    .map { row in (row["id"], DocumentText.render(title: row["title"], text: row["text"])) }
             }
-            progress.finish()
-            if pendingPairs > 0 { try countPairs(tok, tokenizerId: tokenizerId, pending: pendingPairs, run: run, result: &result) }
-            try run.finish(counts: ["documents": result.counted, "tokens": result.tokens, "qa_pairs": result.pairsCounted])
-        } catch {
-            progress.finish()
-            try? run.fail(error)
-            throw error
+            guard let last = batch.last else { break }
+            after = last.id
+            let counts = countConcurrently(tok, batch.map(\.text))
+            try run.commit(processed: batch.count) { db in
+                let insert = try db.makeStatement(sql: "INSERT INTO token_counts(tokenizer_id, document_id, n_tokens) VALUES (?, ?, ?)")
+                for (doc, n) in zip(batch, counts) {
+                    try insert.execute(arguments: [tokenizerId, doc.id, n])
+                }
+            }
+            result.counted += batch.count
+            result.tokens += counts.reduce(0, +)
+            progress.advance(by: batch.count)
+            run.report(counts: result.counts)
+        }
+        progress.finish()
+        if work.prepared.pendingPairs > 0 {
+            try countPairs(tok, tokenizerId: tokenizerId, pending: work.prepared.pendingPairs, run: run, result: &result)
         }
         return result
     }
 
+    /// Counts every document and QA pair with no count for this tokenizer yet.
+    public func run() throws -> Result { try StageRunner.run(self) }
+
     /// The QA pairs (of every generator) with no count for this tokenizer, in id order, batch by
     /// batch: question and answer counted separately, so a length estimate can add whatever a QA
     /// template puts around them.
-    private func countPairs(_ tok: any Tokenizer, tokenizerId: Int64, pending: Int, run: StageRun, result: inout Result) throws {
+    private func countPairs(_ tok: any Tokenizer, tokenizerId: Int64, pending: Int, run: StageContext, result: inout Result) throws {
         let progress = ProgressReporter(label: "tokens (QA pairs)", total: pending, unit: "pairs")
         defer { progress.finish() }
         var after: Int64 = 0

@@ -129,6 +129,8 @@ final class ClusterStageTests: XCTestCase {
         }
         XCTAssertEqual(partial.0, 60)
         XCTAssertEqual(partial.1, "running")
+        let runStatus = try broken.pool.read { try String.fetchOne($0, sql: "SELECT status FROM stage_runs WHERE stage = 'cluster'") }
+        XCTAssertEqual(runStatus, "interrupted", "the runner ends a cancelled run as interrupted")
         let resumed = try ClusterStage.run(broken, source: source, options: o, batchClusters: 20)
         XCTAssertEqual(resumed.written, full.clusters - 60)
         XCTAssertEqual(try members(broken, resumed.clusteringID), try members(clean, full.clusteringID))

@@ -1,4 +1,5 @@
 import GRDB
+import LecternStore
 import XCTest
 @testable import LecternGenerate
 
@@ -14,7 +15,6 @@ final class KillTests: XCTestCase {
         defer { server.stop() }
         let (db, path) = try TestDB.make()
         try TestDB.insert(db, docs: try TestDB.pubmedqa(Self.docs))
-        try db.close()
         try server.plan(Array(repeating: "sleep:0.25", count: 1000))
 
         let child = Process()
@@ -65,17 +65,15 @@ final class KillTests: XCTestCase {
         try await Self.stage(db: try Self.open(path), port: port).run()
     }
 
-    /// WAL and a busy timeout: the parent reads while the child writes.
-    static func open(_ path: String) throws -> DatabasePool {
-        var c = Configuration()
-        c.busyMode = .timeout(10)
-        return try DatabasePool(path: path, configuration: c)
+    /// The file as a stage opens it (WAL, a busy timeout): the parent reads while the child writes.
+    static func open(_ path: String) throws -> Store {
+        try Store.open(path: path)
     }
 
-    static func stage(db: any DatabaseWriter, port: Int) throws -> GenerateStage {
+    static func stage(db: Store, port: Int) throws -> GenerateStage {
         let e = Endpoint(baseURL: URL(string: "http://127.0.0.1:\(port)/v1")!, model: "fault-model",
                          maxInFlight: concurrency, timeout: 10)
-        return GenerateStage(db: db, client: try ChatClient(endpoints: [e]),
+        return GenerateStage(store: db, client: try ChatClient(endpoints: [e]),
                              spec: GeneratorSpec(name: "teacher", model: "fault-model",
                                                  params: GenerationParams(domain: "biomedicine")),
                              options: GenerateOptions(concurrency: concurrency))

@@ -1,4 +1,5 @@
 import GRDB
+import LecternStore
 import XCTest
 @testable import LecternGenerate
 
@@ -85,7 +86,7 @@ final class LlamaServerTests: XCTestCase {
             domain: "biomedicine", maxTokens: 96, temperature: 0, seed: 1,
             schema: QASchema(maxItems: 2, maxQuestionLength: 100, maxAnswerLength: 100), maxDocumentChars: 500))
         let client = try ChatClient(endpoints: [server.endpoint])
-        let counts = try await GenerateStage(db: db, client: client, spec: spec, options: GenerateOptions()).run()
+        let counts = try await GenerateStage(store: db, client: client, spec: spec, options: GenerateOptions()).run()
 
         XCTAssertEqual(counts.requests, 3)
         XCTAssertGreaterThanOrEqual(counts.ok, 2, "the schema-constrained model should answer most documents: \(counts)")

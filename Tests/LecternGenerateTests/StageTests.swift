@@ -1,10 +1,11 @@
 import GRDB
+import LecternStore
 import XCTest
 @testable import LecternGenerate
 
 /// Synchronous database access from async tests (GRDB's async overloads are preferred there otherwise).
-func readSync<T>(_ db: some DatabaseReader, _ f: (Database) throws -> T) throws -> T { try db.read(f) }
-func writeSync<T>(_ db: some DatabaseWriter, _ f: (Database) throws -> T) throws -> T { try db.write(f) }
+func readSync<T>(_ db: Store, _ f: (Database) throws -> T) throws -> T { try db.pool.read(f) }
+func writeSync<T>(_ db: Store, _ f: (Database) throws -> T) throws -> T { try db.pool.write(f) }
 
 /// The generate stage on real PubMedQA abstracts in a real Lectern file, against the fault server.
 final class StageTests: XCTestCase {
@@ -22,11 +23,11 @@ final class StageTests: XCTestCase {
         GeneratorSpec(name: name, model: "fault-model", params: GenerationParams(domain: "biomedicine", maxTokens: 128))
     }
 
-    private func stage(_ db: DatabaseQueue, sample: Int? = nil, seed: UInt64 = 0, maxAttempts: Int = 12,
+    private func stage(_ db: Store, sample: Int? = nil, seed: UInt64 = 0, maxAttempts: Int = 12,
                        retries: Int = 2) throws -> GenerateStage {
         let client = try ChatClient(endpoints: [server.endpoint()],
                                     retry: RetryPolicy(maxAttempts: retries, baseDelay: 0.01, maxDelay: 0.05))
-        return GenerateStage(db: db, client: client, spec: spec(),
+        return GenerateStage(store: db, client: client, spec: spec(),
                              options: GenerateOptions(sample: sample, seed: seed, maxAttempts: maxAttempts))
     }
 
@@ -101,7 +102,7 @@ final class StageTests: XCTestCase {
         let (db, _) = try TestDB.make()
         try TestDB.insert(db, docs: try TestDB.pubmedqa(2))
         try server.plan(["truncated", "fenced"])
-        let c = try await GenerateStage(db: db, client: ChatClient(endpoints: [server.endpoint(maxInFlight: 1)]),
+        let c = try await GenerateStage(store: db, client: ChatClient(endpoints: [server.endpoint(maxInFlight: 1)]),
                                         spec: spec(), options: GenerateOptions(concurrency: 1)).run()
         XCTAssertEqual(c.ok, 2)
         XCTAssertEqual(c.repaired, 1)

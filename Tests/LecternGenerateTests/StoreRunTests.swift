@@ -14,7 +14,7 @@ final class StoreRunTests: XCTestCase {
         var docs = try TestDB.pubmedqa(4)
         docs[2].text = "[[nojson]] " + docs[2].text
         let finalDocs = docs
-        try writeSync(store.pool) { db in
+        try writeSync(store) { db in
             for d in finalDocs {
                 try db.execute(sql: """
                     INSERT INTO documents (text, title, source, n_chars, content_hash, created_at)
@@ -32,7 +32,7 @@ final class StoreRunTests: XCTestCase {
         XCTAssertEqual(counts.ok, 3)
         XCTAssertEqual(counts.invalid, 1)
 
-        let row = try readSync(store.pool) { db in
+        let row = try readSync(store) { db in
             try Row.fetchOne(db, sql: "SELECT * FROM stage_runs WHERE stage = 'generate'")!
         }
         XCTAssertEqual(row["status"] as String, "complete")
@@ -46,7 +46,7 @@ final class StoreRunTests: XCTestCase {
         XCTAssertTrue((row["error"] as String).contains("no JSON"), "the invalid answer's reason is noted")
 
         // No secret anywhere in the file.
-        let dump = try readSync(store.pool) { db -> String in
+        let dump = try readSync(store) { db -> String in
             var all = ""
             for t in ["stage_runs", "generators", "llm_requests"] {
                 for r in try Row.fetchAll(db, sql: "SELECT * FROM \(t)") { all += r.description }

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import LecternStore
 import XCTest
 import LecternTestSupport
 @testable import LecternGenerate
@@ -97,14 +98,12 @@ final class FaultServer {
     }
 }
 
-/// A fresh Lectern file with migration 0001 applied.
+/// A fresh Lectern file.
 enum TestDB {
-    static func make() throws -> (DatabaseQueue, String) {
+    /// A new Lectern file (every migration applied), as the stage takes it.
+    static func make() throws -> (Store, String) {
         let path = NSTemporaryDirectory() + "lectern-gen-\(UUID().uuidString).lectern"
-        let q = try DatabaseQueue(path: path)
-        let sql = try String(contentsOfFile: Repo.migration, encoding: .utf8)
-        try q.write { try $0.execute(sql: sql) }
-        return (q, path)
+        return (try Store.create(path: path, domain: "biomedicine"), path)
     }
 
     /// The first `n` PubMedQA abstracts (by id), as (title = question, text = contexts).
@@ -118,8 +117,8 @@ enum TestDB {
     }
 
     @discardableResult
-    static func insert(_ db: DatabaseQueue, docs: [(id: String, title: String, text: String)]) throws -> [Int64] {
-        try db.write { db in
+    static func insert(_ db: Store, docs: [(id: String, title: String, text: String)]) throws -> [Int64] {
+        try db.pool.write { db in
             try docs.map { d in
                 try db.execute(sql: """
                     INSERT INTO documents (text, title, source, external_id, n_chars, content_hash, created_at)
@@ -135,4 +134,10 @@ enum TestDB {
 /// Whether a component the test needs is missing: fails under LECTERN_REQUIRE_COMPONENTS=1, skips otherwise.
 func requireComponent(_ available: Bool, _ what: String, file: StaticString = #filePath, line: UInt = #line) throws {
     try LecternTestSupport.TestSupport.requireComponent(available, what, setup: "scripts/setup.d/30-llama-server.sh", file: file, line: line)
+}
+
+/// The tests read and write a stage's file as they would a GRDB writer.
+extension Store {
+    func read<T>(_ body: (Database) throws -> T) throws -> T { try pool.read(body) }
+    func write<T>(_ body: (Database) throws -> T) throws -> T { try pool.write(body) }
 }

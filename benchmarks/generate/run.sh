@@ -21,7 +21,7 @@ python3 benchmarks/generate/direct_client.py "$LLAMA_URL" "$work/warm.jsonl" "$c
 for r in $(seq 1 "$rounds"); do
     python3 benchmarks/generate/direct_client.py "$LLAMA_URL" "$work/bodies.jsonl" "$conc" | tee -a "$work/direct.jsonl" | sed 's/^/direct  /'
     "$bench" run --url "$LLAMA_URL" --docs "$docs" --max-tokens "$max_tokens" --max-doc-chars "$doc_chars" --concurrency "$conc" \
-        --migration migrations/0001_initial.sql | tee -a "$work/lectern.jsonl" | sed 's/^/lectern /'
+        | tee -a "$work/lectern.jsonl" | sed 's/^/lectern /'
 done
 python3 - "$work/direct.jsonl" "$work/lectern.jsonl" <<'PY'
 import json, sys

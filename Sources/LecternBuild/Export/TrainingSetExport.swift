@@ -400,3 +400,53 @@ enum ChatTurns {
         return turns
     }
 }
+
+extension TrainingSetExport {
+    /// `export set` as a ``Stage``: the set is resolved before the run is recorded (an unknown or
+    /// incomplete set leaves no trace); the files are written from one read transaction, so they
+    /// hold one consistent state of the set; the run records which set went where.
+    public struct Job: Stage {
+        public static let name = "export"
+        public let store: Store
+        public let set: String
+        public let formats: [TrainingSetExportFormat]?
+        public let directory: String
+        public var progress: ProgressReporter?
+
+        public init(store: Store, set: String, formats: [TrainingSetExportFormat]?, directory: String, progress: ProgressReporter? = nil) {
+            self.store = store
+            self.set = set
+            self.formats = formats
+            self.directory = directory
+            self.progress = progress
+        }
+
+        public struct Config: Encodable {
+            let set: String
+            let formats: [String]?
+            let directory: String
+        }
+
+        public func prepare() throws -> StagePlan<Config, Void> {
+            let ref = try store.pool.read { db in try TrainingSetExport.resolve(db, set) }
+            let directory = URL(fileURLWithPath: directory).standardizedFileURL.path
+            return StagePlan(configuration: Config(set: ref.fingerprint, formats: formats?.map(\.rawValue), directory: directory),
+                             pendingInputs: 0)
+        }
+
+        public func execute(_ work: StagePlan<Config, Void>, in run: StageContext) throws -> TrainingSetExportSummary {
+            let summary = try store.pool.read { db in
+                try TrainingSetExport.export(db, set: work.configuration.set, formats: formats, to: directory, progress: progress)
+            }
+            let rows = summary.files.first?.rows ?? 0
+            try run.commit(processed: rows) { _ in }
+            return summary
+        }
+    }
+}
+
+extension TrainingSetExportSummary: StageOutput {
+    public var counts: [String: Int] {
+        ["files": files.count, "examples": files.first?.rows ?? 0, "bytes": totalBytes]
+    }
+}

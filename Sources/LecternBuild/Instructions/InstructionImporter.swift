@@ -59,23 +59,41 @@ public struct InstructionImporter {
         // run is recorded.
         let reader = try InstructionFileReader(path: path)
 
-        let run = try StageRun.begin(store, stage: "import-instructions", config: RunConfig(source: source, format: format, limit: limit))
-        var summary = InstructionImportSummary(source: source)
-        summary.stageRunID = run.id
-        let progress = ProgressReporter(label: "import-instructions \((path as NSString).lastPathComponent)", total: limit, unit: "records")
-        defer { progress.finish() }
-        do {
-            try read(reader, format: format, limit: limit, source: source, run: run, progress: progress, into: &summary)
-        } catch {
-            try? run.fail(error, counts: counts(summary))
-            throw error
-        }
-        try run.setInputs(summary.records)
-        try run.finish(counts: counts(summary))
-        return summary
+        return try StageRunner.run(ImportJob(importer: self, reader: reader, format: format, limit: limit, source: source, path: path))
     }
 
-    private func counts(_ s: InstructionImportSummary) -> [String: Int] {
+    /// One import as a ``Stage``: the file was checked and opened before the run is recorded.
+    struct ImportJob: Stage {
+        static let name = "import-instructions"
+        let importer: InstructionImporter
+        let reader: InstructionFileReader
+        let format: InstructionFormat
+        let limit: Int?
+        let source: String
+        let path: String
+        var store: Store { importer.store }
+
+        func prepare() throws -> StagePlan<RunConfig, Void> {
+            StagePlan(configuration: RunConfig(source: source, format: format, limit: limit), pendingInputs: 0)
+        }
+
+        func execute(_ work: StagePlan<RunConfig, Void>, in run: StageContext) throws -> InstructionImportSummary {
+            var summary = InstructionImportSummary(source: source)
+            summary.stageRunID = run.runID
+            let progress = ProgressReporter(label: "import-instructions \((path as NSString).lastPathComponent)", total: limit, unit: "records")
+            defer { progress.finish() }
+            do {
+                try importer.read(reader, format: format, limit: limit, source: source, run: run, progress: progress, into: &summary)
+            } catch {
+                run.report(counts: summary.counts)
+                throw error
+            }
+            try run.setInputs(summary.records)
+            return summary
+        }
+    }
+
+    static func counts(_ s: InstructionImportSummary) -> [String: Int] {
         var c = ["records": s.records, "imported": s.imported, "duplicates": s.duplicates, "skipped": s.skipped,
                  "dropped_turns": s.droppedTurns]
         for f in InstructionFormat.shapes {
@@ -85,8 +103,8 @@ public struct InstructionImporter {
         return c
     }
 
-    private func read(_ reader: InstructionFileReader, format: InstructionFormat, limit: Int?, source: String,
-                      run: StageRun, progress: ProgressReporter, into summary: inout InstructionImportSummary) throws {
+    func read(_ reader: InstructionFileReader, format: InstructionFormat, limit: Int?, source: String,
+                      run: StageContext, progress: ProgressReporter, into summary: inout InstructionImportSummary) throws {
         var good: [NormalisedInstruction] = []
         var bad = 0
         var parsedAny = false
@@ -163,4 +181,8 @@ public struct InstructionImporter {
         }
         return inserted
     }
+}
+
+extension InstructionImportSummary: StageOutput {
+    public var counts: [String: Int] { InstructionImporter.counts(self) }
 }

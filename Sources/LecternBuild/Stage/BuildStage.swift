@@ -6,7 +6,7 @@ import LecternText
 import LecternTokens
 
 /// What `lectern build` did.
-public struct BuildSummary: Sendable {
+public struct BuildSummary: StageOutput, Sendable {
     public var setId: Int64
     public var name: String
     public var fingerprint: String
@@ -14,6 +14,9 @@ public struct BuildSummary: Sendable {
     public var written: Int
     public var alreadyComplete: Bool
     public var stats: BuildStats
+    public var counts: [String: Int] {
+        ["examples": stats.examples, "tokens": stats.tokens, "domain_tokens": stats.domainTokens, "general_tokens": stats.generalTokens]
+    }
 }
 
 /// The `build` stage: a recipe's domain items, mixed with general instructions at a token
@@ -25,7 +28,7 @@ public struct BuildSummary: Sendable {
 /// command on the same file names the same set. The plan is deterministic for a seed, so an
 /// interrupted build resumes by recomputing it and writing only the positions not yet in the
 /// file: a `kill -9` at any moment then a re-run gives exactly the set of an uninterrupted run.
-public struct BuildStage {
+public struct BuildStage: Stage {
     public let store: Store
     public let options: BuildOptions
     public let target: TargetTokenizer
@@ -44,7 +47,7 @@ public struct BuildStage {
         self.name = name
     }
 
-    struct Config: Encodable {
+    public struct Config: Encodable {
         let stage = "build-v1"
         let options: BuildOptions
         let ratio: MixRatio
@@ -55,7 +58,21 @@ public struct BuildStage {
         let extent: [String: [Int64]]
     }
 
-    public func run() throws -> BuildSummary {
+    public static let name = "build"
+
+    /// Builds the set (or finds it complete).
+    public func run() throws -> BuildSummary { try StageRunner.run(self) }
+
+    /// What ``prepare()`` resolved: the inputs, the mixing ratio, the tokenizer's row.
+    public struct Prepared {
+        let inputs: ResolvedInputs
+        let ratio: MixRatio
+        let tokenizerId: Int64
+    }
+
+    /// Checks the options, resolves the inputs (clustering, generator, mined texts) and measures
+    /// their extent: the set's identity.
+    public func prepare() throws -> StagePlan<Config, Prepared> {
         try options.validate()
         let ratio = options.ratio ?? MixRatio.paperDefault(domain: store.domain)
         let (inputs, extent, tokenizerId) = try store.pool.write { db -> (ResolvedInputs, [String: [Int64]], Int64) in
@@ -73,14 +90,17 @@ public struct BuildStage {
             return (inputs, extent, try target.register(db))
         }
         let config = Config(options: options, ratio: ratio, tokenizer: target.fingerprint, eos: target.eosText, inputs: inputs, extent: extent)
-        let configJSON = try Fingerprint.canonicalJSON(config)
-        let fingerprint = Fingerprint.hex(of: Array("build\u{0}\(configJSON)".utf8))
-        let setName = name ?? options.recipe.rawValue
+        return StagePlan(configuration: config, pendingInputs: 0, prepared: Prepared(inputs: inputs, ratio: ratio, tokenizerId: tokenizerId))
+    }
 
+    /// Plans the set and writes the examples not yet written, batch by batch.
+    public func execute(_ work: StagePlan<Config, Prepared>, in run: StageContext) throws -> BuildSummary {
+        let (inputs, ratio, tokenizerId) = (work.prepared.inputs, work.prepared.ratio, work.prepared.tokenizerId)
+        let fingerprint = run.fingerprint
+        let setName = name ?? options.recipe.rawValue
         if let done = try existing(fingerprint: fingerprint), done.complete {
             return BuildSummary(setId: done.id, name: done.name, fingerprint: fingerprint, written: 0, alreadyComplete: true, stats: done.stats ?? BuildStats())
         }
-        let run = try StageRun.begin(store, stage: "build", config: config)
         do {
             let (domain, instructions, notes) = try store.pool.read { db in
                 let (items, notes) = try DomainItemLoader.load(db, options: options, inputs: inputs)
@@ -140,13 +160,8 @@ public struct BuildStage {
             try store.pool.write { db in
                 try db.execute(sql: "UPDATE training_sets SET status = 'complete', stats = ? WHERE id = ?", arguments: [statsJSON, setId])
             }
-            try run.finish(counts: ["examples": plan.stats.examples, "tokens": plan.stats.tokens,
-                                    "domain_tokens": plan.stats.domainTokens, "general_tokens": plan.stats.generalTokens])
             return BuildSummary(setId: setId, name: setName, fingerprint: fingerprint, written: plan.examples.count - start,
                                 alreadyComplete: false, stats: plan.stats)
-        } catch {
-            try? run.fail(error)
-            throw error
         }
     }
 

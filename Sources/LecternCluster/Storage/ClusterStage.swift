@@ -33,7 +33,7 @@ public enum ClusterStage {
         public var version = 1
     }
 
-    public struct Result: Sendable {
+    public struct Result: StageOutput, Sendable {
         public var clusteringID: Int64
         public var fingerprint: String
         public var clusters: Int
@@ -43,6 +43,9 @@ public enum ClusterStage {
         public var reused: Bool
         public var report: QualityReport?
         public var skipped: [String]
+        public var counts: [String: Int] {
+            ["clusters": clusters, "documents": documents, "written": written, "skipped_documents": skipped.count]
+        }
     }
 
     /// Runs the stage. `batchClusters` clusters are written per transaction. `interruptAfterBatches`
@@ -71,22 +74,35 @@ public enum ClusterStage {
             embedder: loaded.embedderFingerprint, tokenizer: loaded.tokenizerFingerprint,
             generator: loaded.generatorFingerprint, qaBudget: loaded.qaBudgetUsed,
             inputs: Fingerprint.hex(of: digest), documents: input.count)
-        let run = try StageRun.begin(store, stage: "cluster", config: config, inputs: input.count)
-        for s in loaded.skipped { run.note(s) }
-        do {
-            let result = try execute(store, run: run, loaded: loaded, config: config, batchClusters: batchClusters,
-                                     interruptAfterBatches: interruptAfterBatches, log: log)
-            try run.finish(counts: ["clusters": result.clusters, "documents": result.documents, "written": result.written,
-                                    "skipped_documents": loaded.skipped.count])
-            return result
-        } catch {
-            if !(error is CancellationError) { try? run.fail(error) }
-            throw error
+        return try withoutActuallyEscaping(log) { log in
+            try StageRunner.run(Job(store: store, loaded: loaded, config: config, batchClusters: batchClusters,
+                                    interruptAfterBatches: interruptAfterBatches, log: log))
+        }
+    }
+
+    /// One run, as a ``Stage``: the inputs were read and the configuration computed by ``run(_:source:algorithm:options:walk:batchClusters:interruptAfterBatches:log:)``.
+    struct Job: Stage {
+        static let name = "cluster"
+        let store: Store
+        let loaded: ClusterInputReader.Loaded
+        let config: Config
+        let batchClusters: Int
+        let interruptAfterBatches: Int?
+        let log: (String) -> Void
+
+        func prepare() throws -> StagePlan<Config, Void> {
+            StagePlan(configuration: config, pendingInputs: loaded.input.count)
+        }
+
+        func execute(_ work: StagePlan<Config, Void>, in run: StageContext) throws -> Result {
+            for s in loaded.skipped { run.note(s) }
+            return try ClusterStage.execute(store, run: run, loaded: loaded, config: config, batchClusters: batchClusters,
+                                            interruptAfterBatches: interruptAfterBatches, log: log)
         }
     }
 
     static func execute(
-        _ store: Store, run: StageRun, loaded: ClusterInputReader.Loaded, config: Config, batchClusters: Int,
+        _ store: Store, run: StageContext, loaded: ClusterInputReader.Loaded, config: Config, batchClusters: Int,
         interruptAfterBatches: Int?, log: (String) -> Void
     ) throws -> Result {
         let input = loaded.input

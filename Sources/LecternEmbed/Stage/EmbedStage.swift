@@ -23,7 +23,7 @@ import LecternStore
 ///
 /// Two runs of one embedder on one file at once are refused: the second says which process is
 /// already embedding with it.
-public final class EmbedStage {
+public final class EmbedStage: Stage {
     public let store: Store
     public let embedder: any Embedder
     /// Kind stored in `embedders.kind`: `builtin` or `openai`.
@@ -49,14 +49,17 @@ public final class EmbedStage {
     }
 
     /// What one run did.
-    public struct Summary: Sendable, Equatable {
+    public struct Summary: StageOutput, Sendable, Equatable {
         public var embedderID: Int64
+        /// The embedder's fingerprint: how later stages (cluster) name the vectors to use.
+        public var fingerprint: String
         public var vectorTable: String
         public var embedded: Int
         public var alreadyDone: Int
+        public var counts: [String: Int] { ["embedded": embedded, "already_done": alreadyDone] }
     }
 
-    struct RunConfig: Codable { var embedder: String; var fingerprint: String; var kind: String }
+    public struct RunConfig: Codable { var embedder: String; var fingerprint: String; var kind: String }
 
     public var vectorTable: String { "lectern_vectors_\(embedder.dimension)" }
 
@@ -84,8 +87,13 @@ public final class EmbedStage {
         }
     }
 
+    public static let name = "embed"
+
     /// Embeds every document that has no vector for this embedder yet.
-    public func run() throws -> Summary {
+    public func run() throws -> Summary { try StageRunner.run(self) }
+
+    /// Refuses a second live run of this embedder, registers it and lists the pending documents.
+    public func prepare() throws -> StagePlan<RunConfig, (embedderID: Int64, pending: [Int64], total: Int)> {
         let table = vectorTable
         try refuseConcurrentRun()
         let embedderID = try registerEmbedder(table: table)
@@ -96,11 +104,17 @@ public final class EmbedStage {
                 """, arguments: [embedderID])
         }
         let total = try store.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM documents") ?? 0 }
-        let run = try StageRun.begin(store, stage: "embed",
-                                     config: RunConfig(embedder: embedder.name, fingerprint: embedder.fingerprint, kind: kind),
-                                     inputs: pending.count)
-        Self.liveRuns.withLock { _ = $0.insert(run.id) }
-        defer { Self.liveRuns.withLock { _ = $0.remove(run.id) } }
+        return StagePlan(configuration: RunConfig(embedder: embedder.name, fingerprint: embedder.fingerprint, kind: kind),
+                         pendingInputs: pending.count, prepared: (embedderID, pending, total))
+    }
+
+    /// Embeds the pending documents in chunks, committing by ``CommitPolicy``.
+    public func execute(_ work: StagePlan<RunConfig, (embedderID: Int64, pending: [Int64], total: Int)>, in run: StageContext) throws -> Summary {
+        let table = vectorTable
+        let (embedderID, pending, total) = work.prepared
+        let runID = run.runID
+        Self.liveRuns.withLock { _ = $0.insert(runID) }
+        defer { Self.liveRuns.withLock { _ = $0.remove(runID) } }
         let bar = progress ? ProgressReporter(label: "embed", total: pending.count, unit: "docs") : nil
         let dim = embedder.dimension
         var policy = CommitPolicy(maxDocuments: max(1, batchSize), maxSeconds: commitInterval, lastCommit: clock())
@@ -155,12 +169,12 @@ public final class EmbedStage {
                 if policy.due(pending: waiting.docs.count, now: clock()) || i >= pending.count { try commit() }
             }
         } catch {
-            try? run.fail(error)
+            bar?.finish(failed: true)
             throw error
         }
         bar?.finish()
-        try run.finish(counts: ["embedded": pending.count, "already_done": total - pending.count])
-        return Summary(embedderID: embedderID, vectorTable: table, embedded: pending.count, alreadyDone: total - pending.count)
+        return Summary(embedderID: embedderID, fingerprint: embedder.fingerprint, vectorTable: table,
+                       embedded: pending.count, alreadyDone: total - pending.count)
     }
 
     /// The texts of documents `ids` (in id order), or of as much of each as determines its vector.

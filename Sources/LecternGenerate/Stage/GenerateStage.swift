@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import LecternStore
 import LecternCore
 import LecternKernels
 
@@ -65,15 +66,17 @@ public struct GenerateStage: Sendable {
     /// The default writes with `db.write`; a stage runner passes its own (e.g. `StageRun.commit`).
     public typealias Committer = @Sendable (RequestOutcome, (Database) throws -> Void) throws -> Void
 
-    public let db: any DatabaseWriter
+    /// The file: documents are read from it, requests and pairs written to it.
+    public let store: Store
+    var db: DatabasePool { store.pool }
     public let client: ChatClient
     public let spec: GeneratorSpec
     public let options: GenerateOptions
     /// Extra body fields for every request (e.g. `cache_prompt: false` for llama.cpp benchmarks).
     public var extraBody: [String: JSONValue] = [:]
 
-    public init(db: any DatabaseWriter, client: ChatClient, spec: GeneratorSpec, options: GenerateOptions) {
-        self.db = db
+    public init(store: Store, client: ChatClient, spec: GeneratorSpec, options: GenerateOptions) {
+        self.store = store
         self.client = client
         self.spec = spec
         self.options = options

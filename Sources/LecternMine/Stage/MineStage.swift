@@ -15,13 +15,15 @@ import LecternStore
 /// ## Topics
 /// - ``init(store:miner:batchSize:threads:)``
 /// - ``run(progress:)``
-public struct MineStage: Sendable {
+public struct MineStage: Stage, Sendable {
     public let store: Store
     public let miner: Miner
     /// Documents per transaction.
     public let batchSize: Int
     /// Worker threads (both cores by default).
     public let threads: Int
+    /// Progress output.
+    var showProgress = true
 
     public init(store: Store, miner: Miner, batchSize: Int = 256, threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
         self.store = store; self.miner = miner
@@ -29,69 +31,78 @@ public struct MineStage: Sendable {
     }
 
     /// What a run did.
-    public struct Summary: Sendable, Equatable {
+    public struct Summary: StageOutput, Sendable, Equatable {
         public var fingerprint: String
         public var pending: Int
         public var mined: Int
         public var tasks: Int
+        public var counts: [String: Int] { ["texts": mined, "tasks": tasks] }
     }
+
+    public static let name = "mine"
 
     /// Mines every document without a text for this miner's fingerprint.
     @discardableResult
     public func run(progress: Bool = true) throws -> Summary {
-        let run = try StageRun.begin(store, stage: "mine", config: miner.identity)
+        var stage = self
+        stage.showProgress = progress
+        return try StageRunner.run(stage)
+    }
+
+    /// The miner's identity is the configuration; the pending documents are found once the run's
+    /// fingerprint is known (in ``execute(_:in:)``).
+    public func prepare() throws -> StagePlan<Miner.Identity, Void> {
+        StagePlan(configuration: miner.identity, pendingInputs: 0)
+    }
+
+    public func execute(_ work: StagePlan<Miner.Identity, Void>, in run: StageContext) throws -> Summary {
         let fingerprint = run.fingerprint
         var summary = Summary(fingerprint: fingerprint, pending: 0, mined: 0, tasks: 0)
-        do {
-            let pending: [Int64] = try store.pool.read { db in
-                try Int64.fetchAll(db, sql: """
-                    SELECT id FROM documents
-                    WHERE id NOT IN (SELECT document_id FROM rc_texts WHERE fingerprint = ?)
-                    ORDER BY id
-                    """, arguments: [fingerprint])
+        let pending: [Int64] = try store.pool.read { db in
+            try Int64.fetchAll(db, sql: """
+                SELECT id FROM documents
+                WHERE id NOT IN (SELECT document_id FROM rc_texts WHERE fingerprint = ?)
+                ORDER BY id
+                """, arguments: [fingerprint])
+        }
+        try run.setInputs(pending.count)
+        summary.pending = pending.count
+        let reporter = showProgress ? ProgressReporter(label: "mine", total: pending.count, unit: "docs") : nil
+        defer { reporter?.finish() }
+        var start = 0
+        while start < pending.count {
+            let ids = Array(pending[start..<min(start + batchSize, pending.count)])
+            start += ids.count
+            let docs: [Document] = try store.pool.read { db in
+                let marks = Array(repeating: "?", count: ids.count).joined(separator: ",")
+                return try Row.fetchAll(db, sql: "SELECT id, text, title, content_hash FROM documents WHERE id IN (\(marks)) ORDER BY id",
+                                        arguments: StatementArguments(ids)).map {
+                    Document(id: $0["id"], text: $0["text"], title: $0["title"],
+                             key: SplitMix64.streamKey(($0["content_hash"] as Data?) ?? Data()))
+                }
             }
-            try run.setInputs(pending.count)
-            summary.pending = pending.count
-            let reporter = progress ? ProgressReporter(label: "mine", total: pending.count, unit: "docs") : nil
-            var start = 0
-            while start < pending.count {
-                let ids = Array(pending[start..<min(start + batchSize, pending.count)])
-                start += ids.count
-                let docs: [Document] = try store.pool.read { db in
-                    let marks = Array(repeating: "?", count: ids.count).joined(separator: ",")
-                    return try Row.fetchAll(db, sql: "SELECT id, text, title, content_hash FROM documents WHERE id IN (\(marks)) ORDER BY id",
-                                            arguments: StatementArguments(ids)).map {
-                        Document(id: $0["id"], text: $0["text"], title: $0["title"],
-                                 key: SplitMix64.streamKey(($0["content_hash"] as Data?) ?? Data()))
+            let results = mineConcurrently(docs)
+            let nTasks = try run.commit(processed: docs.count) { db -> Int in
+                var n = 0
+                for (doc, rc) in zip(docs, results) {
+                    try db.execute(sql: "INSERT INTO rc_texts(document_id, fingerprint, text, n_tasks) VALUES (?, ?, ?, ?)",
+                                   arguments: [doc.id, fingerprint, rc.text, rc.tasks.count])
+                    let textId = db.lastInsertedRowID
+                    for (pos, t) in rc.tasks.enumerated() {
+                        try db.execute(sql: """
+                            INSERT INTO rc_tasks(rc_text_id, position, task_type, subcategory, premise, verbalizer, hypothesis, prompt, answer)
+                            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                            """, arguments: [textId, pos, t.tuple.type.rawValue, t.tuple.subcategory, t.tuple.premise,
+                                             t.tuple.verbalizer, t.tuple.hypothesis, t.prompt, t.answer])
+                        n += 1
                     }
                 }
-                let results = mineConcurrently(docs)
-                let nTasks = try run.commit(processed: docs.count) { db -> Int in
-                    var n = 0
-                    for (doc, rc) in zip(docs, results) {
-                        try db.execute(sql: "INSERT INTO rc_texts(document_id, fingerprint, text, n_tasks) VALUES (?, ?, ?, ?)",
-                                       arguments: [doc.id, fingerprint, rc.text, rc.tasks.count])
-                        let textId = db.lastInsertedRowID
-                        for (pos, t) in rc.tasks.enumerated() {
-                            try db.execute(sql: """
-                                INSERT INTO rc_tasks(rc_text_id, position, task_type, subcategory, premise, verbalizer, hypothesis, prompt, answer)
-                                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                                """, arguments: [textId, pos, t.tuple.type.rawValue, t.tuple.subcategory, t.tuple.premise,
-                                                 t.tuple.verbalizer, t.tuple.hypothesis, t.prompt, t.answer])
-                            n += 1
-                        }
-                    }
-                    return n
-                }
-                summary.mined += docs.count
-                summary.tasks += nTasks
-                reporter?.advance(by: docs.count)
+                return n
             }
-            reporter?.finish()
-            try run.finish(counts: ["texts": summary.mined, "tasks": summary.tasks])
-        } catch {
-            try? run.fail(error, counts: ["texts": summary.mined, "tasks": summary.tasks])
-            throw error
+            summary.mined += docs.count
+            summary.tasks += nTasks
+            reporter?.advance(by: docs.count)
+            run.report(counts: summary.counts)
         }
         return summary
     }

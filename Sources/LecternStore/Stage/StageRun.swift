@@ -5,17 +5,10 @@ import LecternCore
 /// Bookkeeping of one run of a resumable stage: a `stage_runs` row that says what ran, with which
 /// configuration (as JSON and as a fingerprint), how far it got and how it ended.
 ///
-/// The contract every stage follows:
-/// 1. compute the fingerprint of its configuration (``begin(_:stage:config:inputs:)`` does);
-/// 2. select the inputs that have no output row carrying that fingerprint;
-/// 3. process them in batches outside any transaction, and write each batch's outputs with
-///    ``commit(processed:skipped:failed:_:)``: one short transaction that also advances this row's
-///    counters, so the file never holds outputs the run did not count, or the reverse;
-/// 4. ``finish(counts:)`` (or ``fail(_:)``).
-///
-/// A `kill -9` anywhere loses at most the batch in flight; the next run finds the row still
-/// `running` with its process gone, marks it `interrupted`, and its step 2 selects exactly the
-/// inputs that are still missing.
+/// Only ``StageRunner`` begins and ends runs (see ``Stage`` for the contract); stages see a run
+/// through the ``StageContext`` it lends them. Each batch's outputs are written with
+/// ``commit(processed:skipped:failed:_:)``: one short transaction that also advances this row's
+/// counters, so the file never holds outputs the run did not count, or the reverse.
 public final class StageRun: @unchecked Sendable {
     public let store: Store
     /// Row id in `stage_runs`.
@@ -43,9 +36,9 @@ public final class StageRun: @unchecked Sendable {
 
     /// Starts a run: records it as `running` and marks earlier runs whose process is gone as
     /// `interrupted`. `config` must hold no secrets: it is stored in the file.
-    public static func begin<C: Encodable>(_ store: Store, stage: String, config: C, inputs: Int = 0) throws -> StageRun {
+    static func begin<C: Encodable>(_ store: Store, stage: String, config: C, inputs: Int = 0) throws -> StageRun {
         let json = try Fingerprint.canonicalJSON(config)
-        let fingerprint = Fingerprint.hex(of: Array(stage.utf8) + [0] + Array(json.utf8))
+        let fingerprint = fingerprint(stage: stage, configJSON: json)
         let pid = Int64(getpid())
         let id: Int64 = try store.pool.write { db in
             let running = try Row.fetchAll(db, sql: "SELECT id, pid, host FROM stage_runs WHERE status = 'running'")
@@ -67,6 +60,11 @@ public final class StageRun: @unchecked Sendable {
             return db.lastInsertedRowID
         }
         return StageRun(store: store, id: id, stage: stage, fingerprint: fingerprint, configJSON: json)
+    }
+
+    /// The fingerprint of stage `stage` run with the configuration `configJSON` (canonical JSON).
+    static func fingerprint(stage: String, configJSON json: String) -> String {
+        Fingerprint.hex(of: Array(stage.utf8) + [0] + Array(json.utf8))
     }
 
     /// Sets the number of pending inputs once known (e.g. after scanning a source).
@@ -121,14 +119,19 @@ public final class StageRun: @unchecked Sendable {
     }
 
     /// Ends the run as `complete`, with stage-specific counters.
-    public func finish(counts: [String: Int] = [:]) throws {
+    func finish(counts: [String: Int] = [:]) throws {
         try end(status: "complete", counts: counts, error: noteText())
     }
 
     /// Ends the run as `failed`, keeping the error that ended it.
-    public func fail(_ error: Error, counts: [String: Int] = [:]) throws {
+    func fail(_ error: Error, counts: [String: Int] = [:]) throws {
         let text = [String(describing: error), noteText()].compactMap { $0 }.joined(separator: "\n")
         try end(status: "failed", counts: counts, error: text)
+    }
+
+    /// Ends the run as `interrupted` (cancelled in-process; a killed one is marked so by the next run).
+    func interrupt(counts: [String: Int] = [:]) throws {
+        try end(status: "interrupted", counts: counts, error: noteText())
     }
 
     private func end(status: String, counts: [String: Int], error: String?) throws {

@@ -2,11 +2,12 @@
 // per-request writes to a Lectern file) over PubMedQA abstracts against one endpoint.
 //
 //   lectern-generate-bench dump --docs N --max-tokens T OUT.jsonl     request bodies, for the direct client
-//   lectern-generate-bench run --url URL --docs N --max-tokens T --concurrency C --migration SQL
+//   lectern-generate-bench run --url URL --docs N --max-tokens T --concurrency C
 //       prints one JSON line: {"requests": ..., "completion_tokens": ..., "seconds": ..., "tokens_per_s": ...}
 import Foundation
 import GRDB
 import LecternGenerate
+import LecternStore
 
 func arg(_ name: String, _ def: String? = nil) -> String {
     let a = CommandLine.arguments
@@ -45,8 +46,9 @@ case "dump":
 case "run":
     let path = NSTemporaryDirectory() + "lectern-bench-\(getpid()).lectern"
     defer { try? FileManager.default.removeItem(atPath: path) }
-    let db = try DatabasePool(path: path)
-    try db.write { try $0.execute(sql: String(contentsOfFile: arg("--migration"), encoding: .utf8)) }
+    // A real Lectern file (every migration applied), as the stage requires.
+    let store = try Store.create(path: path, domain: "biomedicine")
+    let db = store.pool
     try db.write { db in
         for (i, d) in try documents().enumerated() {
             try db.execute(sql: """
@@ -57,7 +59,7 @@ case "run":
     }
     let conc = Int(arg("--concurrency", "4"))!
     let endpoint = Endpoint(baseURL: URL(string: arg("--url"))!, model: "smollm2", maxInFlight: conc, timeout: 600)
-    var stage = GenerateStage(db: db, client: try ChatClient(endpoints: [endpoint]), spec: spec,
+    var stage = GenerateStage(store: store, client: try ChatClient(endpoints: [endpoint]), spec: spec,
                               options: GenerateOptions(concurrency: conc))
     stage.extraBody = extra
     let t0 = DispatchTime.now().uptimeNanoseconds
