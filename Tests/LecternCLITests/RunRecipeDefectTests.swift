@@ -112,7 +112,7 @@ final class RunRecipeDefectTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: paperFile))
 
         // A string where a number belongs names the key and the type.
-        let (_, typed, _) = try smallRecipe { $0.replacingOccurrences(of: "lmax = 2048", with: "lmax = \"2048\"") }
+        let (_, typed, _) = try smallRecipe { $0.replacingOccurrences(of: "lmax = 2048", with: "lmax = \"lots\"") }
         let t = try lectern(["run", typed])
         XCTAssertNotEqual(t.status, 0)
         XCTAssertTrue(t.stderr.contains("cluster.lmax"), t.stderr)
@@ -129,7 +129,7 @@ final class RunRecipeDefectTests: XCTestCase {
         let (_, badValue, badFile) = try smallRecipe { $0.replacingOccurrences(of: "dmax = 4", with: "dmax = 4\nalgorithm = \"kmeans\"") }
         let b = try lectern(["run", badValue])
         XCTAssertNotEqual(b.status, 0)
-        XCTAssertTrue(b.stderr.contains("step cluster") && b.stderr.contains("kmeans"), b.stderr)
+        XCTAssertTrue(b.stderr.contains("[cluster]") && b.stderr.contains("kmeans"), b.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: badFile))
     }
 
@@ -137,7 +137,7 @@ final class RunRecipeDefectTests: XCTestCase {
     /// first error, and builds no set.
     func testRunFailsWhenEveryLLMRequestFailed() throws {
         let (_, recipe, file) = try smallRecipe {
-            $0.replacingOccurrences(of: "source = \"miner\"", with: "source = \"miner\"\nlimit = 3")
+            $0 + "\n[generate]\nsample = 3\n"
         }
         // A port nothing listens on: every request is refused.
         let r = try lectern(["run", recipe, "--llm-url", "http://127.0.0.1:9/v1"])
@@ -192,5 +192,67 @@ final class RunRecipeDefectTests: XCTestCase {
         let ids = r.stdout.split(separator: "\n").dropFirst().map { $0.split(separator: ",").first.map(String.init) ?? "" }
         XCTAssertEqual(ids.count, 5, r.stdout)
         XCTAssertEqual(Set(ids).count, ids.count, "each neighbour once: \(r.stdout)")
+    }
+
+    /// Issue 14, item 2: a recipe section and its command's flags are one declaration, so for every
+    /// stage the recipe's keys and the matching flags give the same configuration fingerprint. The
+    /// recipe runs first; then each stage command, given the same values as flags, re-runs on the
+    /// same file: its stage run must carry the recipe step's fingerprint (and so find its work done).
+    func testRecipeKeysAndFlagsGiveTheSameFingerprints() throws {
+        let instructions = try TestSupport.temporaryDirectory(self).appendingPathComponent("instructions.json")
+        try #"[{"instruction": "Name a colour.", "output": "Blue."}, {"instruction": "Add 2 and 3.", "output": "5"}]"#
+            .write(to: instructions, atomically: true, encoding: .utf8)
+        let (dir, recipe, file) = try smallRecipe { text in
+            text.replacingOccurrences(of: "[embed]\nembedder = \"minilm\"", with: """
+                [embed]
+                embedder = "minilm"
+                max_tokens = 128
+                batch_size = 64
+                [instructions]
+                sources = ["\(instructions.path)"]
+                format = "alpaca"
+                [mine]
+                seed = 5
+                token_budget = 900
+                """)
+            .replacingOccurrences(of: "threshold = 0.5", with: "threshold = 0.5\nseed = 3\nsimilarity_to = \"centroid\"\noverflow = \"skip\"")
+            .replacingOccurrences(of: "ratio = \"1:0\"", with: "ratio = \"1:1\"\ncontext = 1024\nseed = 2\npacker = \"ffd\"\nqa_template = \"Q: {question}\\nA: {answer}\"")
+            + "\n[export]\ndir = \"out\"\nformat = [\"text\", \"input-ids\"]\n"
+        }
+        let run = try lectern(["run", recipe])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        func fingerprints(_ stage: String) throws -> [String] {
+            let q = try DatabaseQueue(path: file)
+            defer { try? q.close() }
+            return try q.read { try String.fetchAll($0, sql: "SELECT fingerprint FROM stage_runs WHERE stage = ? ORDER BY id", arguments: [stage]) }
+        }
+        let corpus = dir.appendingPathComponent("corpus.jsonl").path
+        let commands: [(String, [String])] = [
+            ("ingest", ["ingest", file, corpus]),
+            ("import-instructions", ["import-instructions", file, instructions.path, "--format", "alpaca"]),
+            ("mine", ["mine", file, "--seed", "5", "--token-budget", "900", "--tokenizer", smollm2]),
+            ("tokens", ["tokens", file, "--tokenizer", smollm2, "--name", "smollm2"]),
+            ("embed", ["embed", file, "--embedder", "minilm", "--max-tokens", "128", "--batch-size", "64"]),
+            ("cluster", ["cluster", file, "--embedder", "minilm", "--tokenizer", "smollm2", "--lmax", "2048", "--dmax", "4",
+                         "--threshold", "0.5", "--seed", "3", "--similarity-to", "centroid", "--overflow", "skip",
+                         "--qa-template", "Q: {question}\\nA: {answer}"]),
+            ("build", ["build", file, "--recipe", "readcompre+cluster", "--tokenizer", smollm2, "--ratio", "1:1", "--context", "1024",
+                       "--seed", "2", "--packer", "ffd", "--qa-template", "Q: {question}\\nA: {answer}"]),
+            ("export", ["export", "set", file, dir.appendingPathComponent("out").path, "--set", "readcompre+cluster",
+                        "--format", "text", "--format", "input-ids"]),
+        ]
+        for (stage, args) in commands {
+            let fromRecipe = try fingerprints(stage)
+            XCTAssertEqual(fromRecipe.count, 1, "\(stage): one run from the recipe")
+            let r = try lectern(args)
+            XCTAssertEqual(r.status, 0, "\(args): \(r.stderr)")
+            let all = try fingerprints(stage)
+            XCTAssertEqual(all.count, 2, stage)
+            XCTAssertEqual(all.last, fromRecipe.first, "\(stage): the flags \(args.dropFirst(2)) give the recipe's fingerprint")
+        }
+        // The embed step found its work done: no second vector per document.
+        let q = try DatabaseQueue(path: file)
+        XCTAssertEqual(try q.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM embeddings") }, 40)
+        try q.close()
     }
 }

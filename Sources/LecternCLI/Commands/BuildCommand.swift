@@ -8,8 +8,11 @@ extension RecipePreset: ExpressibleByArgument {
     public init?(argument: String) { self.init(name: argument) }
 }
 
-/// Options shared by `lectern build` and the build step of `lectern run`.
-struct BuildArguments: ParsableArguments {
+/// The options of `lectern build`, and the `[build]` section of a recipe.
+struct BuildArguments: PipelineStage {
+    static let section = "build"
+    static let pathKeys: Set<String> = ["tokenizer"]
+
     @Option(help: ArgumentHelp("Recipe preset: \(RecipePreset.allCases.map(\.rawValue).joined(separator: ", ")) ('paper' = llm-qa+cluster).",
                                valueName: "name"))
     var recipe: RecipePreset
@@ -62,6 +65,9 @@ struct BuildArguments: ParsableArguments {
     @Option(help: "Mined texts to use (miner fingerprint prefix; default: the only configuration in the file).")
     var mined: String?
 
+    @Option(help: "Worker threads for tokenizing (default: all cores).")
+    var threads: Int?
+
     func options() throws -> BuildOptions {
         var o = BuildOptions(recipe: recipe)
         o.contextLength = context
@@ -80,10 +86,26 @@ struct BuildArguments: ParsableArguments {
     }
 
     var selection: InputSelection { InputSelection(clustering: clustering, generator: generator, mined: mined) }
+
+    /// In a pipeline: the target tokenizer, the generator and the clustering the earlier steps made.
+    mutating func handOn(_ made: PipelineOutputs) {
+        if tokenizer == nil { tokenizer = made.tokenizerPath }
+        if generator == nil { generator = made.generator }
+        if clustering == nil, recipe.clustered, let id = made.clusteringID { clustering = String(id) }
+    }
+
+    /// Runs the stage and prints its summary; hands on the set.
+    func run(in store: Store, made: inout PipelineOutputs) async throws {
+        let summary = try BuildRunner.run(store: store, arguments: self)
+        BuildRunner.print(summary, file: store.path)
+        made.trainingSetID = summary.setId
+        made.trainingSetName = summary.name
+        made.trainingSetFingerprint = summary.fingerprint
+    }
 }
 
 /// `lectern build FILE --recipe NAME`
-struct BuildCommand: ParsableCommand {
+struct BuildCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "build",
         abstract: "Build a training set: a recipe's domain texts mixed with general instructions, tokenized and packed.",
@@ -101,31 +123,21 @@ struct BuildCommand: ParsableCommand {
 
     @OptionGroup var build: BuildArguments
 
-    @Option(help: "Worker threads for tokenizing (default: all cores).")
-    var threads: Int?
-
-    func run() throws {
-        _ = try execute()
-    }
-
-    /// Runs the stage and prints its summary; `lectern run` hands the set's id to its summary.
-    func execute() throws -> BuildSummary {
-        let store = try Store.open(path: file)
-        let summary = try BuildRunner.run(store: store, arguments: build, threads: threads)
-        BuildRunner.print(summary, file: file)
-        return summary
+    func run() async throws {
+        var made = PipelineOutputs()
+        try await build.run(in: try Store.open(path: file), made: &made)
     }
 }
 
 enum BuildRunner {
-    static func run(store: Store, arguments: BuildArguments, threads: Int?) throws -> BuildSummary {
+    static func run(store: Store, arguments: BuildArguments) throws -> BuildSummary {
         let options = try arguments.options()
         let target = try arguments.tokenizer.map { try TargetTokenizer.load(path: $0, eos: arguments.eos) }
             ?? TargetTokenizer.fromStore(store, eos: arguments.eos)
         var stage = BuildStage(store: store, options: options, target: target, selection: arguments.selection, name: arguments.name)
-        if let threads { stage.threads = max(1, threads) }
+        if let threads = arguments.threads { stage.threads = max(1, threads) }
         stage.log = { line in FileHandle.standardError.write(Data("build: \(line)\n".utf8)) }
-        return try stage.run()
+        return try StageRunner.run(stage)
     }
 
     static func print(_ s: BuildSummary, file: String) {

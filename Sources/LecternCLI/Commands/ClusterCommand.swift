@@ -7,7 +7,7 @@ import LecternBuild
 import LecternTokens
 
 /// `lectern cluster FILE --embedder NAME [--tokenizer NAME] [--generator NAME | --qa-budget N] ... [--report]`
-struct ClusterCommand: ParsableCommand {
+struct ClusterCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cluster",
         abstract: "Group similar documents so that each group with its QA pairs fits the context (Algorithm 1 of arXiv 2401.07284, or a kNN-graph walk).",
@@ -25,6 +25,35 @@ struct ClusterCommand: ParsableCommand {
 
     @Argument(help: "The Lectern file.")
     var file: String
+
+    @OptionGroup var options: ClusterArguments
+
+    @Flag(help: "Print the quality report (of this clustering, or of the latest complete one when no --embedder is given).")
+    var report = false
+
+    func validate() throws {
+        if options.embedder == nil && !report { throw ValidationError("--embedder is required (or --report alone to show the latest clustering's report)") }
+    }
+
+    func run() async throws {
+        let store = try Store.open(path: file)
+        guard options.embedder != nil else {
+            guard let (id, r) = try ClusterStage.storedReport(store) else {
+                throw CLIError("\(file) has no complete clustering yet: run `lectern cluster \(file) --embedder NAME` first")
+            }
+            print("clustering \(id)\n" + r.text())
+            return
+        }
+        var options = options
+        options.report = options.report || report
+        var made = PipelineOutputs()
+        try await options.run(in: store, made: &made)
+    }
+}
+
+/// The options of `lectern cluster`, and the `[cluster]` section of a recipe.
+struct ClusterArguments: PipelineStage {
+    static let section = "cluster"
 
     @Option(help: "Embedder whose vectors to use (name, id or fingerprint prefix). Required, except with --report alone.")
     var embedder: String?
@@ -74,18 +103,17 @@ struct ClusterCommand: ParsableCommand {
     @Option(help: "knn-walk: neighbours per document.")
     var k: Int = 16
 
-    @Flag(help: "Print the quality report (of this clustering, or of the latest complete one when no --embedder is given).")
-    var report = false
-
     @Option(help: ArgumentHelp("Clusters written per transaction.", visibility: .hidden))
     var batchClusters = 2000
+
+    /// Set by the command's --report.
+    var report = false
 
     func validate() throws {
         guard qaTemplate.value.contains("{question}"), qaTemplate.value.contains("{answer}") else {
             throw ValidationError("--qa-template must contain {question} and {answer}")
         }
         guard batchClusters > 0 else { throw ValidationError("--batch-clusters must be positive") }
-        if embedder == nil && !report { throw ValidationError("--embedder is required (or --report alone to show the latest clustering's report)") }
     }
 
     /// The tokenizer to measure lengths with: the one given, else the file's only tokenizer (said
@@ -109,20 +137,18 @@ struct ClusterCommand: ParsableCommand {
         return nil
     }
 
-    func run() throws {
-        _ = try execute()
+    /// In a pipeline: the vectors `embed` made, the tokenizer `tokens` counted with, the pairs
+    /// `generate` made.
+    mutating func handOn(_ made: PipelineOutputs) {
+        if embedder == nil { embedder = made.embedder }
+        if tokenizer == nil { tokenizer = made.tokenizer }
+        if generator == nil { generator = made.generator }
     }
 
-    /// Runs the stage and prints its summary; returns the clustering it made or found complete
-    /// (nil with `--report` alone). `lectern run` hands that id to its summary.
-    func execute() throws -> Int64? {
-        let store = try Store.open(path: file)
+    /// Runs the stage and prints its summary; hands on the clustering it made or found complete.
+    func run(in store: Store, made: inout PipelineOutputs) async throws {
         guard let embedder else {
-            guard let (id, r) = try ClusterStage.storedReport(store) else {
-                throw CLIError("\(file) has no complete clustering yet: run `lectern cluster \(file) --embedder NAME` first")
-            }
-            print("clustering \(id)\n" + r.text())
-            return nil
+            throw CLIError("cluster: no embedder: give --embedder (or run `lectern embed` first in a pipeline)")
         }
         var o = ClusterOptions(maxTokens: maxTokens, maxDocuments: maxDocuments, threshold: threshold, seed: seed)
         o.similarityTo = similarityTo
@@ -152,6 +178,6 @@ struct ClusterCommand: ParsableCommand {
         print("clustering \(result.clusteringID): \(result.clusters) clusters of \(result.documents) documents\(result.reused ? " (already complete)" : ", \(result.written) written")")
         if !result.skipped.isEmpty { print("skipped \(result.skipped.count) documents, first: \(result.skipped[0])") }
         if report, let r = result.report { print(r.text()) }
-        return result.clusteringID
+        made.clusteringID = result.clusteringID
     }
 }

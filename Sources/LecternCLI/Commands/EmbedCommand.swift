@@ -5,7 +5,7 @@ import LecternEmbed
 import LecternStore
 
 /// `lectern embed FILE [--embedder minilm | --url URL --model NAME]`
-struct EmbedCommand: ParsableCommand {
+struct EmbedCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "embed",
         abstract: "Embed every document that has no vector yet for the chosen embedder.",
@@ -19,6 +19,18 @@ struct EmbedCommand: ParsableCommand {
 
     @Argument(help: "The Lectern file.")
     var file: String
+
+    @OptionGroup var options: EmbedArguments
+
+    func run() async throws {
+        var made = PipelineOutputs()
+        try await options.run(in: try Store.open(path: file), made: &made)
+    }
+}
+
+/// The options of `lectern embed`, and the `[embed]` section of a recipe.
+struct EmbedArguments: PipelineStage {
+    static let section = "embed"
 
     @Option(help: "Built-in embedder.")
     var embedder = BuiltinEmbedder.minilm
@@ -59,14 +71,8 @@ struct EmbedCommand: ParsableCommand {
         guard batchSize > 0, concurrency > 0, requestBatch > 0, commitSeconds > 0 else { throw ValidationError("sizes must be positive") }
     }
 
-    func run() throws {
-        _ = try execute()
-    }
-
-    /// Embeds and prints the summary; returns the embedder's id and fingerprint (what `lectern run`
-    /// hands to `cluster`).
-    func execute() throws -> (embedderID: Int64, fingerprint: String) {
-        let store = try Store.open(path: file)
+    /// Embeds and prints the summary; hands on the embedder's fingerprint (what `cluster` reads).
+    func run(in store: Store, made: inout PipelineOutputs) async throws {
         let chosen: any Embedder
         let kind: String
         var endpoint: String?
@@ -88,12 +94,8 @@ struct EmbedCommand: ParsableCommand {
         let stage = EmbedStage(store: store, embedder: chosen, kind: kind, endpoint: endpoint)
         stage.batchSize = batchSize
         stage.commitInterval = commitSeconds
-        let s = try stage.run()
-        print("\(file): embedder \(s.embedderID) (\(chosen.name), \(chosen.dimension) dims, table \(s.vectorTable)): \(s.embedded) embedded, \(s.alreadyDone) already done")
-        let fingerprint = try store.pool.read { db in
-            try String.fetchOne(db, sql: "SELECT fingerprint FROM embedders WHERE id = ?", arguments: [s.embedderID])
-        }
-        guard let fingerprint else { throw CLIError("\(file): embedder \(s.embedderID) vanished while embedding") }
-        return (s.embedderID, fingerprint)
+        let s = try StageRunner.run(stage)
+        print("\(store.path): embedder \(s.embedderID) (\(chosen.name), \(chosen.dimension) dims, table \(s.vectorTable)): \(s.embedded) embedded, \(s.alreadyDone) already done")
+        made.embedder = s.fingerprint
     }
 }

@@ -6,7 +6,7 @@ import LecternGenerate
 import LecternStore
 
 /// `lectern export sft FILE OUT --generator NAME`, `lectern export set FILE OUTDIR --set NAME`
-struct ExportCommand: ParsableCommand {
+struct ExportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
         abstract: "Write datasets out of the file.",
@@ -40,7 +40,7 @@ struct ExportSFTCommand: ParsableCommand {
 }
 
 /// `lectern export set FILE OUTDIR --set NAME [--format text,messages,input-ids | all]`
-struct ExportSetCommand: ParsableCommand {
+struct ExportSetCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "set",
         abstract: "A training set as JSONL files for LLaMA-Factory, axolotl and TRL, plus LLaMA-Factory's dataset_info.json.",
@@ -57,42 +57,70 @@ struct ExportSetCommand: ParsableCommand {
     @Argument(help: "The Lectern file.")
     var file: String
 
-    @Argument(help: "Output folder (created if missing).")
-    var outdir: String
-
-    @Option(help: "Training set name (the newest complete set of that name) or a fingerprint prefix.")
-    var set: String
-
-    @Option(help: "Comma-separated formats: text, messages, input-ids; or all. Default: every format the set has (text, plus messages for chat sets, plus input-ids when token ids were stored).")
-    var format: String?
+    @OptionGroup var options: ExportArguments
 
     func validate() throws {
-        if let format {
-            do { _ = try TrainingSetExportFormat.parseList(format) } catch { throw ValidationError("\(error)") }
-        }
+        if options.set == nil { throw ValidationError("--set NAME is required (a training set name or fingerprint prefix)") }
     }
 
-    func run() throws {
-        let formats = try format.flatMap { try TrainingSetExportFormat.parseList($0) }
-        let store = try Store.open(path: file, access: .read)
-        let progress = ProgressReporter(label: "export", total: nil, unit: "examples")
-        let summary = try store.pool.read { db in
-            try TrainingSetExport.export(db, set: set, formats: formats, to: outdir, progress: progress)
+    func run() async throws {
+        var made = PipelineOutputs()
+        try await options.run(in: try Store.open(path: file), made: &made)
+    }
+
+    static func size(_ bytes: Int) -> String {
+        bytes >= 10_000_000 ? String(format: "%.0f MB", Double(bytes) / 1e6)
+            : bytes >= 10_000 ? String(format: "%.0f kB", Double(bytes) / 1e3) : "\(bytes) bytes"
+    }
+}
+
+/// The options of `lectern export set`, and the `[export]` section of a recipe.
+struct ExportArguments: PipelineStage {
+    static let section = "export"
+    static let positionalKeys = ["dir"]
+    static let pathKeys: Set<String> = ["dir"]
+    static let inputPathKeys: Set<String> = []
+
+    @Argument(help: "Output folder (created if missing).")
+    var dir: String
+
+    @Option(help: "Training set name (the newest complete set of that name) or a fingerprint prefix (in a pipeline: the set `build` made).")
+    var set: String?
+
+    @Option(help: "Formats, comma-separated or repeated: text, messages, input-ids; or all. Default: every format the set has (text, plus messages for chat sets, plus input-ids when token ids were stored).")
+    var format: [String] = []
+
+    func validate() throws {
+        do { _ = try formats() } catch { throw ValidationError("\(error)") }
+    }
+
+    func formats() throws -> [TrainingSetExportFormat]? {
+        if format.isEmpty { return nil }
+        var all: [TrainingSetExportFormat] = []
+        for f in format {
+            guard let list = try TrainingSetExportFormat.parseList(f) else { return nil }  // "all"
+            all += list.filter { !all.contains($0) }
         }
+        return all
+    }
+
+    mutating func handOn(_ made: PipelineOutputs) {
+        if set == nil { set = made.trainingSetFingerprint }
+    }
+
+    func run(in store: Store, made: inout PipelineOutputs) async throws {
+        guard let set else { throw CLIError("export: no training set: give --set NAME") }
+        let progress = ProgressReporter(label: "export", total: nil, unit: "examples")
+        let summary = try StageRunner.run(TrainingSetExport.Job(store: store, set: set, formats: try formats(), directory: dir, progress: progress))
         let s = summary.set
         print("training set \(s.name) (fingerprint \(s.fingerprint.prefix(12)), \(s.recipe), created \(s.createdAt))")
         for f in summary.files {
-            print("\(f.path): \(f.rows) examples, \(Self.size(f.bytes)) (\(f.format))")
+            print("\(f.path): \(f.rows) examples, \(ExportSetCommand.size(f.bytes)) (\(f.format))")
         }
         if let info = summary.datasetInfoPath {
             print("\(info): entries \(summary.datasetInfoEntries.joined(separator: ", "))")
         }
         let rate = summary.seconds > 0 ? Double(summary.totalBytes) / 1e6 / summary.seconds : 0
         print(String(format: "%.2f s, %.0f MB/s", summary.seconds, rate))
-    }
-
-    static func size(_ bytes: Int) -> String {
-        bytes >= 10_000_000 ? String(format: "%.0f MB", Double(bytes) / 1e6)
-            : bytes >= 10_000 ? String(format: "%.0f kB", Double(bytes) / 1e3) : "\(bytes) bytes"
     }
 }

@@ -20,6 +20,20 @@ struct GenerateCommand: AsyncParsableCommand {
     @Argument(help: "The Lectern file.")
     var file: String
 
+    @OptionGroup var options: GenerateArguments
+
+    func run() async throws {
+        var made = PipelineOutputs()
+        try await options.run(in: try Store.open(path: file), made: &made)
+    }
+}
+
+/// The options of `lectern generate`, and the `[generate]` section of a recipe (used when
+/// `qa.source` is `llm`).
+struct GenerateArguments: PipelineStage {
+    static let section = "generate"
+    static let pathKeys: Set<String> = ["template"]
+
     @Option(help: "Base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1 (repeat for a pool).")
     var endpoint: [String]
 
@@ -104,6 +118,9 @@ struct GenerateCommand: AsyncParsableCommand {
     @Option(help: "llama.cpp only: false turns the server's prompt cache off (benchmarks).")
     var cachePrompt: Bool?
 
+    @Option(help: "Fail when fewer than this share (0 to 1) of the requests sent in this run succeeded (default: fail only when none did). The answers received are kept either way.")
+    var minOk: Double?
+
     func validate() throws {
         guard !endpoint.isEmpty else { throw ValidationError("give at least one --endpoint URL") }
         for e in endpoint {
@@ -118,20 +135,13 @@ struct GenerateCommand: AsyncParsableCommand {
             throw ValidationError("--max-tokens, --max-items, --max-in-flight, --retries, --max-attempts and --timeout must be positive")
         }
         if let sample, sample < 1 { throw ValidationError("--sample must be positive") }
+        if let minOk, !(0...1).contains(minOk) { throw ValidationError("--min-ok must be between 0 and 1, got \(minOk)") }
     }
 
-    func run() async throws {
-        let (counts, _) = try await execute()
-        if counts.requests > 0 && counts.ok == 0 {
-            throw CLIError("generate: none of \(counts.requests) requests succeeded (\(counts.invalid) invalid, \(counts.failed) failed)"
-                + (counts.firstError.map { "; first: \($0)" } ?? "") + ". Check the endpoint and model, then re-run: nothing done is lost.")
-        }
-    }
-
-    /// Runs the stage and prints its summary line; `lectern run` calls this to get the counts and
-    /// the generator's fingerprint.
-    func execute() async throws -> (counts: GenerateCounts, generatorFingerprint: String) {
-        let store = try Store.open(path: file)
+    /// Runs the stage and prints its summary line; hands on the generator's fingerprint. A run in
+    /// which too few requests succeeded (``minOk``), or a generator left with no pair at all, is an
+    /// error: building a set without its QA pairs would look like success.
+    func run(in store: Store, made: inout PipelineOutputs) async throws {
         guard let domain = domain ?? store.domain else {
             throw ValidationError("the file has no domain: give --domain")
         }
@@ -164,6 +174,26 @@ struct GenerateCommand: AsyncParsableCommand {
         }
         print(line)
         if counts.failed > 0 { print("re-run the same command to retry the failed requests") }
-        return (counts, spec.fingerprint)
+        try check(counts, store: store, spec: spec)
+        made.generator = spec.fingerprint
+    }
+
+    private func check(_ counts: GenerateCounts, store: Store, spec: GeneratorSpec) throws {
+        let first = counts.firstError.map { "; first error: \($0)" } ?? ""
+        if counts.requests > 0 {
+            let share = Double(counts.ok) / Double(counts.requests)
+            if counts.ok == 0 || share < (minOk ?? 0) {
+                throw CLIError("generate: \(counts.requests) requests: \(counts.ok) ok, \(counts.invalid) invalid, \(counts.failed) failed "
+                    + "(\(Int((share * 100).rounded()))% ok\(minOk.map { ", below min_ok = \($0)" } ?? ""))\(first). "
+                    + "Check the endpoint and model, then re-run: the answers already received are kept.")
+            }
+        }
+        let pairs = try store.pool.read { db in
+            let generator = try RowReference.resolve(db, table: "generators", kind: "generator", spec.fingerprint)
+            return try FileCatalogue.read(db).artifactRows("QA pairs", id: generator.id)
+        }
+        if pairs == 0 {
+            throw CLIError("generate: generator \(spec.name) has no QA pairs in \(store.path)\(first); nothing to build a QA set from")
+        }
     }
 }

@@ -3,8 +3,8 @@ import Foundation
 import LecternBuild
 import LecternStore
 
-/// `lectern import-instructions FILE SOURCE`
-struct ImportInstructionsCommand: ParsableCommand {
+/// `lectern import-instructions FILE SOURCE...`
+struct ImportInstructionsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "import-instructions",
         abstract: "Add general instruction data (alpaca, ShareGPT or OpenAI messages; JSON array or JSONL, maybe gzip) to mix into training sets.",
@@ -20,8 +20,23 @@ struct ImportInstructionsCommand: ParsableCommand {
     @Argument(help: "The Lectern file (made by `lectern init`).")
     var file: String
 
-    @Argument(help: "The instruction data: a JSON array of objects or JSON Lines, optionally gzip-compressed.")
-    var source: String
+    @OptionGroup var options: InstructionsArguments
+
+    func run() async throws {
+        var made = PipelineOutputs()
+        try await options.run(in: try Store.open(path: file), made: &made)
+    }
+}
+
+/// The options of `lectern import-instructions`, and the `[instructions]` section of a recipe.
+struct InstructionsArguments: PipelineStage {
+    static let section = "instructions"
+    static let positionalKeys = ["sources"]
+    static let pathKeys: Set<String> = ["sources"]
+    var stepName: String { "import-instructions" }
+
+    @Argument(help: "The instruction data: JSON arrays of objects or JSON Lines, optionally gzip-compressed; each file is its own stage run.")
+    var sources: [String]
 
     @Option(help: "Record shape: auto (per record, from its keys), alpaca, sharegpt or messages.")
     var format: InstructionFormat = .auto
@@ -36,12 +51,18 @@ struct ImportInstructionsCommand: ParsableCommand {
     static let shownProblems = 5
 
     func validate() throws {
+        guard !sources.isEmpty else { throw ValidationError("give at least one instruction file") }
         if let limit, limit <= 0 { throw ValidationError("--limit must be positive") }
         guard batchSize > 0 else { throw ValidationError("--batch-size must be positive") }
     }
 
-    func run() throws {
-        let store = try Store.open(path: file)
+    func run(in store: Store, made: inout PipelineOutputs) async throws {
+        for source in sources { try importOne(store, source) }
+        let total = try await store.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM instructions") ?? 0 }
+        print("\(store.path): \(total) instructions")
+    }
+
+    private func importOne(_ store: Store, _ source: String) throws {
         let summary = try InstructionImporter(store: store, batchSize: batchSize)
             .importFile(path: source, format: format, limit: limit)
         print("\(summary.source): \(summary.records) records: \(summary.imported) imported, \(summary.duplicates) duplicates, \(summary.skipped) skipped")
@@ -59,8 +80,5 @@ struct ImportInstructionsCommand: ParsableCommand {
                 print("  ... \(summary.skipped - Self.shownProblems) more (`lectern status` shows the stage run; its error column keeps the first 100)")
             }
         }
-        let total = try store.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM instructions") ?? 0 }
-        print("\(file): \(total) instructions")
     }
 }
-

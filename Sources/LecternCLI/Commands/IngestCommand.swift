@@ -4,7 +4,7 @@ import LecternIngest
 import LecternStore
 
 /// `lectern ingest FILE SOURCE...`
-struct IngestCommand: ParsableCommand {
+struct IngestCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ingest",
         abstract: "Add documents from JSONL, plain-text files or directories, CSV/TSV or PubMedQA's ori_pqal.json (any gzip-compressed).",
@@ -21,6 +21,35 @@ struct IngestCommand: ParsableCommand {
 
     @Argument(help: "The Lectern file (made by `lectern init`).")
     var file: String
+
+    @OptionGroup var options: IngestArguments
+
+    func run() async throws {
+        var made = PipelineOutputs()
+        try await options.run(in: try Store.open(path: file), made: &made)
+    }
+
+    /// One source's line of the summary.
+    static func line(_ s: SourceSummary) -> String {
+        if s.alreadyIngested && s.failure == nil {
+            return "\(s.path): already ingested (\(s.format.rawValue)), nothing to do"
+        }
+        var counts = "\(s.added) added, \(s.duplicates) duplicates, \(s.skipped) skipped"
+        if s.unreadable > 0 { counts += ", \(s.unreadable) unreadable" }
+        var notes = [s.format.rawValue]
+        if s.resumedAt > 0 { notes.append("resumed after record \(s.resumedAt)") }
+        if s.filesAlreadyIngested > 0 { notes.append("\(s.filesAlreadyIngested) \(s.filesAlreadyIngested == 1 ? "file" : "files") already ingested") }
+        if s.alreadyIngested { notes.append("already ingested") }
+        return "\(s.path): \(counts) (\(notes.joined(separator: ", ")))" + (s.failure == nil ? "" : ", NOT COMPLETE")
+    }
+}
+
+
+/// The options of `lectern ingest`, and the `[ingest]` section of a recipe.
+struct IngestArguments: PipelineStage {
+    static let section = "ingest"
+    static let positionalKeys = ["sources"]
+    static let pathKeys: Set<String> = ["sources"]
 
     @Argument(help: "Source files or directories.")
     var sources: [String]
@@ -62,8 +91,7 @@ struct IngestCommand: ParsableCommand {
         guard batchMb > 0 else { throw ValidationError("--batch-mb must be positive") }
     }
 
-    func run() throws {
-        let store = try Store.open(path: file)
+    func run(in store: Store, made: inout PipelineOutputs) async throws {
         var options = IngestOptions()
         options.format = format
         options.fields = FieldNames(text: textField, title: titleField, id: idField)
@@ -82,25 +110,11 @@ struct IngestCommand: ParsableCommand {
             incomplete = .incomplete(partial)
         }
         for s in summary.sources {
-            print(Self.line(s))
+            print(IngestCommand.line(s))
         }
-        let total = try store.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM documents") ?? 0 }
-        print("\(file): \(total) documents")
+        let total = try await store.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM documents") ?? 0 }
+        print("\(store.path): \(total) documents")
         if let incomplete { throw incomplete }
     }
 
-    /// One source's line of the summary.
-    static func line(_ s: SourceSummary) -> String {
-        if s.alreadyIngested && s.failure == nil {
-            return "\(s.path): already ingested (\(s.format.rawValue)), nothing to do"
-        }
-        var counts = "\(s.added) added, \(s.duplicates) duplicates, \(s.skipped) skipped"
-        if s.unreadable > 0 { counts += ", \(s.unreadable) unreadable" }
-        var notes = [s.format.rawValue]
-        if s.resumedAt > 0 { notes.append("resumed after record \(s.resumedAt)") }
-        if s.filesAlreadyIngested > 0 { notes.append("\(s.filesAlreadyIngested) \(s.filesAlreadyIngested == 1 ? "file" : "files") already ingested") }
-        if s.alreadyIngested { notes.append("already ingested") }
-        return "\(s.path): \(counts) (\(notes.joined(separator: ", ")))" + (s.failure == nil ? "" : ", NOT COMPLETE")
-    }
 }
-

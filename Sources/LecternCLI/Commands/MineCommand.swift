@@ -7,7 +7,7 @@ import LecternStore
 import LecternText
 
 /// `lectern mine FILE`: AdaptLLM's regex-mined reading comprehension, as a resumable stage.
-struct MineCommand: ParsableCommand {
+struct MineCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mine",
         abstract: "Turn each document into an AdaptLLM reading-comprehension text (the ReadCompre baseline; no LLM).",
@@ -20,6 +20,20 @@ struct MineCommand: ParsableCommand {
 
     @Argument(help: "The Lectern file.")
     var file: String
+
+    @OptionGroup var options: MineArguments
+
+    func run() async throws {
+        var made = PipelineOutputs()
+        try await options.run(in: try Store.open(path: file), made: &made)
+    }
+}
+
+/// The options of `lectern mine`, and the `[mine]` section of a recipe (used when `qa.source`
+/// is `miner`).
+struct MineArguments: PipelineStage {
+    static let section = "mine"
+    static let pathKeys: Set<String> = ["tokenizer", "domain_spm", "general_spm", "general_corpus"]
 
     @Option(help: "Seed of every random choice (templates, shuffles, cut points).")
     var seed: UInt64 = 0
@@ -59,8 +73,11 @@ struct MineCommand: ParsableCommand {
         if let t = threads, t <= 0 { throw ValidationError("--threads must be positive") }
     }
 
-    func run() throws {
-        let store = try Store.open(path: file)
+    mutating func handOn(_ made: PipelineOutputs) {
+        if tokenizer == nil { tokenizer = made.tokenizerPath }
+    }
+
+    func run(in store: Store, made: inout PipelineOutputs) async throws {
         var config = MinerConfig()
         config.seed = seed
         config.domain = domain ?? store.domain ?? "biomedicine"
@@ -72,7 +89,7 @@ struct MineCommand: ParsableCommand {
                                                    general: try SentencePieceModel(contentsOf: URL(fileURLWithPath: g)))
         } else if let path = generalCorpus {
             let general = try GeneralCorpus.load(path: path)
-            let domainDocs = try store.pool.read { db in try String.fetchAll(db, sql: "SELECT text FROM documents ORDER BY id") }
+            let domainDocs = try await store.pool.read { db in try String.fetchAll(db, sql: "SELECT text FROM documents ORDER BY id") }
             vocabulary = DomainVocabulary.learn(domainDocuments: domainDocs, generalDocuments: general)
         }
         if let v = vocabulary { print("domain words: \(v.words.count) (\(v.origin))") }
@@ -88,8 +105,8 @@ struct MineCommand: ParsableCommand {
         let miner = Miner(config: config, vocabulary: vocabulary, counter: counter)
         let stage = MineStage(store: store, miner: miner, batchSize: batchSize,
                               threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
-        let summary = try stage.run()
-        print("\(file): mined \(summary.mined) of \(summary.pending) pending documents, \(summary.tasks) tasks (fingerprint \(summary.fingerprint.prefix(12)))")
+        let summary = try StageRunner.run(stage)
+        print("\(store.path): mined \(summary.mined) of \(summary.pending) pending documents, \(summary.tasks) tasks (fingerprint \(summary.fingerprint.prefix(12)))")
     }
 }
 

@@ -10,8 +10,9 @@ struct RunCommand: AsyncParsableCommand {
         commandName: "run",
         abstract: "Run the data pipeline from a recipe file: ingest, embed, tokens, QA (miner or LLM), cluster, build, export.",
         discussion: """
-        Each step is the stage command of the same name, run in this process with the recipe's settings, so it \
-        behaves exactly like running the commands one by one: every step is resumable and does only what is \
+        Each step is the stage command of the same name, run in this process with the recipe's section for it \
+        (its keys are the command's flags), so it behaves exactly like running the commands one by one: every \
+        step is resumable and does only what is \
         missing, so the whole run is too (kill it, run it again, get the same file). Ends with a summary and the \
         time each step took. With --llm-url, QA pairs come from that endpoint (the paper's method, llm-qa recipes) \
         instead of the offline miner. See examples/pubmedqa.toml and docs/build.md.
@@ -23,7 +24,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Use this OpenAI-compatible endpoint for QA pairs (e.g. http://127.0.0.1:8080/v1) instead of the miner.")
     var llmUrl: String?
 
-    @Option(help: "Served model name for --llm-url (default: the recipe's qa.model, else 'default').")
+    @Option(help: "Served model name for --llm-url (default: the recipe's generate.model, else 'default').")
     var llmModel: String?
 
     @Option(help: "With --llm-url: only this many documents get QA pairs (a quick look; the others count as having none).")
@@ -35,15 +36,18 @@ struct RunCommand: AsyncParsableCommand {
     func run() async throws {
         var r = try RunRecipe.load(path: recipe)
         if let file { r.file = URL(fileURLWithPath: file).standardizedFileURL.path }
-        // Every step's command line is built and parsed (options, types, paths, presets against the QA
-        // source) before the first step runs: a recipe mistake costs nothing, and no file is created.
+        // Every step's section is parsed by its stage's options type (options, types, paths, presets
+        // against the QA source) before the first step runs: a recipe mistake costs nothing, and no
+        // file is created.
         let plan = try RunPlan(recipe: r, recipePath: recipe, llmURL: llmUrl, llmModel: llmModel, llmLimit: llmLimit)
-        try await plan.execute { try printSummary(file: $0, steps: $1, total: $2, outputs: $3) }
+        let started = Date()
+        let (times, made) = try await plan.execute()
+        try printSummary(file: r.file, steps: times, total: Date().timeIntervalSince(started), outputs: made)
     }
 
     /// The closing summary, from the file's catalogue (the one `lectern status` prints) and the
     /// ids of what this run's steps made.
-    func printSummary(file: String, steps: [(name: String, seconds: Double)], total: Double, outputs: RunPlan.Outputs) throws {
+    func printSummary(file: String, steps: [(name: String, seconds: Double)], total: Double, outputs: PipelineOutputs) throws {
         let store = try Store.open(path: file, access: .read)
         let catalogue = try store.pool.read { db in try FileCatalogue.read(db) }
         func int(_ v: DatabaseValue?) -> Int { v.flatMap { Int.fromDatabaseValue($0) } ?? 0 }

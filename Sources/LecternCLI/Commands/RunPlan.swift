@@ -1,47 +1,53 @@
 import ArgumentParser
 import Foundation
-import GRDB
 import LecternBuild
-import LecternGenerate
 import LecternStore
 
-/// The steps of `lectern run` for one recipe, checked as a whole before anything runs.
+/// The steps of `lectern run` for one recipe: a list of configured stage values, checked as a
+/// whole before anything runs.
 ///
-/// Each step is the stage command of the same name with the recipe's settings. The plan parses
-/// every step's command line up front (so option values, types and presets are checked by the
-/// commands' own `validate()`), checks that every input path exists and that the recipe's preset
-/// fits its QA source, and only then creates the file. Steps that make something the next steps
-/// use hand it on by **fingerprint** (the embedder `embed` used, the tokenizer `tokens`
-/// counted with, the generator `generate` asked), never by a "newest row" guess or a name.
+/// Each step is a ``PipelineStage``: the recipe's section for that stage, parsed by the options
+/// type the stage's command declares its flags with, so a step behaves exactly as the command
+/// would. The plan parses every section up front (option names, types, values and the options'
+/// own `validate()`), checks that every input path exists and that the preset fits the QA source,
+/// and only then creates the file. At run time each step gets the ``PipelineOutputs`` of the steps
+/// before it (``PipelineStage/handOn(_:)``): the embedder `embed` used, the tokenizer `tokens`
+/// counted with, the generator `generate` asked, the clustering and the set, by identity.
 struct RunPlan {
+    /// Every stage section type, in pipeline order: the list a new stage adds one line to.
+    static let sectionTypes: [any PipelineStage.Type] = [
+        IngestArguments.self, InstructionsArguments.self, GenerateArguments.self, MineArguments.self,
+        TokensArguments.self, EmbedArguments.self, ClusterArguments.self, BuildArguments.self, ExportArguments.self,
+    ]
+
     let recipe: RunRecipe
     let recipePath: String
     let preset: RecipePreset
     let qaSource: String
-    let llmURL: String?
-    let llmModel: String
-    let llmLimit: Int?
-    let setName: String
-    /// Below this share of successful requests (of those sent in this run) the QA step fails the run.
-    let minOKShare: Double
+    /// The configured steps, in order.
+    let steps: [any PipelineStage]
 
     init(recipe r: RunRecipe, recipePath: String, llmURL: String?, llmModel: String?, llmLimit: Int?) throws {
         recipe = r
         self.recipePath = recipePath
         func fail(_ message: String) -> RunError { RunError("\(recipePath): \(message)") }
 
-        guard let domain = r.domain, !domain.isEmpty else {
-            throw fail("`domain` is missing: name the corpus's domain (e.g. domain = \"biomedicine\", \"finance\", \"law\"); "
-                + "it goes into the LLM's QA prompt and picks the default mixing ratio (1:2 for finance, 1:1 otherwise)")
+        for required in ["ingest", "tokens", "build"] where r.sections[required] == nil {
+            throw fail("missing section [\(required)] (see examples/pubmedqa.toml)")
         }
-        _ = domain
 
         // QA source and preset: --llm-url switches the miner's recipes to their LLM-QA counterparts.
-        var source = r.qa?.source ?? "miner"
-        var name = r.build.recipe
+        var source = "miner"
+        if case .scalar(let s)? = r.sections["qa"]?["source"] { source = s }
+        var buildSection = r.sections["build"] ?? [:]
+        guard case .scalar(var name)? = buildSection["recipe"] else {
+            throw fail("build.recipe is missing: one of \(RecipePreset.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        let asked = name
         if llmURL != nil {
             source = "llm"
             name = name.replacingOccurrences(of: "readcompre", with: "llm-qa")
+            buildSection["recipe"] = .scalar(name)
         }
         guard let preset = RecipePreset(name: name) else {
             throw fail("build.recipe '\(name)' is not a recipe (\(RecipePreset.allCases.map(\.rawValue).joined(separator: ", ")), or paper)")
@@ -51,193 +57,94 @@ struct RunPlan {
             throw fail("build.recipe \(preset.rawValue) is made of mined texts but qa.source is llm: choose llm-qa or llm-qa+cluster")
         }
         if source == "miner" && preset.content == .qaPairs {
-            throw fail("build.recipe '\(r.build.recipe)' (\(preset.rawValue)) needs QA pairs from an LLM, but qa.source is miner: "
-                + "set qa.source = \"llm\" with qa.url and qa.model (or pass --llm-url), or use readcompre+cluster for the offline miner")
+            throw fail("build.recipe '\(asked)' (\(preset.rawValue)) needs QA pairs from an LLM, but qa.source is miner: "
+                + "set qa.source = \"llm\" with a [generate] section (endpoint, model), or pass --llm-url, "
+                + "or use readcompre+cluster for the offline miner")
         }
-        let url = llmURL ?? r.qa?.url
-        if source == "llm" && url == nil { throw fail("qa.source = llm needs qa.url (or --llm-url)") }
         self.preset = preset
         qaSource = source
-        self.llmURL = url
-        self.llmModel = llmModel ?? r.qa?.model ?? "default"
-        self.llmLimit = llmLimit ?? r.qa?.limit
-        setName = r.build.name ?? preset.rawValue
-        minOKShare = r.qa?.minOK ?? 0.5
-        guard (0...1).contains(minOKShare) else { throw fail("qa.min_ok must be between 0 and 1, got \(minOKShare)") }
+
+        // Every step, parsed now by its stage's options type.
+        func parse<T: PipelineStage>(_ type: T.Type, _ edit: (inout [String: RecipeValue]) -> Void = { _ in }) throws -> T {
+            var values = r.sections[T.section] ?? [:]
+            edit(&values)
+            return try T.parse(section: values, recipe: recipePath)
+        }
+        var steps: [any PipelineStage] = [try parse(IngestArguments.self)]
+        if r.sections["instructions"] != nil { steps.append(try parse(InstructionsArguments.self)) }
+        if source == "llm" {
+            if llmURL == nil && r.sections["generate"]?["endpoint"] == nil {
+                throw fail("qa.source = llm needs an endpoint: [generate] endpoint = \"http://HOST:PORT/v1\" (or pass --llm-url)")
+            }
+            steps.append(try parse(GenerateArguments.self) { values in
+                if let url = llmURL { values["endpoint"] = .scalar(url) }
+                if let model = llmModel { values["model"] = .scalar(model) } else if values["model"] == nil { values["model"] = .scalar("default") }
+                if let limit = llmLimit { values["sample"] = .scalar(String(limit)) }
+                // In a pipeline, a QA step that mostly failed stops the run before the build.
+                if values["min_ok"] == nil { values["min_ok"] = .scalar("0.5") }
+            })
+        } else if preset.content == .mined {
+            steps.append(try parse(MineArguments.self))
+        }
+        // After the QA step: `tokens` counts the QA pairs too, which `cluster` budgets with.
+        steps.append(try parse(TokensArguments.self))
+        if preset.clustered {
+            steps.append(try parse(EmbedArguments.self))
+            steps.append(try parse(ClusterArguments.self) { values in
+                // The pairs' template, as the build writes them: what each pair adds to a length.
+                if values["qa_template"] == nil, let t = r.sections["build"]?["qa_template"] { values["qa_template"] = t }
+            })
+        }
+        steps.append(try BuildArguments.parse(section: buildSection, recipe: recipePath))
+        if r.sections["export"] != nil { steps.append(try parse(ExportArguments.self)) }
+        self.steps = steps
 
         // Inputs that must exist before anything is written.
-        var paths: [(String, String)] = r.ingest.sources.enumerated().map { ("ingest.sources[\($0.offset)]", $0.element) }
-        paths += (r.instructions?.sources ?? []).enumerated().map { ("instructions.sources[\($0.offset)]", $0.element) }
-        paths.append(("tokens.tokenizer", r.tokens.tokenizer))
-        if let d = r.qa?.domainSpm { paths.append(("qa.domain_spm", d)) }
-        if let g = r.qa?.generalSpm { paths.append(("qa.general_spm", g)) }
-        for (key, path) in paths where !FileManager.default.fileExists(atPath: path) {
-            throw fail("\(key): \(path): no such file or directory")
-        }
-        if (r.qa?.domainSpm == nil) != (r.qa?.generalSpm == nil) {
-            throw fail("qa.domain_spm and qa.general_spm go together (the miner compares the two vocabularies)")
+        for (section, values) in r.sections.sorted(by: { $0.key < $1.key }) {
+            guard let type = RunRecipe.stageSections[section] else { continue }
+            for key in type.inputPathKeys.sorted() {
+                let paths: [String]
+                switch values[key] {
+                case .scalar(let p)?: paths = [p]
+                case .list(let ps)?: paths = ps
+                default: paths = []
+                }
+                for (i, p) in paths.enumerated() where !FileManager.default.fileExists(atPath: p) {
+                    let label = values[key].map { if case .list = $0 { return "\(section).\(key)[\(i)]" } else { return "\(section).\(key)" } } ?? key
+                    throw fail("\(label): \(p): no such file or directory")
+                }
+            }
         }
 
-        // Every step's command line, parsed now: option names, values and types are checked by the
-        // commands themselves. Fingerprints handed on at run time are stood in for by placeholders.
-        for step in steps(embedder: "?", tokenizer: "?", generator: qaSource == "llm" ? "?" : nil) {
-            do {
-                _ = try Lectern.parseAsRoot(step.args)
-            } catch {
-                throw fail("step \(step.name) (`lectern \(step.args.map(quoted).joined(separator: " "))`): \(Lectern.message(for: error))")
-            }
+        guard !(r.domain ?? "").isEmpty else {
+            throw fail("`domain` is missing: name the corpus's domain (e.g. domain = \"biomedicine\", \"finance\", \"law\"); "
+                + "it goes into the LLM's QA prompt and picks the default mixing ratio (1:2 for finance, 1:1 otherwise)")
         }
     }
 
-    struct Step {
-        var name: String
-        var args: [String]
-    }
-
-    /// The steps in order, with the fingerprints the earlier steps made.
-    func steps(embedder: String, tokenizer: String, generator: String?) -> [Step] {
-        let r = recipe, f = r.file
-        var out: [Step] = [Step(name: "init", args: ["init", f, "--domain", r.domain ?? ""])]
-        var ingest = ["ingest", f] + r.ingest.sources
-        if let fmt = r.ingest.format { ingest += ["--format", fmt] }
-        if r.ingest.titleFirstLine == true { ingest.append("--title-first-line") }
-        out.append(Step(name: "ingest", args: ingest))
-        for source in r.instructions?.sources ?? [] {
-            var args = ["import-instructions", f, source]
-            if let fmt = r.instructions?.format { args += ["--format", fmt] }
-            out.append(Step(name: "import-instructions", args: args))
-        }
-        if qaSource == "llm", let url = llmURL {
-            var args = ["generate", f, "--endpoint", url, "--model", llmModel]
-            if let c = r.qa?.concurrency { args += ["--concurrency", String(c)] }
-            if let m = r.qa?.maxTokens { args += ["--max-tokens", String(m)] }
-            if let l = llmLimit { args += ["--sample", String(l)] }
-            out.append(Step(name: "generate", args: args))
-        } else if preset.content == .mined {
-            var args = ["mine", f, "--tokenizer", r.tokens.tokenizer]
-            if let s = r.qa?.seed { args += ["--seed", String(s)] }
-            if let d = r.qa?.domainSpm, let g = r.qa?.generalSpm { args += ["--domain-spm", d, "--general-spm", g] }
-            out.append(Step(name: "mine", args: args))
-        }
-
-        // After the QA step: `tokens` counts the QA pairs too, which `cluster` budgets with.
-        var tokens = ["tokens", f, "--tokenizer", r.tokens.tokenizer]
-        if let n = r.tokens.name { tokens += ["--name", n] }
-        out.append(Step(name: "tokens", args: tokens))
-
-        if preset.clustered {
-            var embed = ["embed", f]
-            if let url = r.embed?.url {
-                embed += ["--url", url]
-                if let m = r.embed?.model { embed += ["--model", m] }
-            } else {
-                embed += ["--embedder", r.embed?.embedder ?? "minilm"]
-                if let t = r.embed?.maxTokens { embed += ["--max-tokens", String(t)] }
-            }
-            out.append(Step(name: "embed", args: embed))
-            var cluster = ["cluster", f, "--embedder", embedder, "--tokenizer", tokenizer]
-            if let g = generator {
-                cluster += ["--generator", g]
-                if let v = r.build.qaTemplate { cluster += ["--qa-template", EscapedText.escape(v)] }
-            }
-            if let c = r.cluster {
-                if let a = c.algorithm { cluster += ["--algorithm", a] }
-                if let v = c.lmax { cluster += ["--lmax", String(v)] }
-                if let v = c.dmax { cluster += ["--dmax", String(v)] }
-                if let v = c.threshold { cluster += ["--threshold", String(v)] }
-                if let v = c.seed { cluster += ["--seed", String(v)] }
-            }
-            out.append(Step(name: "cluster", args: cluster))
-        }
-
-        var build = ["build", f, "--recipe", preset.rawValue, "--name", setName, "--tokenizer", r.tokens.tokenizer]
-        if let v = r.build.context { build += ["--context", String(v)] }
-        if let v = r.build.ratio { build += ["--ratio", v] }
-        if let v = r.build.seed { build += ["--seed", String(v)] }
-        if let v = r.build.packer { build += ["--packer", v] }
-        if let v = r.build.longItems { build += ["--long-items", v] }
-        if let v = r.build.format { build += ["--format", v] }
-        if let v = r.build.qaTemplate { build += ["--qa-template", EscapedText.escape(v)] }
-        if let g = generator { build += ["--generator", g] }
-        out.append(Step(name: "build", args: build))
-
-        if let x = r.export {
-            var args = ["export", "set", f, x.dir, "--set", setName]
-            if let formats = x.formats { args += ["--format", formats.joined(separator: ",")] }
-            out.append(Step(name: "export", args: args))
-        }
-        return out
-    }
-
-    /// Runs the steps in order; `summary` prints the closing summary.
-    /// What the steps made, handed to the closing summary by id (never a "newest row" guess).
-    struct Outputs {
-        var clusteringID: Int64?
-        var trainingSetID: Int64?
-    }
-
-    func execute(summary: (String, [(name: String, seconds: Double)], Double, Outputs) throws -> Void) async throws {
-        let started = Date()
-        var times: [(name: String, seconds: Double)] = []
+    /// Creates the file, runs the steps in order, each given what the earlier ones made; returns
+    /// each step's wall time and what the steps made.
+    func execute() async throws -> (times: [(name: String, seconds: Double)], made: PipelineOutputs) {
         try FileManager.default.createDirectory(at: URL(fileURLWithPath: recipe.file).deletingLastPathComponent(),
                                                 withIntermediateDirectories: true)
-        var embedder = "?", tokenizer = "?", generator: String?
-        var outputs = Outputs()
-        var index = 0
-        while true {
-            let all = steps(embedder: embedder, tokenizer: tokenizer, generator: generator)
-            guard index < all.count else { break }
-            let step = all[index]
-            index += 1
-            FileHandle.standardError.write(Data("[lectern run] \(step.name): lectern \(step.args.map(quoted).joined(separator: " "))\n".utf8))
+        let store = try Store.create(path: recipe.file, domain: recipe.domain ?? "")
+        var made = PipelineOutputs()
+        // The target tokenizer is configured, not made: the miner budgets with it before `tokens` runs.
+        made.tokenizerPath = steps.lazy.compactMap { ($0 as? TokensArguments)?.tokenizer }.first
+        var times: [(name: String, seconds: Double)] = []
+        for configured in steps {
+            var step = configured
+            step.handOn(made)
+            do {
+                try step.validate()
+            } catch {
+                throw RunError("\(recipePath): step \(step.stepName): \(type(of: step).message(for: error))")
+            }
+            FileHandle.standardError.write(Data("[lectern run] \(step.stepName)\n".utf8))
             let t0 = Date()
-            let command = try Lectern.parseAsRoot(step.args)
-            switch command {
-            case let c as TokensCommand:
-                tokenizer = try c.execute().fingerprint
-            case let c as EmbedCommand:
-                embedder = try c.execute().fingerprint
-            case let c as GenerateCommand:
-                let (counts, fingerprint) = try await c.execute()
-                try checkQA(counts, generatorFingerprint: fingerprint)
-                generator = fingerprint
-            case let c as ClusterCommand:
-                outputs.clusteringID = try c.execute()
-            case let c as BuildCommand:
-                outputs.trainingSetID = try c.execute().setId
-            case var c as AsyncParsableCommand:
-                try await c.run()
-            default:
-                var c = command
-                try c.run()
-            }
-            times.append((step.name, Date().timeIntervalSince(t0)))
+            try await step.run(in: store, made: &made)
+            times.append((step.stepName, Date().timeIntervalSince(t0)))
         }
-        try summary(recipe.file, times, Date().timeIntervalSince(started), outputs)
+        return (times, made)
     }
-
-    /// A QA step that produced nothing, or under `qa.min_ok` of what it was asked, stops the run:
-    /// building and exporting a set without its QA pairs would look like success.
-    func checkQA(_ counts: GenerateCounts, generatorFingerprint: String) throws {
-        let first = counts.firstError.map { "; first error: \($0)" } ?? ""
-        if counts.requests > 0 {
-            let share = Double(counts.ok) / Double(counts.requests)
-            if counts.ok == 0 || share < minOKShare {
-                throw RunError("generate: \(counts.requests) requests: \(counts.ok) ok, \(counts.invalid) invalid, \(counts.failed) failed "
-                    + "(\(Int((share * 100).rounded()))% ok, below qa.min_ok = \(minOKShare))\(first). The run stops before building a set "
-                    + "without its QA pairs; fix the endpoint or model and re-run: the answers already received are kept.")
-            }
-        }
-        let pairs = try Store.open(path: recipe.file, access: .read).pool.read { db in
-            let generator = try RowReference.resolve(db, table: "generators", kind: "generator", generatorFingerprint)
-            return try FileCatalogue.read(db).artifactRows("QA pairs", id: generator.id)
-        }
-        if pairs == 0 {
-            throw RunError("generate: the generator has no QA pairs in \(recipe.file)\(first); the run stops before building an llm-qa set from none")
-        }
-    }
-}
-
-func quoted(_ s: String) -> String {
-    s.contains(where: { $0 == " " || $0 == "\n" || $0 == "\"" }) ? "'\(s.replacingOccurrences(of: "\n", with: "\\n"))'" : s
 }

@@ -4,7 +4,7 @@ import LecternStore
 import LecternTokens
 
 /// `lectern tokens FILE --tokenizer PATH`
-struct TokensCommand: ParsableCommand {
+struct TokensCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tokens",
         abstract: "Count every document's tokens under a target model's tokenizer (tokenizer.json, vocab.txt or a .gguf model).",
@@ -17,6 +17,19 @@ struct TokensCommand: ParsableCommand {
 
     @Argument(help: "The Lectern file.")
     var file: String
+
+    @OptionGroup var options: TokensArguments
+
+    func run() async throws {
+        var made = PipelineOutputs()
+        try await options.run(in: try Store.open(path: file), made: &made)
+    }
+}
+
+/// The options of `lectern tokens`, and the `[tokens]` section of a recipe.
+struct TokensArguments: PipelineStage {
+    static let section = "tokens"
+    static let pathKeys: Set<String> = ["tokenizer"]
 
     @Option(help: "tokenizer.json, a folder holding one, a BERT vocab.txt, or a GGUF model file.")
     var tokenizer: String
@@ -31,18 +44,18 @@ struct TokensCommand: ParsableCommand {
         guard batchSize > 0 else { throw ValidationError("--batch-size must be positive") }
     }
 
-    func run() throws {
-        _ = try execute()
+    func stage(_ store: Store) -> TokenCountStage {
+        TokenCountStage(store: store, tokenizerPath: tokenizer, name: name, batchSize: batchSize)
     }
 
-    /// Counts and prints the summary; returns the result (its fingerprint is what `lectern run`
-    /// hands to `cluster`: names are labels, a fingerprint is the tokenizer).
-    func execute() throws -> TokenCountStage.Result {
-        let store = try Store.open(path: file)
-        let result = try TokenCountStage(store: store, tokenizerPath: tokenizer, name: name, batchSize: batchSize).run()
-        defer { print("\(file): \(result.counted) documents counted with \(result.name) (tokenizer \(result.tokenizerId)), "
+    /// Counts and prints the summary; hands on the tokenizer by fingerprint (names are labels, a
+    /// fingerprint is the tokenizer) and by path (stages that tokenize load it from there).
+    func run(in store: Store, made: inout PipelineOutputs) async throws {
+        let result = try StageRunner.run(stage(store))
+        print("\(store.path): \(result.counted) documents counted with \(result.name) (tokenizer \(result.tokenizerId)), "
               + "\(result.tokens) tokens; \(result.alreadyCounted) already counted"
-              + (result.pairsCounted > 0 ? "; \(result.pairsCounted) QA pairs counted" : "")) }
-        return result
+              + (result.pairsCounted > 0 ? "; \(result.pairsCounted) QA pairs counted" : ""))
+        made.tokenizer = result.fingerprint
+        made.tokenizerPath = tokenizer
     }
 }

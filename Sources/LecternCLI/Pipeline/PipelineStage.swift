@@ -1,0 +1,38 @@
+import Foundation
+import LecternStore
+
+/// What the steps of a pipeline made, by identity: each step reads what it needs from the steps
+/// before it (the embedder `embed` used, the tokenizer `tokens` counted with, the generator
+/// `generate` asked, the set `build` wrote), never a "newest row" guess or a name.
+struct PipelineOutputs {
+    /// Fingerprint of the embedder whose vectors were made or found complete.
+    var embedder: String?
+    /// Fingerprint and file of the target tokenizer.
+    var tokenizer: String?
+    var tokenizerPath: String?
+    /// Fingerprint of the generator whose QA pairs were made.
+    var generator: String?
+    /// The clustering made or found complete.
+    var clusteringID: Int64?
+    /// The training set made or found complete.
+    var trainingSetID: Int64?
+    var trainingSetName: String?
+    var trainingSetFingerprint: String?
+}
+
+/// One configured stage of `lectern run` (and the body of its command): a ``RecipeSection``
+/// whose values, with the earlier steps' outputs, make a stage value that ``StageRunner`` runs.
+protocol PipelineStage: RecipeSection {
+    /// The step's name in progress lines and the closing summary.
+    var stepName: String { get }
+    /// Fills what earlier steps made into options the recipe left unset (an embedder, a
+    /// tokenizer, a generator), so `validate()`'s requirements are met at run time.
+    mutating func handOn(_ made: PipelineOutputs)
+    /// Runs the stage on `store`, prints its summary line, and records what it made in `made`.
+    func run(in store: Store, made: inout PipelineOutputs) async throws
+}
+
+extension PipelineStage {
+    var stepName: String { Self.section }
+    mutating func handOn(_ made: PipelineOutputs) {}
+}
