@@ -114,12 +114,20 @@ let package = Package(
             dependencies: ["LecternCore", "LecternStore", "LecternText", "LecternTokens", "LecternKernels", .product(name: "GRDB", package: "GRDB.swift")]
         ),
 
+        // Training: the PEFT engine (trainer/lectern_train.py) driven as a child process; runs,
+        // metrics and checkpoints (adapter tensors, resume state) in the file.
+        .target(
+            name: "LecternTrain",
+            dependencies: ["LecternCore", "LecternStore", "LecternBuild", "LecternTokens", "LecternText",
+                           .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto")]
+        ),
+
         // The `lectern` command.
         .executableTarget(
             name: "LecternCLI",
             dependencies: [
                 "LecternCore", "LecternStore", "LecternVec", "LecternIngest", "LecternEmbed", "LecternCluster",
-                "LecternGenerate", "LecternMine", "LecternTokens", "LecternBuild", "LecternText",
+                "LecternGenerate", "LecternMine", "LecternTokens", "LecternBuild", "LecternText", "LecternTrain",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ]
@@ -153,6 +161,10 @@ let package = Package(
         .testTarget(name: "LecternKernelsTests", dependencies: ["LecternKernels"]),
         .testTarget(name: "LecternStoreTests", dependencies: ["LecternCore", "LecternStore", "LecternTestSupport"]),
         .testTarget(name: "LecternIngestTests", dependencies: ["LecternIngest", "LecternCore", "LecternStore", "LecternTestSupport"]),
+        .testTarget(
+            name: "LecternTrainTests",
+            dependencies: ["LecternTrain", "LecternTestSupport", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
         .testTarget(
             name: "LecternCLITests",
             dependencies: ["LecternStore", "LecternText", "LecternCluster", "LecternTestSupport",

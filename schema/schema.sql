@@ -269,8 +269,13 @@ CREATE TABLE training_runs (
     status           TEXT NOT NULL CHECK (status IN ('running', 'complete', 'failed', 'interrupted')),  -- lifecycle
     error            TEXT,                -- failure reason
     started_at       TEXT NOT NULL,       -- start
-    finished_at      TEXT                 -- end
+    finished_at      TEXT,                -- end
+    base_fingerprint TEXT,                -- base model: SHA-256 of its config.json and weights (migration 0004)
+    total_steps      INTEGER,             -- optimiser steps planned (migration 0004)
+    stage_run_id     INTEGER REFERENCES stage_runs(id)  -- the stage run that trained it last (migration 0004)
 ) STRICT;
+-- A run is found again by its fingerprint, so re-running the same command resumes it (migration 0004).
+CREATE UNIQUE INDEX training_runs_fingerprint ON training_runs(fingerprint);
 
 -- Scalar metrics logged during training.
 CREATE TABLE training_metrics (
@@ -289,8 +294,19 @@ CREATE TABLE checkpoints (
     kind        TEXT NOT NULL,          -- lora-adapter | full
     config      TEXT NOT NULL CHECK (json_valid(config)),  -- e.g. PEFT adapter_config.json
     created_at  TEXT NOT NULL,          -- when saved
+    probe       TEXT CHECK (probe IS NULL OR json_valid(probe)),  -- the engine's logits hash on a fixed input (migration 0004)
+    n_bytes     INTEGER,                -- tensor bytes (migration 0004)
     UNIQUE (run_id, step)
 ) STRICT;
+
+-- The training engine's resume state of a checkpoint (optimizer, scheduler, RNG, data position:
+-- its trainer_state.pt), in parts of at most 64 MiB (migration 0004).
+CREATE TABLE checkpoint_state (
+    checkpoint_id  INTEGER NOT NULL REFERENCES checkpoints(id) ON DELETE CASCADE,  -- the checkpoint
+    part           INTEGER NOT NULL CHECK (part >= 0),  -- order of the part
+    data           BLOB NOT NULL,         -- bytes of the part
+    PRIMARY KEY (checkpoint_id, part)
+) STRICT, WITHOUT ROWID;
 
 -- The tensors of a checkpoint, one row per tensor.
 CREATE TABLE checkpoint_tensors (

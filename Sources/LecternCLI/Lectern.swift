@@ -23,6 +23,8 @@ struct Lectern: AsyncParsableCommand {
             MineCommand.self,
             GenerateCommand.self,
             EmbedCommand.self,
+            TrainCommand.self,
+            ImportCommand.self,
             ClusterCommand.self,
             BuildCommand.self,
             ExportCommand.self,

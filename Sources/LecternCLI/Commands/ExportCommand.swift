@@ -10,7 +10,7 @@ struct ExportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
         abstract: "Write datasets out of the file.",
-        subcommands: [ExportSFTCommand.self, ExportSetCommand.self])
+        subcommands: [ExportSFTCommand.self, ExportSetCommand.self, ExportAdapterCommand.self])
 }
 
 /// `lectern export sft FILE OUT.jsonl --generator NAME`

@@ -18,6 +18,8 @@ struct PipelineOutputs {
     var trainingSetID: Int64?
     var trainingSetName: String?
     var trainingSetFingerprint: String?
+    /// The training run made or continued.
+    var trainingRunID: Int64?
 }
 
 /// One configured stage of `lectern run` (and the body of its command): a ``RecipeSection``

@@ -14,12 +14,12 @@ import GRDB
 /// 4. a fingerprint prefix of at least 6 hex digits, if exactly one row has it.
 public enum RowReference {
     /// The table must be one of Lectern's catalogues: the name goes into SQL.
-    public static let tables: Set<String> = ["embedders", "tokenizers", "generators", "clusterings", "training_sets"]
+    public static let tables: Set<String> = ["embedders", "tokenizers", "generators", "clusterings", "training_sets", "training_runs"]
 
     /// Resolves `reference` in `table`; `kind` names the rows in messages ("embedder").
     public static func resolve(_ db: Database, table: String, kind: String, _ reference: String) throws -> (id: Int64, fingerprint: String) {
         precondition(tables.contains(table), "RowReference: \(table) is not a catalogue table")
-        let hasName = table != "clusterings"
+        let hasName = table != "clusterings" && table != "training_runs"
         let lower = reference.lowercased()
         let isHex = !lower.isEmpty && lower.unicodeScalars.allSatisfy { ("0"..."9").contains($0) || ("a"..."f").contains($0) }
         if isHex && lower.count == 64,
