@@ -218,6 +218,7 @@ final class RunRecipeDefectTests: XCTestCase {
             .replacingOccurrences(of: "threshold = 0.5", with: "threshold = 0.5\nseed = 3\nsimilarity_to = \"centroid\"\noverflow = \"skip\"")
             .replacingOccurrences(of: "ratio = \"1:0\"", with: "ratio = \"1:1\"\ncontext = 1024\nseed = 2\npacker = \"ffd\"\nqa_template = \"Q: {question}\\nA: {answer}\"")
             + "\n[export]\ndir = \"out\"\nformat = [\"text\", \"input-ids\"]\n"
+            + "\n[train]\nbase = \"\(smollm2)\"\nrank = 8\nsteps = 1\ncheckpoint_every = 1\nlearning_rate = 0.001\nthreads = 2\n"
         }
         let run = try lectern(["run", recipe])
         XCTAssertEqual(run.status, 0, run.stderr)
@@ -240,6 +241,8 @@ final class RunRecipeDefectTests: XCTestCase {
                        "--seed", "2", "--packer", "ffd", "--qa-template", "Q: {question}\\nA: {answer}"]),
             ("export", ["export", "set", file, dir.appendingPathComponent("out").path, "--set", "readcompre+cluster",
                         "--format", "text", "--format", "input-ids"]),
+            ("train", ["train", file, "--set", "readcompre+cluster", "--base", smollm2, "--rank", "8", "--steps", "1",
+                       "--checkpoint-every", "1", "--learning-rate", "1e-3", "--threads", "2"]),
         ]
         for (stage, args) in commands {
             let fromRecipe = try fingerprints(stage)

@@ -68,6 +68,12 @@ struct RunCommand: AsyncParsableCommand {
             let ffd = set["fill_ffd"].flatMap { String.fromDatabaseValue($0) } ?? "?"
             facts.append(("  fill ratio", "\(fill) (first-fit decreasing \(ffd))"))
         }
+        if let id = outputs.trainingRunID, let section = catalogue.section("training_runs"),
+           let row = section.rows.first(where: { section.value($0, "id").flatMap { Int64.fromDatabaseValue($0) } == id }) {
+            func text(_ c: String) -> String { section.value(row, c).flatMap { String.fromDatabaseValue($0) } ?? "?" }
+            facts.append(("training run \(id) (\(text("fingerprint")))", "\(text("steps")) of \(text("total_steps")) steps, last loss \(text("last_loss")), "
+                + "\(text("checkpoints")) checkpoints (rank \(text("rank")), \(text("status")))"))
+        }
         let size = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int) ?? 0
         print("\nlectern run: \(file) (\(size / 1_000_000) MB)")
         for (k, v) in facts { print("  \(k.padding(toLength: 36, withPad: " ", startingAt: 0)) \(v)") }

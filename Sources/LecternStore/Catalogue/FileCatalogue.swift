@@ -88,6 +88,16 @@ public struct FileCatalogue: Sendable {
                    printf('%.4f', json_extract(stats, '$.fillRatioFFD')) AS fill_ffd
             FROM training_sets ORDER BY id
             """),
+        ("training_runs", "Training runs (steps with metrics, last loss, checkpoints in the file)", """
+            SELECT r.id, substr(r.fingerprint, 1, 12) AS fingerprint, s.name AS "set", r.base_model AS base, r.engine, r.method,
+                   json_extract(r.params, '$.options.rank') AS rank, r.status,
+                   (SELECT count(DISTINCT step) FROM training_metrics m WHERE m.run_id = r.id) AS steps, r.total_steps,
+                   (SELECT printf('%.4f', value) FROM training_metrics m WHERE m.run_id = r.id AND m.name = 'loss' ORDER BY step DESC LIMIT 1) AS last_loss,
+                   (SELECT count(*) FROM checkpoints c WHERE c.run_id = r.id) AS checkpoints,
+                   (SELECT max(step) FROM checkpoints c WHERE c.run_id = r.id) AS last_checkpoint,
+                   (SELECT coalesce(sum(n_bytes), 0) FROM checkpoints c WHERE c.run_id = r.id) AS tensor_bytes
+            FROM training_runs r JOIN training_sets s ON s.id = r.training_set_id ORDER BY r.id
+            """),
         ("stages", "Stages (latest run per stage and configuration)", """
             SELECT stage, substr(fingerprint, 1, 12) AS config, status, n_processed AS processed, n_skipped AS skipped,
                    n_failed AS failed, runs, host, finished_at

@@ -4,7 +4,10 @@ import LecternCore
 
 /// Checkpoints in the file: one `checkpoints` row (the adapter or model config, the engine's probe),
 /// one `checkpoint_tensors` row per tensor (raw bytes, dtype, shape), and the engine's resume state
-/// in `checkpoint_state` parts. The only module that writes these tables.
+/// in `checkpoint_state` parts. Every checkpoint keeps its tensors (each can be exported and
+/// evaluated); only the newest checkpoint of a running run keeps a resume state, and a complete
+/// run keeps none (for SmolLM2 at rank 256 the state is 626 MB against 313 MB of adapter).
+/// The only module that writes these tables.
 public enum CheckpointStore {
     /// Resume-state parts: well under SQLite's 1 GB blob limit, and a bounded read at a time.
     public static let statePartBytes = 64 << 20
@@ -65,8 +68,18 @@ public enum CheckpointStore {
                 try part.execute(arguments: [id, k, chunk])
                 k += 1
             }
+            // Resuming needs only the newest state; an older one is twice the adapter's size of
+            // dead weight (AdamW's two moments), so it goes in the same transaction.
+            try db.execute(sql: """
+                DELETE FROM checkpoint_state WHERE checkpoint_id IN (SELECT id FROM checkpoints WHERE run_id = ? AND id != ?)
+                """, arguments: [runID, id])
         }
         return (id, bytes)
+    }
+
+    /// Drops the resume state of every checkpoint of `runID` (the run is complete).
+    public static func dropResumeState(_ db: Database, runID: Int64) throws {
+        try db.execute(sql: "DELETE FROM checkpoint_state WHERE checkpoint_id IN (SELECT id FROM checkpoints WHERE run_id = ?)", arguments: [runID])
     }
 
     /// The tensors of checkpoint `id`, each checked against its dtype and shape.

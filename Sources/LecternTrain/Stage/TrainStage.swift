@@ -276,6 +276,7 @@ public struct TrainStage: Stage {
 
     private func markComplete(_ runID: Int64) throws {
         try store.pool.write { db in
+            try CheckpointStore.dropResumeState(db, runID: runID)
             try db.execute(sql: "UPDATE training_runs SET status = 'complete', error = NULL, finished_at = coalesce(finished_at, ?) WHERE id = ?",
                            arguments: [Timestamp.now(), runID])
         }
@@ -317,11 +318,17 @@ public struct TrainStage: Stage {
             guard let step = (event["step"] as? NSNumber)?.intValue, let dir = event["dir"] as? String else {
                 throw TrainError.engine("a checkpoint event without step and dir: \(event)")
             }
-            let folder = try CheckpointStore.read(folder: dir)
+            let t0 = Date()
+            var folder = try CheckpointStore.read(folder: dir)
+            // The last step's state would only be dropped when the run completes a moment later;
+            // not storing it spares the file its size (twice the adapter's). A kill before `done`
+            // resumes from the previous checkpoint and stores this step again.
+            if step >= config.totalSteps { folder.statePath = nil }
             let (_, bytes) = try run.commit(processed: 0) { db in try CheckpointStore.insert(db, runID: runID, step: step, folder: folder) }
+            let seconds = Date().timeIntervalSince(t0)
             summary.checkpoints += 1
             if !runtime.keepWork { try? FileManager.default.removeItem(atPath: dir) }
-            log("checkpoint at step \(step) stored (\(folder.tensors.count) tensors, \(bytes / 1_000_000) MB)"
+            log("checkpoint at step \(step) stored (\(folder.tensors.count) tensors, \(bytes / 1_000_000) MB, \(String(format: "%.1f", seconds)) s)"
                 + (summary.lastLoss.map { String(format: ", loss %.4f", $0) } ?? ""))
         case "done":
             break
