@@ -122,12 +122,18 @@ let package = Package(
                            .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto")]
         ),
 
+        // Evaluation: domain tasks imported into the file, scored by the engine, metrics and report.
+        .target(
+            name: "LecternEval",
+            dependencies: ["LecternCore", "LecternKernels", "LecternStore", "LecternTrain", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+
         // The `lectern` command.
         .executableTarget(
             name: "LecternCLI",
             dependencies: [
                 "LecternCore", "LecternStore", "LecternVec", "LecternIngest", "LecternEmbed", "LecternCluster",
-                "LecternGenerate", "LecternMine", "LecternTokens", "LecternBuild", "LecternText", "LecternTrain",
+                "LecternGenerate", "LecternMine", "LecternTokens", "LecternBuild", "LecternText", "LecternTrain", "LecternEval",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ]
@@ -161,6 +167,10 @@ let package = Package(
         .testTarget(name: "LecternKernelsTests", dependencies: ["LecternKernels"]),
         .testTarget(name: "LecternStoreTests", dependencies: ["LecternCore", "LecternStore", "LecternTestSupport"]),
         .testTarget(name: "LecternIngestTests", dependencies: ["LecternIngest", "LecternCore", "LecternStore", "LecternTestSupport"]),
+        .testTarget(
+            name: "LecternEvalTests",
+            dependencies: ["LecternEval", "LecternTrain", "LecternTestSupport", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
         .testTarget(
             name: "LecternTrainTests",
             dependencies: ["LecternTrain", "LecternTestSupport", .product(name: "GRDB", package: "GRDB.swift")]

@@ -340,8 +340,11 @@ CREATE TABLE eval_items (
     gold_index   INTEGER,               -- index of the right option (choice tasks)
     label        TEXT,                  -- reference answer (generation tasks)
     metadata     TEXT CHECK (metadata IS NULL OR json_valid(metadata)),  -- anything else the source had
+    content_hash BLOB,                  -- content hash of the document the item is made from, as documents.content_hash (migration 0005)
     UNIQUE (task_id, position)
 ) STRICT;
+-- Documents that are also eval items: held out of builds, flagged in reports (migration 0005).
+CREATE INDEX eval_items_content_hash ON eval_items(content_hash);
 
 -- A model's answer to an item.
 CREATE TABLE eval_predictions (
@@ -353,6 +356,7 @@ CREATE TABLE eval_predictions (
     predicted_text TEXT,                -- generated answer (generation tasks)
     option_scores  TEXT CHECK (option_scores IS NULL OR json_valid(option_scores)),  -- mean per-token NLL per option
     correct        INTEGER,             -- 1 if right, 0 if not
+    stage_run_id   INTEGER REFERENCES stage_runs(id),  -- the eval run that made it (migration 0005)
     PRIMARY KEY (fingerprint, item_id)
 ) STRICT;
 
@@ -367,6 +371,8 @@ CREATE TABLE eval_scores (
     value          REAL NOT NULL,       -- the score (0..100)
     n_items        INTEGER NOT NULL,    -- items scored
     created_at     TEXT NOT NULL,       -- when computed
+    ci_low         REAL,                -- bootstrap 95% interval, low end (migration 0005)
+    ci_high        REAL,                -- bootstrap 95% interval, high end (migration 0005)
     UNIQUE (task_id, fingerprint, metric)
 ) STRICT;
 

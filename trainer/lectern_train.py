@@ -9,6 +9,8 @@ keys, events, checkpoint layout, probe) is specified in trainer/README.md; keep 
 
 Subcommands:
   train --config CONFIG.json                    train, printing ready/step/checkpoint/done events
+  score --config CONFIG.json                    multiple-choice log-likelihoods (AdaptLLM's and
+                                                lm-eval's rules) and greedy generation, as events
   convert-gguf GGUF OUTDIR                      GGUF -> fp32 safetensors folder (cached, atomic)
   probe --base DIR [--adapter DIR] --input-ids  logits fingerprint, identical to train's probe.json
   tiny-model OUTDIR --tokenizer-from SRC        random small LLaMA for fast tests
@@ -88,10 +90,10 @@ def log(msg):
 
 
 def fail(msg, code=1):
-    """Report an error as one stderr line (+ an error event for `train`) and exit non-zero."""
+    """Report an error as one stderr line (+ an error event for `train` and `score`) and exit non-zero."""
     msg = " ".join(str(msg).split())  # one line, whatever the exception text looked like
     print(f"lectern_train: error: {msg}", file=sys.stderr, flush=True)
-    if _COMMAND == "train":
+    if _COMMAND in ("train", "score"):
         try:
             emit({"event": "error", "message": msg})
         except Exception:  # stdout gone (reader closed the pipe): the exit code still tells
@@ -1179,6 +1181,318 @@ def cmd_tiny(args):
 
 
 # --------------------------------------------------------------------------------------------
+# score: multiple-choice log-likelihoods (AdaptLLM's and lm-evaluation-harness's) and greedy
+# generation, for evaluation
+# --------------------------------------------------------------------------------------------
+
+SCORE_DEFAULTS = {"adapter": None, "threads": 1, "dtype": "fp32", "max_length": 2048}
+SCORE_REQUIRED = ("base", "items")
+
+
+def load_score_config(path):
+    """Read and validate a score CONFIG.json (unknown keys are errors, as for train)."""
+    where = f"config {path}"
+    try:
+        with open(path, encoding="utf-8") as f:
+            raw = json.load(f)
+    except FileNotFoundError:
+        raise EngineError(f"{where}: does not exist")
+    except (OSError, ValueError) as e:
+        raise EngineError(f"{where}: cannot read as JSON ({e})")
+    if not isinstance(raw, dict):
+        raise EngineError(f"{where}: top level must be a JSON object")
+    unknown = sorted(set(raw) - set(SCORE_DEFAULTS) - set(SCORE_REQUIRED))
+    if unknown:
+        raise EngineError(f"{where}: unknown key(s) {', '.join(unknown)}")
+    cfg = {**SCORE_DEFAULTS, **raw}
+    for k in SCORE_REQUIRED:
+        if not isinstance(raw.get(k), str) or not raw[k]:
+            raise EngineError(f"{where}: \"{k}\" is required (a path string)")
+        cfg[k] = os.path.abspath(raw[k])
+    if cfg["adapter"] is not None:
+        if not isinstance(cfg["adapter"], str) or not cfg["adapter"]:
+            raise EngineError(f"{where}: \"adapter\" must be null or a PEFT adapter directory path")
+        cfg["adapter"] = os.path.abspath(cfg["adapter"])
+    if cfg["dtype"] not in ("fp32", "bf16"):
+        raise EngineError(f"{where}: \"dtype\" must be \"fp32\" | \"bf16\", got {json.dumps(cfg['dtype'])}")
+    if not _is_int(cfg["threads"]) or cfg["threads"] < 1:
+        raise EngineError(f"{where}: \"threads\" must be an integer >= 1, got {json.dumps(cfg['threads'])}")
+    if not _is_int(cfg["max_length"]) or cfg["max_length"] < 2:
+        raise EngineError(f"{where}: \"max_length\" must be an integer >= 2, got {json.dumps(cfg['max_length'])}")
+    return cfg
+
+
+def load_items(path, max_length):
+    """Parse items.jsonl (choice / generation lines), checking every line before the model loads.
+    Other keys of a line (a gold label, say) are ignored. Returns a list of dicts with `line`
+    and `at` (the "items PATH line N" prefix of error messages)."""
+    where = f"items {path}"
+    if not os.path.exists(path):
+        raise EngineError(f"{where}: does not exist")
+    try:
+        f = open(path, "rb")
+    except OSError as e:
+        raise EngineError(f"{where}: cannot open ({e.strerror})")
+    items, seen = [], {}
+    with f:
+        for lineno, line in enumerate(f, 1):
+            at = f"{where} line {lineno}"
+            if not line.strip():
+                raise EngineError(f"{at}: blank line (expected one JSON object per line)")
+            try:
+                obj = json.loads(line)
+            except ValueError as e:
+                raise EngineError(f"{at}: not valid JSON ({e})")
+            if not isinstance(obj, dict):
+                raise EngineError(f"{at}: expected a JSON object")
+            iid = obj.get("id")
+            if not _is_int(iid):
+                raise EngineError(f"{at}: \"id\" must be an integer, got {json.dumps(iid)}")
+            if iid in seen:
+                raise EngineError(f"{at}: id {iid} already used on line {seen[iid]}")
+            seen[iid] = lineno
+            kind = obj.get("kind")
+            text = obj.get("input")
+            if not isinstance(text, str) or not text.strip():
+                raise EngineError(f"{at}: \"input\" must be a string with at least one non-space character")
+            item = {"id": iid, "kind": kind, "input": text, "line": lineno, "at": at}
+            if kind == "choice":
+                opts = obj.get("options")
+                if not isinstance(opts, list) or not opts or not all(isinstance(o, str) for o in opts):
+                    raise EngineError(f"{at}: \"options\" must be a non-empty list of strings")
+                delim = obj.get("delimiter")
+                if not isinstance(delim, str):
+                    raise EngineError(f"{at}: \"delimiter\" must be a string (\" \" for AdaptLLM / lm-eval prompts)")
+                item.update(options=opts, delimiter=delim)
+            elif kind == "generation":
+                mnt = obj.get("max_new_tokens")
+                if not _is_int(mnt) or not 1 <= mnt < max_length:
+                    raise EngineError(f"{at}: \"max_new_tokens\" must be an integer in [1, max_length {max_length}), got {json.dumps(mnt)}")
+                stop = obj.get("stop")
+                if not isinstance(stop, list) or not all(isinstance(s, str) and s for s in stop):
+                    raise EngineError(f"{at}: \"stop\" must be a list of non-empty strings ([] for none)")
+                item.update(max_new_tokens=mnt, stop=stop)
+            else:
+                raise EngineError(f"{at}: \"kind\" must be \"choice\" or \"generation\", got {json.dumps(kind)}")
+            items.append(item)
+    if not items:
+        raise EngineError(f"{where}: no items (empty file)")
+    return items
+
+
+def _encode(tok, text):
+    """tokenize(text) as AdaptLLM and lm-eval call it: the tokenizer's default special tokens
+    (a BOS only where the tokenizer adds one by itself)."""
+    return [int(t) for t in tok(text)["input_ids"]]
+
+
+def plan_choice(tok, item, max_length):
+    """Token-level plan of one choice item: for every option, AdaptLLM's and lm-eval's
+    (prefix, continuation) pair, left-truncated as lm-eval truncates.
+
+    AdaptLLM: whole = tokenize(input + delimiter + option); the model reads `whole`, and the
+    scored tokens are whole[len(tokenize(input)):] (so the context the model sees is
+    whole[:len(tokenize(input))], which differs from tokenize(input) when the tokenizer merges
+    across the boundary).
+    lm-eval 0.4.x (HFLM._encode_pair): trailing whitespace of the context moves to the
+    continuation; ctx = tokenize(input.rstrip()), cont = tokenize(input + delimiter + option)
+    [len(ctx):]; the model reads ctx + cont (not `whole`).
+    Both then feed (prefix + cont)[-(max_length + 1):][:-1] (lm-eval's truncation rule)."""
+    at = item["at"]
+    text = item["input"]
+    ctx_a = _encode(tok, text)
+    ctx_l = _encode(tok, text.rstrip())
+    plans = []
+    for j, opt in enumerate(item["options"]):
+        whole = _encode(tok, text + item["delimiter"] + opt)
+        cont_a, cont_l = whole[len(ctx_a):], whole[len(ctx_l):]
+        if not cont_a or not cont_l:
+            raise EngineError(f"{at}: option {j + 1} ({json.dumps(opt)}) adds no tokens after the input's "
+                              f"{len(ctx_a)} (empty option and delimiter, or a tokenizer merge)")
+        if len(cont_a) > max_length or len(cont_l) > max_length:
+            raise EngineError(f"{at}: option {j + 1} has {max(len(cont_a), len(cont_l))} tokens, more than max_length {max_length}")
+        pairs = []
+        for prefix, cont in ((whole[:len(ctx_a)], cont_a), (ctx_l, cont_l)):
+            keep = max_length + 1 - len(cont)  # prefix tokens that fit: len(prefix + cont) - 1 <= max_length
+            pairs.append((tuple(prefix[-keep:]) if len(prefix) > keep else tuple(prefix), tuple(cont),
+                          max(0, len(prefix) - keep)))
+        plans.append({"adaptllm": pairs[0], "lmeval": pairs[1]})
+    return plans
+
+
+def score_prefix_group(model, device, autocast, prefix, conts):
+    """Log-probabilities of several continuations after one shared prefix: one forward pass over
+    the prefix (keeping its KV cache), then each continuation's tokens but the last on a copy of
+    that cache (a forward pass appends to the cache it is given; a copy of the prefix's keys and
+    values is cheap next to the pass and works for every cache class, sliding windows included).
+    Returns {cont: (sum of log-probs, all tokens greedy)} with fp32 log-softmax."""
+    import copy
+
+    import torch
+
+    out = {}
+    with torch.no_grad(), autocast:
+        ids = torch.tensor([list(prefix)], dtype=torch.long, device=device)
+        res = model(input_ids=ids, use_cache=True, logits_to_keep=1)  # the last position's logits only
+        first = torch.log_softmax(res.logits[0, -1].float(), dim=-1)
+        cache = res.cache
+        last_multi = max([k for k, c in enumerate(conts) if len(c) > 1], default=-1)
+        for k, cont in enumerate(conts):
+            lp = [float(first[cont[0]])]
+            greedy = int(first.argmax()) == cont[0]
+            if len(cont) > 1:
+                x = torch.tensor([list(cont[:-1])], dtype=torch.long, device=device)
+                c = cache if k == last_multi else copy.deepcopy(cache)
+                logits = model(input_ids=x, cache=c, use_cache=True).logits[0].float()
+                logp = torch.log_softmax(logits, dim=-1)
+                target = torch.tensor(cont[1:], dtype=torch.long, device=device)
+                lp += logp.gather(1, target[:, None])[:, 0].tolist()
+                greedy = greedy and bool((logp.argmax(dim=-1) == target).all())
+            out[cont] = (math.fsum(lp), greedy)
+    return out
+
+
+def score_choice(model, device, autocast, item, plans):
+    """One choice item's event: every distinct (prefix, continuation) computed once, options
+    sharing a prefix in one prefix pass."""
+    groups = {}
+    for p in plans:
+        for key in ("adaptllm", "lmeval"):
+            prefix, cont, _ = p[key]
+            groups.setdefault(prefix, [])
+            if cont not in groups[prefix]:
+                groups[prefix].append(cont)
+    results = {}
+    for prefix, conts in groups.items():
+        for cont, r in score_prefix_group(model, device, autocast, prefix, conts).items():
+            results[(prefix, cont)] = r
+    nll_mean, nll_sum, greedy = [], [], []
+    for p in plans:
+        pa, ca, _ = p["adaptllm"]
+        pl, cl, _ = p["lmeval"]
+        nll_mean.append(-results[(pa, ca)][0] / len(ca))
+        ll, g = results[(pl, cl)]
+        nll_sum.append(-ll)
+        greedy.append(g)
+    for v in nll_mean + nll_sum:
+        if not math.isfinite(v):
+            raise EngineError(f"{item['at']}: non-finite log-likelihood (model output NaN/inf)")
+    return {"event": "item", "id": item["id"], "kind": "choice", "nll_mean": nll_mean, "nll_sum": nll_sum,
+            "option_tokens": [len(p["adaptllm"][1]) for p in plans],
+            "option_chars": [len(o) for o in item["options"]],
+            "greedy": greedy,
+            "truncated": max(max(p["adaptllm"][2], p["lmeval"][2]) for p in plans)}
+
+
+def generate_greedy(model, tok, device, autocast, item, max_length, eos_ids):
+    """Greedy decoding with a KV cache; stops at an EOS id, after max_new_tokens, or as soon as the
+    decoded text contains a stop string (the text is cut at the earliest one, stop excluded)."""
+    import torch
+
+    ids = _encode(tok, item["input"])
+    keep = max_length - item["max_new_tokens"]
+    truncated = max(0, len(ids) - keep)
+    ids = ids[-keep:]
+    new, text = [], ""
+    with torch.no_grad(), autocast:
+        x = torch.tensor([ids], dtype=torch.long, device=device)
+        cache = None
+        for _ in range(item["max_new_tokens"]):
+            res = model(input_ids=x, cache=cache, use_cache=True, logits_to_keep=1)
+            cache = res.cache
+            t = int(res.logits[0, -1].float().argmax())
+            if t in eos_ids:
+                break
+            new.append(t)
+            text = tok.decode(new, skip_special_tokens=True)
+            cut = [text.find(s) for s in item["stop"] if s in text]
+            if cut:
+                text = text[:min(cut)]
+                break
+            x = torch.tensor([[t]], dtype=torch.long, device=device)
+    return {"event": "item", "id": item["id"], "kind": "generation", "text": text, "tokens": len(new),
+            "truncated": truncated}
+
+
+def cmd_score(args):
+    t_start = time.monotonic()
+    cfg = load_score_config(os.path.abspath(args.config))
+
+    import torch
+    import transformers
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    cuda = torch.cuda.is_available()
+    device = torch.device("cuda" if cuda else "cpu")
+    torch.set_num_threads(cfg["threads"])
+
+    check_model_dir(cfg["base"])
+    try:
+        mconf = AutoConfig.from_pretrained(cfg["base"])
+    except Exception as e:
+        raise EngineError(f"base {cfg['base']}: cannot load config.json ({type(e).__name__}: {e})")
+    max_pos = getattr(mconf, "max_position_embeddings", None)
+    if _is_int(max_pos) and cfg["max_length"] > max_pos:
+        raise EngineError(f"config {args.config}: max_length {cfg['max_length']} exceeds the base's max_position_embeddings {max_pos}")
+    if cfg["adapter"]:
+        for n in ("adapter_config.json", "adapter_model.safetensors"):
+            if not os.path.isfile(os.path.join(cfg["adapter"], n)):
+                raise EngineError(f"adapter {cfg['adapter']}: missing {n}")
+    if cfg["dtype"] == "bf16" and cuda and not torch.cuda.is_bf16_supported():
+        raise EngineError(f"dtype bf16 is not supported by {torch.cuda.get_device_name(device)}: use fp32")
+    items = load_items(cfg["items"], cfg["max_length"])
+    try:
+        tok = AutoTokenizer.from_pretrained(cfg["base"])
+    except Exception as e:
+        raise EngineError(f"base {cfg['base']}: cannot load the tokenizer, which scoring needs ({type(e).__name__}: {e})")
+    plans = {}
+    for item in items:  # tokenization problems are reported before the model loads
+        if item["kind"] == "choice":
+            plans[item["id"]] = plan_choice(tok, item, cfg["max_length"])
+
+    t_load = time.monotonic()
+    try:
+        model = AutoModelForCausalLM.from_pretrained(cfg["base"], dtype=torch.float32)
+    except Exception as e:
+        raise EngineError(f"base {cfg['base']}: cannot load the model ({type(e).__name__}: {e})")
+    model.to(device)
+    if cfg["adapter"]:
+        from peft import PeftModel
+
+        try:
+            model = PeftModel.from_pretrained(model, cfg["adapter"])
+        except Exception as e:
+            raise EngineError(f"adapter {cfg['adapter']}: cannot load ({type(e).__name__}: {e})")
+        # W + scale * B @ A once, instead of the LoRA branch in every forward pass.
+        model = model.merge_and_unload()
+    model.eval()
+    log(f"loaded {type(model).__name__} from {cfg['base']}{' + ' + cfg['adapter'] if cfg['adapter'] else ''} "
+        f"in {time.monotonic() - t_load:.1f}s")
+    eos_ids = set()
+    for src in (getattr(model, "generation_config", None), mconf, tok):
+        v = getattr(src, "eos_token_id", None) if src is not None else None
+        for e in (v if isinstance(v, (list, tuple)) else [v]):
+            if _is_int(e):
+                eos_ids.add(e)
+    autocast = (torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+                if cfg["dtype"] == "bf16" else _nullcontext())
+
+    n_choice = sum(1 for i in items if i["kind"] == "choice")
+    emit({"event": "ready", "protocol": PROTOCOL_VERSION, "items": len(items), "choice_items": n_choice,
+          "generation_items": len(items) - n_choice,
+          "versions": {"torch": torch.__version__, "transformers": transformers.__version__, "peft": _peft_version()},
+          "device": device.type, "dtype": cfg["dtype"], "world_size": 1})
+    t_ready = time.monotonic()
+    for item in items:
+        if item["kind"] == "choice":
+            emit(score_choice(model, device, autocast, item, plans[item["id"]]))
+        else:
+            emit(generate_greedy(model, tok, device, autocast, item, cfg["max_length"], eos_ids))
+    now = time.monotonic()
+    emit({"event": "done", "items": len(items), "seconds": now - t_start, "scoring_seconds": now - t_ready})
+
+
+# --------------------------------------------------------------------------------------------
 # main
 # --------------------------------------------------------------------------------------------
 
@@ -1199,6 +1513,9 @@ def build_parser():
     r.add_argument("--input-ids", required=True, help="comma-separated token ids")
     r.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     r.set_defaults(func=cmd_probe)
+    s = sub.add_parser("score", help="score multiple-choice / generation items, printing JSON events")
+    s.add_argument("--config", required=True)
+    s.set_defaults(func=cmd_score)
     m = sub.add_parser("tiny-model", help="random small LLaMA with a real tokenizer, for tests")
     m.add_argument("outdir")
     m.add_argument("--tokenizer-from", required=True, help="model folder or .gguf file")

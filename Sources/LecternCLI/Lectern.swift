@@ -24,6 +24,7 @@ struct Lectern: AsyncParsableCommand {
             GenerateCommand.self,
             EmbedCommand.self,
             TrainCommand.self,
+            EvalCommand.self,
             ImportCommand.self,
             ClusterCommand.self,
             BuildCommand.self,

@@ -70,7 +70,14 @@ struct RunCommand: AsyncParsableCommand {
         }
         if let id = outputs.trainingRunID, let section = catalogue.section("training_runs"),
            let row = section.rows.first(where: { section.value($0, "id").flatMap { Int64.fromDatabaseValue($0) } == id }) {
-            func text(_ c: String) -> String { section.value(row, c).flatMap { String.fromDatabaseValue($0) } ?? "?" }
+            func text(_ c: String) -> String {
+                switch section.value(row, c)?.storage {
+                case .int64(let i)?: return String(i)
+                case .double(let d)?: return String(d)
+                case .string(let s)?: return s
+                default: return "?"
+                }
+            }
             facts.append(("training run \(id) (\(text("fingerprint")))", "\(text("steps")) of \(text("total_steps")) steps, last loss \(text("last_loss")), "
                 + "\(text("checkpoints")) checkpoints (rank \(text("rank")), \(text("status")))"))
         }

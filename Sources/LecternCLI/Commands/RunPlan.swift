@@ -18,7 +18,7 @@ struct RunPlan {
     static let sectionTypes: [any PipelineStage.Type] = [
         IngestArguments.self, InstructionsArguments.self, GenerateArguments.self, MineArguments.self,
         TokensArguments.self, EmbedArguments.self, ClusterArguments.self, BuildArguments.self, ExportArguments.self,
-        TrainArguments.self,
+        TrainArguments.self, EvalArguments.self,
     ]
 
     let recipe: RunRecipe
@@ -99,6 +99,7 @@ struct RunPlan {
         steps.append(try BuildArguments.parse(section: buildSection, recipe: recipePath))
         if r.sections["export"] != nil { steps.append(try parse(ExportArguments.self)) }
         if r.sections["train"] != nil { steps.append(try parse(TrainArguments.self)) }
+        if r.sections["eval"] != nil { steps.append(try parse(EvalArguments.self)) }
         self.steps = steps
 
         // Inputs that must exist before anything is written.

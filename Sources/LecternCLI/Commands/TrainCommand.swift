@@ -187,5 +187,6 @@ struct TrainArguments: PipelineStage {
                 + (s.lastLoss.map { String(format: ", last loss %.4f", $0) } ?? "") + ", \(s.checkpoints) checkpoints stored")
         }
         made.trainingRunID = s.runID
+        made.baseModel = base
     }
 }

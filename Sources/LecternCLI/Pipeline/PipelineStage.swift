@@ -18,8 +18,9 @@ struct PipelineOutputs {
     var trainingSetID: Int64?
     var trainingSetName: String?
     var trainingSetFingerprint: String?
-    /// The training run made or continued.
+    /// The training run made or continued, and the base model it adapts (as given).
     var trainingRunID: Int64?
+    var baseModel: String?
 }
 
 /// One configured stage of `lectern run` (and the body of its command): a ``RecipeSection``

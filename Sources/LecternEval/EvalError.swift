@@ -1,0 +1,16 @@
+/// Why an evaluation command stopped, with the input at fault named.
+public enum EvalError: Error, CustomStringConvertible, Sendable {
+    case badTaskFile(String)
+    case badOption(String)
+    case unknownTask(String)
+    case noItems(String)
+
+    public var description: String {
+        switch self {
+        case .badTaskFile(let m): return "eval: task file: \(m)"
+        case .badOption(let m): return "eval: \(m)"
+        case .unknownTask(let m): return "eval: \(m)"
+        case .noItems(let m): return "eval: \(m)"
+        }
+    }
+}

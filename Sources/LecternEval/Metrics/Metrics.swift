@@ -1,0 +1,59 @@
+import LecternKernels
+
+/// The metrics of the paper's tasks, computed by Lectern from the stored predictions (x 100), with
+/// a seeded bootstrap 95% interval (1,000 resamples of the items, percentile method).
+public enum Metrics {
+    /// Share of correct items.
+    public static func accuracy(_ correct: [Bool]) -> Double {
+        correct.isEmpty ? 0 : 100 * Double(correct.filter { $0 }.count) / Double(correct.count)
+    }
+
+    /// F1 over classes: `micro` (= accuracy for single-label items), `macro` (unweighted mean of
+    /// per-class F1) or `weighted` (weighted by each class's support), as scikit-learn computes them.
+    public static func f1(gold: [Int], predicted: [Int], average: String) -> Double {
+        precondition(gold.count == predicted.count)
+        let classes = Set(gold).union(predicted).sorted()
+        var perClass: [(f1: Double, support: Int)] = []
+        var tp = 0, fp = 0, fn = 0
+        for c in classes {
+            var t = 0, p = 0, n = 0
+            for (g, y) in zip(gold, predicted) {
+                if y == c && g == c { t += 1 } else if y == c { p += 1 } else if g == c { n += 1 }
+            }
+            tp += t; fp += p; fn += n
+            let precision = t + p == 0 ? 0 : Double(t) / Double(t + p)
+            let recall = t + n == 0 ? 0 : Double(t) / Double(t + n)
+            let f = precision + recall == 0 ? 0 : 2 * precision * recall / (precision + recall)
+            perClass.append((f, gold.filter { $0 == c }.count))
+        }
+        switch average {
+        case "micro":
+            let precision = tp + fp == 0 ? 0 : Double(tp) / Double(tp + fp)
+            let recall = tp + fn == 0 ? 0 : Double(tp) / Double(tp + fn)
+            return precision + recall == 0 ? 0 : 100 * 2 * precision * recall / (precision + recall)
+        case "macro":
+            let present = perClass.filter { $0.support > 0 }
+            return present.isEmpty ? 0 : 100 * present.map(\.f1).reduce(0, +) / Double(present.count)
+        default:
+            let total = perClass.map(\.support).reduce(0, +)
+            return total == 0 ? 0 : 100 * perClass.map { $0.f1 * Double($0.support) }.reduce(0, +) / Double(total)
+        }
+    }
+
+    /// Percentile bootstrap interval of `statistic` over items resampled with replacement.
+    public static func bootstrap(count n: Int, seed: UInt64 = 0, resamples: Int = 1000,
+                                 _ statistic: ([Int]) -> Double) -> (low: Double, high: Double) {
+        guard n > 0 else { return (0, 0) }
+        var rng = SplitMix64(seed: seed)
+        var values: [Double] = []
+        values.reserveCapacity(resamples)
+        var indices = [Int](repeating: 0, count: n)
+        for _ in 0..<resamples {
+            for k in 0..<n { indices[k] = rng.below(n) }
+            values.append(statistic(indices))
+        }
+        values.sort()
+        let lo = values[Int(Double(resamples) * 0.025)], hi = values[min(resamples - 1, Int(Double(resamples) * 0.975))]
+        return (lo, hi)
+    }
+}
