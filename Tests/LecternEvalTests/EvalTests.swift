@@ -143,6 +143,40 @@ final class EvalTests: XCTestCase {
         XCTAssertEqual(try query(s.file) { try Int.fetchOne($0, sql: "SELECT count(*) FROM stage_runs WHERE stage = 'eval'") }, before)
     }
 
+    /// A generation task (AdaptLLM's `{"input", "label"}` lines): greedy answers stored as text,
+    /// cut at the newline, scored by exact match from the rows.
+    func testGenerationTaskIsScoredByExactMatch() throws {
+        let s = try setup()
+        let task = try TestSupport.temporaryDirectory(self).appendingPathComponent("gen.jsonl")
+        try """
+        {"input": "Question: What is the capital of France?\\nAnswer:", "label": "Paris"}
+        {"input": "Question: How many legs has a spider?\\nAnswer:", "label": "8"}
+        {"input": "Question: What colour is the sky?\\nAnswer:", "label": "blue"}
+        """.write(to: task, atomically: true, encoding: .utf8)
+        let l = try lectern
+        let i = try TestSupport.run(l, ["eval", "import", s.file, task.path, "--task", "trivia"])
+        XCTAssertEqual(i.status, 0, i.stderr)
+        let r = try TestSupport.run(l, ["eval", "run", s.file, "--task", "trivia", "--base", s.gguf, "--max-new-tokens", "8"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        try query(s.file) { db in
+            XCTAssertEqual(try String.fetchOne(db, sql: "SELECT metric FROM eval_tasks WHERE name = 'trivia'"), "exact_match")
+            let rows = try Row.fetchAll(db, sql: "SELECT p.predicted_text, p.correct, i.label FROM eval_predictions p JOIN eval_items i ON i.id = p.item_id JOIN eval_tasks t ON t.id = i.task_id WHERE t.name = 'trivia'")
+            XCTAssertEqual(rows.count, 3)
+            var right = 0
+            for row in rows {
+                let text: String = row["predicted_text"]
+                XCTAssertFalse(text.contains("\n"), "cut at the newline: \(text)")
+                XCTAssertEqual(row["correct"] as Int, Metrics.exactMatch(text, row["label"]) ? 1 : 0)
+                right += row["correct"] as Int
+            }
+            let stored = try Double.fetchOne(db, sql: "SELECT s.value FROM eval_scores s JOIN eval_tasks t ON t.id = s.task_id WHERE t.name = 'trivia' AND s.metric = 'exact_match'")
+            XCTAssertEqual(stored ?? -1, 100 * Double(right) / 3, accuracy: 1e-9)
+        }
+        XCTAssertTrue(Metrics.exactMatch(" 12.004 ", "12"))
+        XCTAssertFalse(Metrics.exactMatch("12.5", "12"))
+        XCTAssertTrue(Metrics.exactMatch("Paris", "paris"))
+    }
+
     /// Parity with lm-evaluation-harness itself (installed by scripts/setup.d/65-eval.sh): SmolLM2
     /// on the first 20 PubMedQA items, `lectern eval run` against lm-eval 0.4.13's
     /// `multiple_choice` scoring of the same prompts and options: the same `acc` prediction on

@@ -119,6 +119,9 @@ struct EvalArguments: PipelineStage {
     @Option(help: "CPU threads of the engine.")
     var threads = 1
 
+    @Option(help: "Generation tasks: most new tokens per answer (greedy; an answer ends at a newline), as AdaptLLM.")
+    var maxNewTokens = 100
+
     mutating func handOn(_ made: PipelineOutputs) {
         if base == nil { base = made.baseModel }
         if runReference == nil, let id = made.trainingRunID { runReference = String(id) }
@@ -138,6 +141,7 @@ struct EvalArguments: PipelineStage {
             var stage = EvalStage(store: store, task: task, base: base, run: run, step: run == nil ? nil : step, engine: engine, cache: cache)
             stage.limit = limit
             stage.threads = threads
+            stage.maxNewTokens = maxNewTokens
             let s = try StageRunner.run(stage)
             print("\(store.path): \(task), \(run.map { "run \($0)" } ?? "base"): \(s.scored) items scored now, \(s.alreadyScored) before (configuration \(s.fingerprint.prefix(12)))")
             for score in s.scores {

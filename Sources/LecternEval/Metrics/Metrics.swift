@@ -1,3 +1,4 @@
+import Foundation
 import LecternKernels
 
 /// The metrics of the paper's tasks, computed by Lectern from the stored predictions (x 100), with
@@ -6,6 +7,17 @@ public enum Metrics {
     /// Share of correct items.
     public static func accuracy(_ correct: [Bool]) -> Double {
         correct.isEmpty ? 0 : 100 * Double(correct.filter { $0 }.count) / Double(correct.count)
+    }
+
+    /// Exact match of a generated answer with the reference, after trimming and lowercasing; two
+    /// numbers match within 0.01 (ConvFinQA-style answers, as AdaptLLM scores them).
+    public static func exactMatch(_ predicted: String, _ reference: String) -> Bool {
+        func norm(_ s: String) -> String { s.trimmingCharacters(in: .whitespacesAndNewlines).lowercased() }
+        let a = norm(predicted), b = norm(reference)
+        if a == b { return true }
+        func number(_ s: String) -> Double? { Double(s.replacingOccurrences(of: ",", with: "").replacingOccurrences(of: "%", with: "")) }
+        if let x = number(a), let y = number(b) { return abs(x - y) <= 0.01 }
+        return false
     }
 
     /// F1 over classes: `micro` (= accuracy for single-label items), `macro` (unweighted mean of

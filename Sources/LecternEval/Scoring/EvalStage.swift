@@ -32,6 +32,9 @@ public struct EvalStage: Stage {
     public var limit: Int?
     public var threads = 1
     public var batchItems = 16
+    /// Generation tasks: new tokens at most, and where an answer ends (AdaptLLM: 100, a newline).
+    public var maxNewTokens = 100
+    public var stop = ["\n"]
     public var log: (String) -> Void = { FileHandle.standardError.write(Data(("eval: " + $0 + "\n").utf8)) }
 
     public init(store: Store, task: String, base: String, run: String?, step: Int?, engine: TrainingEngine, cache: String) {
@@ -49,6 +52,9 @@ public struct EvalStage: Stage {
         var task: String
         var base: String
         var checkpoint: String?
+        /// Generation tasks only: greedy decoding's limits.
+        var maxNewTokens: Int?
+        var stop: [String]?
     }
 
     public struct Prepared {
@@ -86,15 +92,15 @@ public struct EvalStage: Stage {
             }
             return (row["id"], row["kind"], try run.map { try Adapters.locate(db, run: $0, step: step) })
         }
-        guard kind == "choice" else {
-            throw EvalError.badOption("task \(task) is a generation task: the local engine scores multiple-choice tasks only so far")
-        }
         if let checkpoint, checkpoint.kind == "full" {
             throw EvalError.badOption("training run \(checkpoint.runID) is a full fine-tuning; scoring its checkpoints is not supported yet (LoRA adapters are)")
         }
         let baseModel = try BaseModel.resolve(base, engine: engine, cache: cache)
+        guard maxNewTokens >= 1 else { throw EvalError.badOption("--max-new-tokens must be at least 1") }
+        let generation = kind == "generation"
         let config = Config(task: task, base: baseModel.fingerprint,
-                            checkpoint: checkpoint.map { "\($0.runFingerprint):\($0.step)" })
+                            checkpoint: checkpoint.map { "\($0.runFingerprint):\($0.step)" },
+                            maxNewTokens: generation ? maxNewTokens : nil, stop: generation ? stop : nil)
         let fingerprint = try StageRunner.fingerprint(stage: Self.name, configuration: config)
         let pending: [Int64] = try store.pool.read { db in
             try Int64.fetchAll(db, sql: """
@@ -133,16 +139,26 @@ public struct EvalStage: Stage {
             }
             // Gold answers, for `correct`, by item.
             var gold: [Int64: Int] = [:]
+            var labels: [Int64: String] = [:]
+            let generation = p.kind == "generation"
             let itemsPath = workDir + "/items.jsonl"
             try store.pool.read { db in
                 var lines = Data()
                 for chunk in stride(from: 0, to: p.pending.count, by: 500) {
                     let ids = Array(p.pending[chunk..<min(p.pending.count, chunk + 500)])
                     let marks = ids.map { _ in "?" }.joined(separator: ",")
-                    let rows = try Row.fetchAll(db, sql: "SELECT id, input, options, gold_index FROM eval_items WHERE id IN (\(marks)) ORDER BY position",
+                    let rows = try Row.fetchAll(db, sql: "SELECT id, input, options, gold_index, label FROM eval_items WHERE id IN (\(marks)) ORDER BY position",
                                                 arguments: StatementArguments(ids))
                     for row in rows {
                         let id: Int64 = row["id"]
+                        if generation {
+                            labels[id] = row["label"] ?? ""
+                            let line: [String: Any] = ["id": id, "kind": "generation", "input": row["input"] as String,
+                                                       "max_new_tokens": maxNewTokens, "stop": stop]
+                            lines.append(try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys, .withoutEscapingSlashes]))
+                            lines.append(0x0A)
+                            continue
+                        }
                         let optionsText: String = row["options"] ?? "[]"
                         guard let options = (try? JSONSerialization.jsonObject(with: Data(optionsText.utf8))) as? [String], !options.isEmpty else {
                             throw EvalError.badTaskFile("eval item \(id): options \(optionsText.prefix(80)) is not a list of strings")
@@ -171,7 +187,18 @@ public struct EvalStage: Stage {
                                                                 option_scores, correct, stage_run_id)
                         VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?)
                         """)
+                    let text = try db.makeStatement(sql: """
+                        INSERT OR REPLACE INTO eval_predictions(item_id, model, checkpoint_id, fingerprint, predicted_index, predicted_text,
+                                                                option_scores, correct, stage_run_id)
+                        VALUES (?, ?, ?, ?, NULL, ?, NULL, ?, ?)
+                        """)
                     for (id, event) in batch {
+                        if generation {
+                            guard let answer = event["text"] as? String else { throw TrainError.engine("a generation item without text: \(event)") }
+                            let correct = labels[id].map { Metrics.exactMatch(answer, $0) ? 1 : 0 }
+                            try text.execute(arguments: [id, p.modelName, p.checkpoint?.checkpointID, fingerprint, answer, correct, run.runID])
+                            continue
+                        }
                         let scores = try Prediction(event: event)
                         let predicted = scores.adaptLLMChoice
                         let correct: Int? = gold[id].map { $0 == predicted ? 1 : 0 }
@@ -185,7 +212,7 @@ public struct EvalStage: Stage {
             }
             try engine.run(["score", "--config", configPath]) { event in
                 guard event["event"] as? String == "item" else { return }
-                guard let id = (event["id"] as? NSNumber)?.int64Value, gold.keys.contains(id) else {
+                guard let id = (event["id"] as? NSNumber)?.int64Value, gold.keys.contains(id) || labels.keys.contains(id) else {
                     throw TrainError.engine("the engine scored an item it was not given: \(event["id"] ?? "nil")")
                 }
                 waiting.append((id, event))
@@ -193,14 +220,27 @@ public struct EvalStage: Stage {
             }
             try flush()
         }
-        summary.scores = try Self.recomputeScores(store, taskID: p.taskID, fingerprint: fingerprint, model: p.modelName,
+        summary.scores = try Self.recomputeScores(store, taskID: p.taskID, kind: p.kind, fingerprint: fingerprint, model: p.modelName,
                                                   checkpointID: p.checkpoint?.checkpointID, run: run)
         return summary
     }
 
     /// Recomputes a configuration's scores on a task from all its stored predictions.
-    static func recomputeScores(_ store: Store, taskID: Int64, fingerprint: String, model: String, checkpointID: Int64?,
+    static func recomputeScores(_ store: Store, taskID: Int64, kind: String, fingerprint: String, model: String, checkpointID: Int64?,
                                 run: StageContext) throws -> [Score] {
+        if kind == "generation" {
+            let correct: [Bool] = try store.pool.read { db in
+                try Int.fetchAll(db, sql: """
+                    SELECT p.correct FROM eval_predictions p JOIN eval_items i ON i.id = p.item_id
+                    WHERE p.fingerprint = ? AND i.task_id = ? AND p.correct IS NOT NULL ORDER BY i.position
+                    """, arguments: [fingerprint, taskID]).map { $0 == 1 }
+            }
+            guard !correct.isEmpty else { return [] }
+            let ci = Metrics.bootstrap(count: correct.count) { idx in Metrics.accuracy(idx.map { correct[$0] }) }
+            let score = Score(metric: "exact_match", value: Metrics.accuracy(correct), low: ci.low, high: ci.high, items: correct.count)
+            try saveScore(score, taskID: taskID, fingerprint: fingerprint, model: model, checkpointID: checkpointID, run: run)
+            return [score]
+        }
         let rows: [(gold: Int, scores: Prediction)] = try store.pool.read { db in
             try Row.fetchAll(db, sql: """
                 SELECT i.gold_index, p.option_scores FROM eval_predictions p JOIN eval_items i ON i.id = p.item_id
@@ -222,8 +262,13 @@ public struct EvalStage: Stage {
             let ci = Metrics.bootstrap(count: correct.count) { idx in Metrics.accuracy(idx.map { correct[$0] }) }
             scores.append(Score(metric: metric, value: value, low: ci.low, high: ci.high, items: correct.count))
         }
+        for s in scores { try saveScore(s, taskID: taskID, fingerprint: fingerprint, model: model, checkpointID: checkpointID, run: run) }
+        return scores
+    }
+
+    static func saveScore(_ s: Score, taskID: Int64, fingerprint: String, model: String, checkpointID: Int64?, run: StageContext) throws {
         try run.commit(processed: 0) { db in
-            for s in scores {
+            do {
                 try db.execute(sql: """
                     INSERT INTO eval_scores(task_id, model, checkpoint_id, fingerprint, metric, value, n_items, created_at, ci_low, ci_high)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -232,7 +277,6 @@ public struct EvalStage: Stage {
                     """, arguments: [taskID, model, checkpointID, fingerprint, s.metric, s.value, s.items, Timestamp.now(), s.low, s.high])
             }
         }
-        return scores
     }
 }
 

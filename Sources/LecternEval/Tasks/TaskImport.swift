@@ -106,8 +106,10 @@ public struct TaskImport: Stage {
                 }
                 return row["id"]
             }
+            // A generation task is scored by exact match unless told otherwise.
+            let taskMetric = kind == "generation" && metric == "accuracy" ? "exact_match" : metric
             try db.execute(sql: "INSERT INTO eval_tasks(name, domain, kind, metric, source, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                           arguments: [task, domain ?? store.domain, kind, metric, work.configuration.source, Timestamp.now()])
+                           arguments: [task, domain ?? store.domain, kind, taskMetric, work.configuration.source, Timestamp.now()])
             return db.lastInsertedRowID
         }
         var summary = Summary(taskID: taskID, kind: kind)
