@@ -67,6 +67,13 @@ final class EvalTests: XCTestCase {
         // The same abstracts ingested: the report says pubmedqa is contaminated.
         XCTAssertEqual(try TestSupport.run(try lectern, ["ingest", s.file, try TestSupport.pubmedqaPath()]).status, 0)
         XCTAssertTrue(try TestSupport.run(try lectern, ["eval", "report", s.file]).stdout.contains("no scores yet"))
+        // --exclude-eval holds those documents out of a build: here every one of them.
+        let build = ["build", s.file, "--recipe", "dapt", "--ratio", "1:0", "--context", "256", "--tokenizer", s.gguf]
+        let held = try TestSupport.run(try lectern, build + ["--exclude-eval", "pubmedqa"])
+        XCTAssertNotEqual(held.status, 0)
+        XCTAssertTrue(held.stderr.contains("every document is an eval item of pubmedqa"), held.stderr)
+        let unknown = try TestSupport.run(try lectern, build + ["--exclude-eval", "medqa"])
+        XCTAssertTrue(unknown.stderr.contains("--exclude-eval medqa: no such eval task"), unknown.stderr)
 
         let bad = try TestSupport.temporaryDirectory(self).appendingPathComponent("task.jsonl")
         try """
@@ -93,11 +100,29 @@ final class EvalTests: XCTestCase {
         let s = try setup()
         let l = try lectern
         // A checkpoint to apply: two steps on a small set of the same file.
+        // Six documents of our own and two PubMedQA abstracts, which --exclude-eval holds out.
         let corpus = try TestSupport.temporaryDirectory(self).appendingPathComponent("c.jsonl")
-        try (0..<6).map { #"{"text": "Document \#($0) about the hippocampus and memory consolidation in rats and humans."}"# }
+        let pqal = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: try TestSupport.pubmedqaPath()))) as! [String: [String: Any]]
+        let abstracts = try pqal.keys.sorted().prefix(2).map { key in
+            String(decoding: try JSONSerialization.data(withJSONObject: ["text": (pqal[key]!["CONTEXTS"] as! [String]).joined(separator: " ")]), as: UTF8.self)
+        }
+        try ((0..<6).map { #"{"text": "Document \#($0) about the hippocampus and memory consolidation in rats and humans."}"# } + abstracts)
             .joined(separator: "\n").write(to: corpus, atomically: true, encoding: .utf8)
-        for args in [["ingest", s.file, corpus.path], ["tokens", s.file, "--tokenizer", s.gguf],
-                     ["build", s.file, "--recipe", "dapt", "--context", "64", "--ratio", "1:0", "--name", "small", "--tokenizer", s.gguf],
+        let build = try TestSupport.run(l, ["ingest", s.file, corpus.path])
+        XCTAssertEqual(build.status, 0, build.stderr)
+        let held = try TestSupport.run(l, ["build", s.file, "--recipe", "dapt", "--context", "64", "--ratio", "1:0", "--name", "small",
+                                           "--tokenizer", s.gguf, "--exclude-eval", "pubmedqa"])
+        XCTAssertEqual(held.status, 0, held.stderr)
+        XCTAssertTrue(held.stdout.contains("2 documents held out"), held.stdout)
+        try query(s.file) { db in
+            let used = try Int.fetchOne(db, sql: """
+                SELECT count(DISTINCT p.ref_id) FROM training_example_parts p JOIN documents d ON d.id = p.ref_id
+                WHERE p.part_kind = 'document' AND d.content_hash IN (SELECT content_hash FROM eval_items)
+                """)
+            XCTAssertEqual(used, 0, "no eval document in the set")
+            XCTAssertEqual(try Int.fetchOne(db, sql: "SELECT count(DISTINCT ref_id) FROM training_example_parts WHERE part_kind = 'document'"), 6)
+        }
+        for args in [["tokens", s.file, "--tokenizer", s.gguf],
                      ["train", s.file, "--set", "small", "--base", s.tiny, "--rank", "8", "--steps", "2", "--learning-rate", "1e-2"]] {
             let r = try TestSupport.run(l, args)
             XCTAssertEqual(r.status, 0, "\(args): \(r.stderr)")

@@ -14,6 +14,8 @@ public struct LoadNotes: Sendable, Codable, Equatable {
     public var notClustered = 0
     /// Conversations with no question to ask, left out of chat sets.
     public var withoutQuestions = 0
+    /// Documents held out because eval items are made from them (`--exclude-eval`).
+    public var heldOutForEval: Int?
 }
 
 /// Reads the domain items of a recipe from the file: one per document or per cluster.
@@ -30,6 +32,21 @@ enum DomainItemLoader {
             contentKeys[id] = SplitMix64.streamKey((row["content_hash"] as Data?) ?? Data())
         }
         guard !docs.isEmpty else { throw BuildError.missingInput("the file has no documents: run `lectern ingest FILE CORPUS` first") }
+        if let tasks = options.excludeEval, !tasks.isEmpty {
+            // The documents eval items are made from (same content hash): never in this set.
+            let marks = tasks.map { _ in "?" }.joined(separator: ",")
+            let known = try String.fetchAll(db, sql: "SELECT name FROM eval_tasks WHERE name IN (\(marks))", arguments: StatementArguments(tasks))
+            if let missing = tasks.first(where: { !known.contains($0) }) {
+                throw BuildError.missingInput("--exclude-eval \(missing): no such eval task in the file (import it with `lectern eval import` first)")
+            }
+            let held = try Int64.fetchAll(db, sql: """
+                SELECT d.id FROM documents d WHERE d.content_hash IN
+                  (SELECT i.content_hash FROM eval_items i JOIN eval_tasks t ON t.id = i.task_id WHERE t.name IN (\(marks)) AND i.content_hash IS NOT NULL)
+                """, arguments: StatementArguments(tasks))
+            for id in held { docs.removeValue(forKey: id) }
+            notes.heldOutForEval = held.count
+            guard !docs.isEmpty else { throw BuildError.missingInput("every document is an eval item of \(tasks.joined(separator: ", ")): nothing left to build from") }
+        }
 
         // Groups: (key for the seeded shuffle, item-level parts, member documents in order).
         var groups: [(key: UInt64, parts: [PartRef], members: [Int64])] = []
@@ -41,6 +58,7 @@ enum DomainItemLoader {
                 WHERE m.clustering_id = ? ORDER BY c.ordinal, m.position
                 """, arguments: [clustering]) {
                 let cluster: Int64 = row["cluster_id"], doc: Int64 = row["document_id"]
+                guard docs[doc] != nil else { continue }  // held out
                 if cluster != current {
                     groups.append((0, [PartRef(.cluster, cluster)], []))
                     current = cluster

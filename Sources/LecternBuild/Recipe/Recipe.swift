@@ -150,6 +150,9 @@ public struct BuildOptions: Sendable, Codable, Equatable {
     public var instructionTemplate = InstructionTemplate.plain
     /// The end-of-text token appended after every item (default: the tokenizer's EOS).
     public var eosToken: String?
+    /// Eval tasks whose items' documents are held out of the set (nil: none; nil keeps the
+    /// fingerprints of sets built before the option existed).
+    public var excludeEval: [String]?
 
     public init(recipe: RecipePreset) { self.recipe = recipe }
 

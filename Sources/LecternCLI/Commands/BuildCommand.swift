@@ -68,6 +68,9 @@ struct BuildArguments: PipelineStage {
     @Option(help: "Worker threads for tokenizing (default: all cores).")
     var threads: Int?
 
+    @Option(help: "Hold out the documents this eval task's items are made from (repeatable), so scores on it are not contaminated.")
+    var excludeEval: [String] = []
+
     func options() throws -> BuildOptions {
         var o = BuildOptions(recipe: recipe)
         o.contextLength = context
@@ -81,6 +84,7 @@ struct BuildArguments: PipelineStage {
         o.format = format
         o.instructionTemplate = instructionTemplate
         o.eosToken = eos
+        o.excludeEval = excludeEval.isEmpty ? nil : excludeEval.sorted()
         try o.validate()
         return o
     }
@@ -160,6 +164,7 @@ enum BuildRunner {
             Swift.print("  note: the \(st.instructionsAvailable) instructions were used \(st.instructionPasses) times over to reach the ratio")
         }
         let n = st.notes
+        if let held = n.heldOutForEval { Swift.print("  \(held) documents held out: eval items are made from them") }
         if n.withoutQA + n.withoutMined + n.notClustered + n.withoutQuestions > 0 {
             Swift.print("  note: \(n.withoutQA) documents without QA pairs, \(n.withoutMined) without mined text, \(n.notClustered) not in the clustering, \(n.withoutQuestions) items without questions (left out of chat sets)")
         }
