@@ -64,6 +64,20 @@ struct ExportSetCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // A file this user cannot write is still exported (as `status` and `sql` inspect it); only
+        // the stage run that records the export is left out.
+        if FileManager.default.fileExists(atPath: file), !FileManager.default.isWritableFile(atPath: file) {
+            guard let set = options.set else { return }
+            let store = try Store.open(path: file, access: .read)
+            let formats = try options.formats(), dir = options.dir
+            let summary = try await store.pool.read { db in
+                try TrainingSetExport.export(db, set: set, formats: formats, to: dir,
+                                             progress: ProgressReporter(label: "export", total: nil, unit: "examples"))
+            }
+            ExportArguments.printSummary(summary)
+            FileHandle.standardError.write(Data("export: \(file) is read-only: the export is not recorded in it\n".utf8))
+            return
+        }
         var made = PipelineOutputs()
         try await options.run(in: try Store.open(path: file), made: &made)
     }
@@ -112,6 +126,10 @@ struct ExportArguments: PipelineStage {
         guard let set else { throw CLIError("export: no training set: give --set NAME") }
         let progress = ProgressReporter(label: "export", total: nil, unit: "examples")
         let summary = try StageRunner.run(TrainingSetExport.Job(store: store, set: set, formats: try formats(), directory: dir, progress: progress))
+        Self.printSummary(summary)
+    }
+
+    static func printSummary(_ summary: TrainingSetExportSummary) {
         let s = summary.set
         print("training set \(s.name) (fingerprint \(s.fingerprint.prefix(12)), \(s.recipe), created \(s.createdAt))")
         for f in summary.files {
