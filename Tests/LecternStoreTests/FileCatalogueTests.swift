@@ -32,7 +32,7 @@ final class FileCatalogueTests: XCTestCase {
                 """)
         }
         let catalogue = try store.pool.read { db in try FileCatalogue.read(db) }
-        XCTAssertEqual(catalogue.sections.map(\.key), ["file", "sources", "artifacts", "training_sets", "stages", "problems"])
+        XCTAssertEqual(catalogue.sections.map(\.key), ["file", "sources", "artifacts", "training_sets", "training_runs", "stages", "problems"])
         XCTAssertEqual(catalogue.fileFact("documents").flatMap { Int.fromDatabaseValue($0) }, 3)
         XCTAssertEqual(catalogue.fileFact("domain").flatMap { String.fromDatabaseValue($0) }, "biomedicine")
         XCTAssertEqual(catalogue.artifactRows("QA pairs"), 3)
