@@ -134,8 +134,9 @@ public struct EvalStage: Stage {
             }
             var adapter: String?
             if let c = p.checkpoint {
-                adapter = workDir + "/adapter"
-                try Adapters.exportPEFT(store, c, to: adapter!)
+                let folder = workDir + "/adapter"
+                try Adapters.exportPEFT(store, c, to: folder)
+                adapter = folder
             }
             // Gold answers, for `correct`, by item.
             var gold: [Int64: Int] = [:]

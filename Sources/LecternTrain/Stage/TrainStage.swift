@@ -242,8 +242,9 @@ public struct TrainStage: Stage {
         try writeExamples(set: p.setRef.id, chat: p.chat, to: examplesPath)
         var resume: String?
         if let last = p.lastCheckpoint {
-            resume = work + "/resume-\(last.step)"
-            try store.pool.read { db in try CheckpointStore.materialize(db, checkpointID: last.id, into: resume!, state: true) }
+            let folder = work + "/resume-\(last.step)"
+            try store.pool.read { db in try CheckpointStore.materialize(db, checkpointID: last.id, into: folder, state: true) }
+            resume = folder
             log("resuming run \(runID) from its checkpoint at step \(last.step) of \(config.totalSteps)")
         }
         let engineConfig = EngineConfig(
