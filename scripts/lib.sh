@@ -67,6 +67,40 @@ _python_venv_create() {
     fi
 }
 
+# pip-install a requirements file that must only ADD packages to the shared venv (the references
+# of 50-datasets.sh and 65-eval.sh): unless PACKAGE==VERSION is already installed, pip is first
+# asked what it would do (--dry-run --report), and the install is refused, naming the packages,
+# if it would change the version of anything already there (the trainer's torch, transformers...).
+#   python_requirements_additive REQUIREMENTS PACKAGE VERSION LABEL
+python_requirements_additive() {
+    local req="$1" package="$2" want="$3" label="$4" py report
+    py="$(python_venv)"
+    if ! "$py" -c 'import sys; from importlib.metadata import version; sys.exit(version(sys.argv[1]) != sys.argv[2])' \
+            "$package" "$want" 2>/dev/null; then
+        report="$(mktemp)"
+        "$py" -m pip install --quiet --dry-run --report "$report" -r "$req"
+        "$py" - "$report" "$label" "$req" <<'PY' || { rm -f "$report"; return 1; }
+import json, sys
+from importlib.metadata import PackageNotFoundError, version
+report, label, req = sys.argv[1:4]
+changed = []
+for item in json.load(open(report))["install"]:
+    name, new = item["metadata"]["name"], item["metadata"]["version"]
+    try:
+        old = version(name)
+    except PackageNotFoundError:
+        continue
+    if old != new:
+        changed.append(f"{name} {old} -> {new}")
+if changed:
+    sys.exit(f"{label}: installing {req} would change the shared venv: " + ", ".join(changed)
+             + "; align the pins or give it a venv of its own")
+PY
+        rm -f "$report"
+    fi
+    python_requirements "$req"
+}
+
 # pip-install a requirements file into the venv once (re-run only when the file changes).
 python_requirements() {
     local req="$1" py stamp

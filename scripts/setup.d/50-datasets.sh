@@ -13,28 +13,7 @@ set -euo pipefail
 lock_component datasets
 req="$LECTERN_ROOT/scripts/requirements/build.txt"
 py="$(python_venv)"
-if ! "$py" -c 'import sys; from importlib.metadata import version; sys.exit(version("datasets") != "5.2.0")' 2>/dev/null; then
-    report="$(mktemp)"
-    trap 'rm -f "$report"' EXIT
-    "$py" -m pip install --quiet --dry-run --report "$report" -r "$req"
-    "$py" -c '
-import json, sys
-from importlib.metadata import PackageNotFoundError, version
-changed = []
-for item in json.load(open(sys.argv[1]))["install"]:
-    name, new = item["metadata"]["name"], item["metadata"]["version"]
-    try:
-        old = version(name)
-    except PackageNotFoundError:
-        continue
-    if old != new:
-        changed.append(f"{name} {old} -> {new}")
-if changed:
-    sys.exit("datasets: installing scripts/requirements/build.txt would change the shared venv: "
-             + ", ".join(changed) + "; give it a venv of its own instead")
-' "$report"
-fi
-python_requirements "$req"
+python_requirements_additive "$req" datasets 5.2.0 datasets
 versions="$("$py" -c 'import datasets, pyarrow; print(f"datasets {datasets.__version__}, pyarrow {pyarrow.__version__}")')" \
     || { log "datasets: cannot import datasets in $py"; exit 1; }
 setenv_persist LECTERN_DATASETS_PYTHON "$py"

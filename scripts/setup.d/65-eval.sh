@@ -13,28 +13,7 @@ set -euo pipefail
 lock_component eval
 req="$LECTERN_ROOT/scripts/requirements/eval.txt"
 py="$(python_venv)"
-if ! "$py" -c 'import sys; from importlib.metadata import version; sys.exit(version("lm-eval") != "0.4.13")' 2>/dev/null; then
-    report="$(mktemp)"
-    trap 'rm -f "$report"' EXIT
-    "$py" -m pip install --quiet --dry-run --report "$report" -r "$req"
-    "$py" -c '
-import json, sys
-from importlib.metadata import PackageNotFoundError, version
-changed = []
-for item in json.load(open(sys.argv[1]))["install"]:
-    name, new = item["metadata"]["name"], item["metadata"]["version"]
-    try:
-        old = version(name)
-    except PackageNotFoundError:
-        continue
-    if old != new:
-        changed.append(f"{name} {old} -> {new}")
-if changed:
-    sys.exit("eval: installing scripts/requirements/eval.txt would change the shared venv: "
-             + ", ".join(changed) + "; align the pins or give lm-eval a venv of its own")
-' "$report"
-fi
-python_requirements "$req"
+python_requirements_additive "$req" lm-eval 0.4.13 eval
 # Package metadata only (no heavy imports), so a warm run stays instant; a venv edited by hand
 # since the stamp was written is repaired once here.
 versions='import importlib.metadata as m; print(" ".join(n + " " + m.version(n) for n in ("lm-eval", "torch", "transformers", "peft", "accelerate", "datasets", "evaluate")))'
