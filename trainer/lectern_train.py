@@ -222,9 +222,8 @@ FINGERPRINT_FIELDS = ("method", "lora", "learning_rate", "scheduler", "warmup_st
                       "seed", "dtype", "load_in_8bit", "loss")
 
 
-def load_config(path):
-    """Read and validate CONFIG.json; returns a dict with defaults filled in and paths absolute."""
-    where = f"config {path}"
+def read_json_object(path, where):
+    """A configuration file's JSON object; errors name the file (`where`)."""
     try:
         with open(path, encoding="utf-8") as f:
             raw = json.load(f)
@@ -234,6 +233,13 @@ def load_config(path):
         raise EngineError(f"{where}: cannot read as JSON ({e})")
     if not isinstance(raw, dict):
         raise EngineError(f"{where}: top level must be a JSON object")
+    return raw
+
+
+def load_config(path):
+    """Read and validate CONFIG.json; returns a dict with defaults filled in and paths absolute."""
+    where = f"config {path}"
+    raw = read_json_object(path, where)
     unknown = sorted(set(raw) - set(DEFAULTS) - set(REQUIRED) - {"lora"})
     if unknown:  # a typo would otherwise silently fall back to a default
         raise EngineError(f"{where}: unknown key(s) {', '.join(unknown)}")
@@ -1192,15 +1198,7 @@ SCORE_REQUIRED = ("base", "items")
 def load_score_config(path):
     """Read and validate a score CONFIG.json (unknown keys are errors, as for train)."""
     where = f"config {path}"
-    try:
-        with open(path, encoding="utf-8") as f:
-            raw = json.load(f)
-    except FileNotFoundError:
-        raise EngineError(f"{where}: does not exist")
-    except (OSError, ValueError) as e:
-        raise EngineError(f"{where}: cannot read as JSON ({e})")
-    if not isinstance(raw, dict):
-        raise EngineError(f"{where}: top level must be a JSON object")
+    raw = read_json_object(path, where)
     unknown = sorted(set(raw) - set(SCORE_DEFAULTS) - set(SCORE_REQUIRED))
     if unknown:
         raise EngineError(f"{where}: unknown key(s) {', '.join(unknown)}")

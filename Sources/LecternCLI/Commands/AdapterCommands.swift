@@ -43,7 +43,7 @@ struct ExportAdapterCommand: ParsableCommand {
             throw CLIError("--format gguf needs llama.cpp's convert_lora_to_gguf.py: run scripts/setup.d/60-trainer.sh (it records LECTERN_LLAMA_CONVERT_LORA)")
         }
         let engine = try TrainingEngine.locate()
-        let cache = (env["LECTERN_CACHE"].flatMap { $0.isEmpty ? nil : $0 } ?? (NSHomeDirectory() + "/.cache/lectern")) + "/models"
+        let cache = TrainingEngine.modelCache
         let base = try BaseModel.resolve(located.baseModel, engine: engine, cache: cache)
         let output = URL(fileURLWithPath: dir).appendingPathComponent("adapter.gguf").path
         try Adapters.convertToGGUF(peft: dir, baseFolder: base.folder, output: output, python: engine.python, converter: converter)

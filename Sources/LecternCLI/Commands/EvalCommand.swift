@@ -133,8 +133,7 @@ struct EvalArguments: PipelineStage {
             let s = try StageRunner.run(TaskImport(store: store, path: taskFile, task: task, format: format))
             print("\(store.path): task \(task) (\(s.kind)): \(s.added) items added, \(s.alreadyThere) already there, \(s.skipped) skipped")
         }
-        let env = ProcessInfo.processInfo.environment
-        let cache = (env["LECTERN_CACHE"].flatMap { $0.isEmpty ? nil : $0 } ?? (NSHomeDirectory() + "/.cache/lectern")) + "/models"
+        let cache = TrainingEngine.modelCache
         let engine = try TrainingEngine.locate()
         let models: [String?] = runReference == nil ? [nil] : (withBase ? [nil, runReference] : [runReference])
         for run in models {

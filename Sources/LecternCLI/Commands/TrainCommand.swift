@@ -165,8 +165,7 @@ struct TrainArguments: PipelineStage {
         runtime.checkpointEvery = checkpointEvery
         runtime.processes = processes
         runtime.keepWork = keepWork
-        let env = ProcessInfo.processInfo.environment
-        let cache = (env["LECTERN_CACHE"].flatMap { $0.isEmpty ? nil : $0 } ?? (NSHomeDirectory() + "/.cache/lectern")) + "/models"
+        let cache = TrainingEngine.modelCache
         return TrainStage(store: store, set: set, base: base, options: trainOptions(), runtime: runtime,
                           engine: try TrainingEngine.locate(), cache: cache)
     }

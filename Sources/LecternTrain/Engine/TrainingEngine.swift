@@ -24,8 +24,7 @@ public struct TrainingEngine: Sendable {
         let fm = FileManager.default
         var pythons: [String] = []
         if let p = env["LECTERN_TRAIN_PYTHON"], !p.isEmpty { pythons.append(p) }
-        let cache = env["LECTERN_CACHE"].flatMap { $0.isEmpty ? nil : $0 } ?? (fm.homeDirectoryForCurrentUser.path + "/.cache/lectern")
-        pythons.append(cache + "/venv/bin/python")
+        pythons.append(cacheRoot(environment: env) + "/venv/bin/python")
         guard let python = pythons.first(where: { fm.isExecutableFile(atPath: $0) }) else {
             throw TrainError.engineMissing("no Python with the training engine's packages (looked for \(pythons.joined(separator: ", "))); "
                 + "run scripts/setup.d/60-trainer.sh (scripts/test.sh and scripts/run.sh do) or set LECTERN_TRAIN_PYTHON")
@@ -44,6 +43,14 @@ public struct TrainingEngine: Sendable {
         }
         return TrainingEngine(python: python, script: script)
     }
+
+    /// `$LECTERN_CACHE`, or `~/.cache/lectern`: where the venv and the models live.
+    public static func cacheRoot(environment env: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        env["LECTERN_CACHE"].flatMap { $0.isEmpty ? nil : $0 } ?? (FileManager.default.homeDirectoryForCurrentUser.path + "/.cache/lectern")
+    }
+
+    /// Where base models are converted and cached (`$LECTERN_CACHE/models`).
+    public static var modelCache: String { cacheRoot() + "/models" }
 
     /// The last lines the engine wrote to stderr (its error line is the last one).
     final class StderrTail: @unchecked Sendable {
