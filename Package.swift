@@ -35,6 +35,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         // Recipe files of `lectern run`.
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        // lm-evaluation-harness task YAMLs (`lectern eval import --format lmeval`).
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         // Pure Swift, no dependencies: the seeded generator and the vector kernels that the vector
@@ -76,7 +78,9 @@ let package = Package(
         .target(name: "LecternText"),
 
         // Pipeline stages, in order.
-        .target(name: "LecternIngest", dependencies: ["LecternCore", "LecternStore"]),
+        .target(name: "LecternIngest", dependencies: ["LecternCore", "LecternStore", "LecternKernels",
+                                                      .product(name: "GRDB", package: "GRDB.swift"),
+                                                      .product(name: "GRDBSQLite", package: "GRDB.swift")]),
         // The encoder's kernels need FMA/AVX2 codegen and optimisation even in debug builds
         // (the tests run all 1000 PubMedQA abstracts through it). haswell = the AVX2+FMA baseline.
         // HTTP for the OpenAI-compatible clients (chat in LecternGenerate, embeddings in LecternEmbed).
@@ -91,27 +95,30 @@ let package = Package(
         .target(name: "CLecternKernels", cSettings: [.unsafeFlags(["-O3"])]),
         .target(
             name: "LecternEmbed",
-            dependencies: ["LecternCore", "LecternStore", "LecternText", "LecternHTTP", "CLecternKernels",
+            dependencies: ["LecternCore", "LecternStore", "LecternIngest", "LecternText", "LecternHTTP", "CLecternKernels",
                            .product(name: "GRDB", package: "GRDB.swift"),
                            .product(name: "GRDBSQLite", package: "GRDB.swift"),  // incremental blob I/O
                            .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: [.unsafeFlags(encoderFlags)]
         ),
-        .target(name: "LecternCluster", dependencies: ["LecternCore", "LecternStore", "LecternKernels"]),
+        .target(name: "LecternCluster", dependencies: ["LecternCore", "LecternStore", "LecternKernels", "LecternIngest", "LecternEmbed",
+                                                       "LecternTokens", "LecternGenerate"]),
         .target(
             name: "LecternGenerate",
             dependencies: [
-                "LecternCore", "LecternStore", "LecternHTTP", "LecternKernels",
+                "LecternCore", "LecternStore", "LecternIngest", "LecternHTTP", "LecternKernels",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
         // The target model's tokenizer (`TargetTokenizer`) and the `tokens` stage: token counts
         // of every document, which clustering budgets with and the build packs by.
-        .target(name: "LecternTokens", dependencies: ["LecternCore", "LecternStore", "LecternText", .product(name: "GRDB", package: "GRDB.swift")]),
-        .target(name: "LecternMine", dependencies: ["LecternStore", "LecternText", "LecternKernels"]),
+        .target(name: "LecternTokens", dependencies: ["LecternCore", "LecternStore", "LecternIngest", "LecternGenerate", "LecternText",
+                                                      .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "LecternMine", dependencies: ["LecternStore", "LecternIngest", "LecternText", "LecternKernels"]),
         .target(
             name: "LecternBuild",
-            dependencies: ["LecternCore", "LecternStore", "LecternText", "LecternTokens", "LecternKernels", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["LecternCore", "LecternStore", "LecternText", "LecternTokens", "LecternKernels", "LecternIngest",
+                           "LecternMine", "LecternGenerate", "LecternCluster", .product(name: "GRDB", package: "GRDB.swift")]
         ),
 
         // Training: the PEFT engine (trainer/lectern_train.py) driven as a child process; runs,
@@ -125,7 +132,16 @@ let package = Package(
         // Evaluation: domain tasks imported into the file, scored by the engine, metrics and report.
         .target(
             name: "LecternEval",
-            dependencies: ["LecternCore", "LecternKernels", "LecternStore", "LecternTrain", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["LecternCore", "LecternKernels", "LecternStore", "LecternIngest", "LecternTrain", "LecternHTTP",
+                           .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Yams", package: "Yams")]
+        ),
+
+        // The whole file's catalogue (status, the run summary, the report): every module's
+        // description of its own tables, in pipeline order.
+        .target(
+            name: "LecternCatalogue",
+            dependencies: ["LecternStore", "LecternIngest", "LecternTokens", "LecternEmbed", "LecternCluster", "LecternGenerate",
+                           "LecternMine", "LecternBuild", "LecternTrain", "LecternEval", .product(name: "GRDB", package: "GRDB.swift")]
         ),
 
         // The `lectern` command.
@@ -133,7 +149,7 @@ let package = Package(
             name: "LecternCLI",
             dependencies: [
                 "LecternCore", "LecternStore", "LecternVec", "LecternIngest", "LecternEmbed", "LecternCluster",
-                "LecternGenerate", "LecternMine", "LecternTokens", "LecternBuild", "LecternText", "LecternTrain", "LecternEval",
+                "LecternGenerate", "LecternMine", "LecternTokens", "LecternBuild", "LecternText", "LecternTrain", "LecternEval", "LecternCatalogue",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ]
@@ -165,11 +181,13 @@ let package = Package(
         .target(name: "LecternTestSupport", dependencies: ["LecternKernels"], path: "Tests/Support"),
         .testTarget(name: "LecternCoreTests", dependencies: ["LecternCore"]),
         .testTarget(name: "LecternKernelsTests", dependencies: ["LecternKernels"]),
+        .testTarget(name: "LecternCatalogueTests", dependencies: ["LecternCatalogue", "LecternStore", "LecternTestSupport",
+                                                                   .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "LecternStoreTests", dependencies: ["LecternCore", "LecternStore", "LecternTestSupport"]),
         .testTarget(name: "LecternIngestTests", dependencies: ["LecternIngest", "LecternCore", "LecternStore", "LecternTestSupport"]),
         .testTarget(
             name: "LecternEvalTests",
-            dependencies: ["LecternEval", "LecternTrain", "LecternTestSupport", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["LecternEval", "LecternTrain", "LecternStore", "LecternTestSupport", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(
             name: "LecternTrainTests",

@@ -1,3 +1,4 @@
+import LecternKernels
 /// The documents to cluster: one L2-normalised vector per document, its length in target
 /// tokenizer tokens (document plus its QA pairs, or plus a reserved QA budget), and its id.
 ///

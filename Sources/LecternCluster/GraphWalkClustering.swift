@@ -1,3 +1,4 @@
+import LecternKernels
 /// The kNN-graph walk of In-Context Pretraining (arXiv 2310.10638), adapted to Algorithm 1's
 /// budget: start from the unvisited document of lowest in-degree (documents few others point
 /// to are the hardest to place later), then repeatedly follow the most similar unvisited

@@ -1,3 +1,4 @@
+import LecternKernels
 import Dispatch
 
 /// The k-nearest-neighbour graph of the documents (cosine), built once for the graph walk.
@@ -51,9 +52,10 @@ public struct KNNGraph: Sendable {
         var sim = [Float](repeating: -.infinity, count: n * kk)
         input.vectors.withUnsafeBufferPointer { vp in
             let base = vp.baseAddress!
-            let km = KMeans.train(vectors: vp, count: n, dim: d, lists: lists ?? max(1, Int(Double(n).squareRoot())), seed: seed)
+            let km = KMeans.train(vectors: base, count: n, dim: d, lists: lists ?? max(1, Int(Double(n).squareRoot())), seed: seed)
+            let assignment = km.assign(base, count: n).assignment
             var members = [[Int32]](repeating: [], count: km.lists)
-            for i in 0..<n { members[Int(km.assignment[i])].append(Int32(i)) }
+            for i in 0..<n { members[Int(assignment[i])].append(Int32(i)) }
             // Each list's vectors, gathered once into contiguous blocks for the tiles.
             let gathered = members.map { GatheredRows(base: base, rows: $0, dim: d) }
             let p = min(probes, km.lists)

@@ -1,3 +1,4 @@
+import LecternKernels
 import Dispatch
 import Foundation
 
@@ -47,20 +48,19 @@ final class RemainingIndex {
         self.base = base
         self.maxProbes = maxProbes
         remaining = n
-        let km = KMeans.train(
-            vectors: UnsafeBufferPointer(start: base, count: n * dim), count: n, dim: dim,
-            lists: requested, seed: seed)
+        let km = KMeans.train(vectors: base, count: n, dim: dim, lists: requested, seed: seed)
+        let (assignment, similarity) = km.assign(base, count: n)
         var lists = [[Int32]](repeating: [], count: km.lists)
         var minCos = [Float](repeating: 1, count: km.lists)
         var position = [Int32](repeating: 0, count: n)
         for i in 0..<n {
-            let l = Int(km.assignment[i])
+            let l = Int(assignment[i])
             position[i] = Int32(lists[l].count)
             lists[l].append(Int32(i))
-            minCos[l] = min(minCos[l], km.similarity[i])
+            minCos[l] = min(minCos[l], similarity[i])
         }
         self.lists = lists
-        self.listOf = km.assignment
+        self.listOf = assignment
         self.position = position
         self.centroids = km.centroids
         self.alpha = minCos.map { acos(max(-1, min(1, $0))) }
@@ -162,7 +162,7 @@ final class RemainingIndex {
                 scanRange(rows, 0..<n, q, threshold: threshold, into: &top)
                 return
             }
-            let cores = max(1, ProcessInfoCores.count)
+            let cores = max(1, processorCount)
             var parts = [TopK](repeating: TopK(limit: top.limit), count: cores)
             parts.withUnsafeMutableBufferPointer { pp in
                 let partsBase = pp.baseAddress!

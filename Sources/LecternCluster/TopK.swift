@@ -1,3 +1,4 @@
+import LecternKernels
 /// A bounded selection of the best (similarity, row) pairs under the order every path shares:
 /// higher similarity first, then lower row index, so results never depend on scan order.
 struct TopK {

@@ -2,6 +2,8 @@ import Dispatch
 import Foundation
 import GRDB
 import LecternCore
+import LecternGenerate
+import LecternIngest
 import LecternStore
 import LecternText
 
@@ -60,12 +62,11 @@ public struct TokenCountStage: Stage, Sendable {
         }
         var result = Result(name: displayName, tokenizerId: tokenizerId, fingerprint: fingerprint)
         let (pending, done, pendingPairs): (Int, Int, Int) = try store.pool.read { db in
-            let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM documents") ?? 0
+            let total = try StoredDocument.count(db)
             let done = try Int.fetchOne(db, sql: "SELECT count(*) FROM token_counts WHERE tokenizer_id = ?", arguments: [tokenizerId]) ?? 0
-            let pairs = try Int.fetchOne(db, sql: """
-                SELECT count(*) FROM qa_pairs q
-                WHERE NOT EXISTS (SELECT 1 FROM qa_token_counts c WHERE c.tokenizer_id = ? AND c.qa_pair_id = q.id)
-                """, arguments: [tokenizerId]) ?? 0
+            let pairs = try QAPairRecord.count(db, where: """
+                NOT EXISTS (SELECT 1 FROM qa_token_counts c WHERE c.tokenizer_id = ? AND c.qa_pair_id = qa_pairs.id)
+                """, [tokenizerId])
             return (max(0, total - done), done, pairs)
         }
         result.alreadyCounted = done
@@ -82,12 +83,9 @@ public struct TokenCountStage: Stage, Sendable {
         var after: Int64 = 0
         while true {
             let batch: [(id: Int64, text: String)] = try store.pool.read { db in
-                try Row.fetchAll(db, sql: """
-                    SELECT id, title, text FROM documents d
-                    WHERE id > ? AND NOT EXISTS (SELECT 1 FROM token_counts c WHERE c.tokenizer_id = ? AND c.document_id = d.id)
-                    ORDER BY id LIMIT ?
-                    """, arguments: [after, tokenizerId, batchSize])
-                    .map { row in (row["id"], DocumentText.render(title: row["title"], text: row["text"])) }
+                try StoredDocument.batch(db, after: after, limit: batchSize, where: """
+                    NOT EXISTS (SELECT 1 FROM token_counts c WHERE c.tokenizer_id = ? AND c.document_id = documents.id)
+                    """, [tokenizerId]).map { ($0.id, $0.rendered) }
             }
             guard let last = batch.last else { break }
             after = last.id
@@ -122,12 +120,9 @@ public struct TokenCountStage: Stage, Sendable {
         var after: Int64 = 0
         while true {
             let batch: [(id: Int64, question: String, answer: String)] = try store.pool.read { db in
-                try Row.fetchAll(db, sql: """
-                    SELECT id, question, answer FROM qa_pairs q
-                    WHERE id > ? AND NOT EXISTS (SELECT 1 FROM qa_token_counts c WHERE c.tokenizer_id = ? AND c.qa_pair_id = q.id)
-                    ORDER BY id LIMIT ?
-                    """, arguments: [after, tokenizerId, batchSize])
-                    .map { row in (row["id"], row["question"], row["answer"]) }
+                try QAPairRecord.batch(db, after: after, limit: batchSize, where: """
+                    NOT EXISTS (SELECT 1 FROM qa_token_counts c WHERE c.tokenizer_id = ? AND c.qa_pair_id = qa_pairs.id)
+                    """, [tokenizerId]).map { ($0.id, $0.question, $0.answer) }
             }
             guard let last = batch.last else { break }
             after = last.id

@@ -1,3 +1,4 @@
+import LecternKernels
 /// Distance metrics of the virtual table and the `vec_distance_*` functions.
 public enum Metric: String, Sendable, CaseIterable {
     case l2, cosine, l1, dot, hamming
@@ -15,10 +16,10 @@ func distance(_ metric: Metric, _ type: ElementType, _ a: UnsafeRawPointer, _ b:
         case .l2: return Double(l2sqF32(x, y, dims).squareRoot())
         case .cosine:
             let (d, nb) = dotAndNormF32(x, y, dims)
-            let na = dotF32(x, x, dims)
+            let na = dot(x, x, dims)
             return Double(1 - d / (na.squareRoot() * nb.squareRoot()))
         case .l1: return Double(l1F32(x, y, dims))
-        case .dot: return Double(-dotF32(x, y, dims))
+        case .dot: return Double(-dot(x, y, dims))
         case .hamming: return .nan
         }
     case .int8:

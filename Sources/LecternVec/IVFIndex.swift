@@ -7,7 +7,8 @@ import LecternKernels
 // Cosine tables train spherical k-means (unit vectors, centroids renormalised) and assign by the
 // largest inner product; every other metric trains and assigns by L2.
 
-/// Lloyd iterations of k-means; 10 gets within a percent of converged recall on embedding data.
+/// Lloyd iterations (assign + update) of k-means; 10 gets within a percent of converged recall on
+/// embedding data. `KMeans.train` counts assignment passes, one more than updates.
 let kmeansIterations = 10
 /// Training vectors per centroid (a random sample beyond that): Faiss warns below 39.
 let trainingPointsPerCentroid = 40
@@ -22,7 +23,7 @@ extension VecTable {
         centroids.withUnsafeBufferPointer { c in
             x.withUnsafeBufferPointer { xp in
                 for j in 0..<n {
-                    scores[j] = spherical ? -dotF32(xp.baseAddress!, c.baseAddress! + j * d, d)
+                    scores[j] = spherical ? -dot(xp.baseAddress!, c.baseAddress! + j * d, d)
                                           : l2sqF32(xp.baseAddress!, c.baseAddress! + j * d, d)
                 }
             }
@@ -85,44 +86,15 @@ extension VecTable {
         guard n > 0 else { throw VecError("lectern_vec: cannot compute centroids for \(name): the table is empty") }
         let nlist = min(config.nlist, n)
 
-        // 2. k-means on a sample.
-        var rng = SplitMix64(seed: 0x1ec7e5)
-        let sampleCount = min(n, nlist * trainingPointsPerCentroid)
-        var sampleIdx = Array(0..<n)
-        for i in 0..<sampleCount { sampleIdx.swapAt(i, i + Int(rng.next() % UInt64(n - i))) }
-        var sample = [Float](repeating: 0, count: sampleCount * d)
-        for s in 0..<sampleCount {
-            let src = sampleIdx[s] * d
-            for j in 0..<d { sample[s * d + j] = data[src + j] }
-            if spherical { normalizeInPlace(&sample, s * d, d) }
+        // 2. k-means on a sample (cosine: spherical, on the sampled rows scaled to unit length),
+        // 3. then every vector to its nearest centroid.
+        let km = data.withUnsafeBufferPointer { dp in
+            KMeans.train(vectors: dp.baseAddress!, count: n, dim: d, lists: nlist, seed: 0x1ec7e5,
+                         metric: spherical ? .innerProduct : .l2, iterations: kmeansIterations + 1,
+                         samplePerList: trainingPointsPerCentroid, normalizeSample: spherical)
         }
-        var cents = [Float](repeating: 0, count: nlist * d)
-        for c in 0..<nlist { for j in 0..<d { cents[c * d + j] = sample[c * d + j] } }
-        var assign = [Int32](repeating: 0, count: sampleCount)
-        for _ in 0..<kmeansIterations {
-            assignAll(sample, sampleCount, cents, nlist, &assign)
-            var sums = [Double](repeating: 0, count: nlist * d)
-            var counts = [Int](repeating: 0, count: nlist)
-            for s in 0..<sampleCount {
-                let c = Int(assign[s])
-                counts[c] += 1
-                for j in 0..<d { sums[c * d + j] += Double(sample[s * d + j]) }
-            }
-            for c in 0..<nlist {
-                if counts[c] == 0 {
-                    // An empty cluster takes a random training point: no centroid is wasted.
-                    let s = Int(rng.next() % UInt64(sampleCount))
-                    for j in 0..<d { cents[c * d + j] = sample[s * d + j] }
-                } else {
-                    for j in 0..<d { cents[c * d + j] = Float(sums[c * d + j] / Double(counts[c])) }
-                    if spherical { normalizeInPlace(&cents, c * d, d) }
-                }
-            }
-        }
-
-        // 3. Every vector to its nearest centroid.
-        var full = [Int32](repeating: 0, count: n)
-        assignAll(data, n, cents, nlist, &full)
+        let full = data.withUnsafeBufferPointer { km.assign($0.baseAddress!, count: n).assignment }
+        let cents = km.centroids
 
         // 4. Store centroids and lists, replacing any previous index.
         dropCache()
@@ -177,65 +149,6 @@ extension VecTable {
         centroids = []
         ivfError = nil
     }
-
-    /// Nearest centroid of each of `n` rows, on every core.
-    private func assignAll(_ x: [Float], _ n: Int, _ cents: [Float], _ nlist: Int, _ out: inout [Int32]) {
-        let d = config.dims
-        var norms = [Float](repeating: 0, count: nlist)
-        cents.withUnsafeBufferPointer { c in
-            for j in 0..<nlist { norms[j] = dotF32(c.baseAddress! + j * d, c.baseAddress! + j * d, d) }
-        }
-        let sph = spherical
-        let threads = n * nlist * d > 1 << 22 ? cpuCount : 1
-        x.withUnsafeBufferPointer { xp in
-            cents.withUnsafeBufferPointer { cp in
-                norms.withUnsafeBufferPointer { np in
-                    out.withUnsafeMutableBufferPointer { op in
-                        let xb = xp.baseAddress!, cb = cp.baseAddress!, nb = np.baseAddress!, ob = op.baseAddress!
-                        parallelFor(threads, threads: threads) { t in
-                            let lo = n * t / threads, hi = n * (t + 1) / threads
-                            var r = lo
-                            // Four rows at a time share each centroid load (see dot4F32).
-                            while r + 4 <= hi {
-                                let rows = (xb + r * d, xb + (r + 1) * d, xb + (r + 2) * d, xb + (r + 3) * d)
-                                var best = SIMD4<Int32>(repeating: 0)
-                                var bestScore = SIMD4<Float>(repeating: .infinity)
-                                for j in 0..<nlist {
-                                    let dot = dot4F32(rows.0, rows.1, rows.2, rows.3, cb + j * d, d)
-                                    // argmin |x - c|^2 = argmin |c|^2 - 2 x.c; spherical: argmax x.c
-                                    let s = sph ? -dot : SIMD4<Float>(repeating: nb[j]) - 2 * dot
-                                    let better = s .< bestScore
-                                    bestScore.replace(with: s, where: better)
-                                    best.replace(with: SIMD4<Int32>(repeating: Int32(j)), where: better)
-                                }
-                                ob[r] = best[0]; ob[r + 1] = best[1]; ob[r + 2] = best[2]; ob[r + 3] = best[3]
-                                r += 4
-                            }
-                            while r < hi {
-                                let row = xb + r * d
-                                var best = 0
-                                var bestScore = Float.infinity
-                                for j in 0..<nlist {
-                                    let dot = dotF32(row, cb + j * d, d)
-                                    let s = sph ? -dot : nb[j] - 2 * dot
-                                    if s < bestScore { bestScore = s; best = j }
-                                }
-                                ob[r] = Int32(best)
-                                r += 1
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-private func normalizeInPlace(_ a: inout [Float], _ off: Int, _ d: Int) {
-    var s: Float = 0
-    for j in 0..<d { s += a[off + j] * a[off + j] }
-    let inv = s > 0 ? 1 / s.squareRoot() : 0
-    for j in 0..<d { a[off + j] *= inv }
 }
 
 /// A text key identifying a partition value (type and content), for grouping without SQL.

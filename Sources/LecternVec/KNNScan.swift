@@ -1,3 +1,4 @@
+import LecternKernels
 /// The k smallest (distance, rowid) pairs seen so far: a max-heap on distance (ties: larger rowid
 /// is "worse"), so each candidate costs one comparison against the root in the common case.
 /// Each entry also carries where it was found (`chunk index << 32 | slot`), so the caller can
@@ -88,7 +89,7 @@ struct Query {
         vector.bytes.withUnsafeBytes { p.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
         bytes = p
         let f = p.assumingMemoryBound(to: Float.self)
-        normSquared = vector.type == .float32 ? dotF32(f, f, vector.dims) : 0
+        normSquared = vector.type == .float32 ? dot(f, f, vector.dims) : 0
     }
 
     func deallocate() { bytes.deallocate() }
@@ -123,7 +124,7 @@ func scan(_ chunk: ChunkData, index: Int, _ q: Query, vectorBytes: Int, into top
         let qp = q.bytes.assumingMemoryBound(to: Float.self)
         let vbase = chunk.vectors.assumingMemoryBound(to: Float.self)
         for i in 0..<n where chunk.isValid(i) {
-            top.offer(-dotF32(qp, vbase + i * q.dims, q.dims), chunk.rowids[i], base | Int64(i))
+            top.offer(-dot(qp, vbase + i * q.dims, q.dims), chunk.rowids[i], base | Int64(i))
         }
     case (.int8, .l2):
         let qp = UnsafePointer(q.bytes.assumingMemoryBound(to: Int8.self))
@@ -155,7 +156,7 @@ func scan(_ chunk: ChunkData, index: Int, _ q: Query, vectorBytes: Int, into top
 /// for a thread (about 4 MB of vectors).
 func knn(_ chunks: [ChunkData], _ q: Query, k: Int, vectorBytes: Int) -> [KNNHit] {
     let total = chunks.reduce(0) { $0 + $1.used } * vectorBytes
-    let threads = total >= 4 << 20 ? min(cpuCount, chunks.count) : 1
+    let threads = total >= 4 << 20 ? min(processorCount, chunks.count) : 1
     if threads <= 1 {
         var top = TopK(k: k)
         for (i, c) in chunks.enumerated() { scan(c, index: i, q, vectorBytes: vectorBytes, into: &top) }

@@ -1,3 +1,4 @@
+import LecternKernels
 import CSQLiteExt
 
 typealias SQLFunction = @convention(c) (OpaquePointer?, Int32, UnsafeMutablePointer<OpaquePointer?>?) -> Void

@@ -90,31 +90,3 @@ extension String {
         return out
     }
 }
-
-/// Runs `body` for i in 0..<n on up to `threads` threads (the caller's thread is one of them).
-/// pthreads rather than Dispatch keep the loadable library free of libdispatch.
-func parallelFor(_ n: Int, threads: Int, _ body: @escaping (Int) -> Void) {
-    let t = max(1, min(threads, n))
-    if t == 1 { for i in 0..<n { body(i) }; return }
-    final class Box { let f: () -> Void; init(_ f: @escaping () -> Void) { self.f = f } }
-    var tids: [pthread_t] = []
-    for w in 1..<t {
-        let box = Box { var i = w; while i < n { body(i); i += t } }
-        var tid = pthread_t()
-        let arg = Unmanaged.passRetained(box).toOpaque()
-        let rc = pthread_create(&tid, nil, { p in
-            let b = Unmanaged<Box>.fromOpaque(p!).takeRetainedValue()
-            b.f()
-            return nil
-        }, arg)
-        if rc == 0 { tids.append(tid) } else {
-            Unmanaged<Box>.fromOpaque(arg).release()
-            var i = w; while i < n { body(i); i += t }
-        }
-    }
-    var i = 0; while i < n { body(i); i += t }
-    for tid in tids { pthread_join(tid, nil) }
-}
-
-/// Cores available to this process (at least 1).
-let cpuCount: Int = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))

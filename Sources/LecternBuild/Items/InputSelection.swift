@@ -1,5 +1,8 @@
 import Foundation
 import GRDB
+import LecternCluster
+import LecternGenerate
+import LecternMine
 import LecternStore
 
 /// Which clustering, QA generator and mined texts a build reads. Each is given by id, name or
@@ -30,55 +33,52 @@ enum InputResolver {
     static func resolve(_ db: Database, recipe: RecipePreset, selection: InputSelection) throws -> ResolvedInputs {
         var r = ResolvedInputs()
         if recipe.clustered {
-            let row: Row
+            let clustering: StoredClusterings.Clustering
             if let sel = selection.clustering {
                 let ref = try RowReference.resolve(db, table: "clusterings", kind: "clustering", sel)
-                guard let found = try Row.fetchOne(db, sql: "SELECT id, fingerprint, status FROM clusterings WHERE id = ?", arguments: [ref.id]) else {
+                guard let found = try StoredClusterings.fetch(db, id: ref.id) else {
                     throw BuildError.missingInput("clustering \(ref.id) vanished while the build read it")
                 }
-                row = found
+                clustering = found
             } else {
-                guard let newest = try Row.fetchOne(db, sql: "SELECT id, fingerprint, status FROM clusterings WHERE status = 'complete' ORDER BY id DESC LIMIT 1") else {
+                guard let newest = try StoredClusterings.newestComplete(db) else {
                     throw BuildError.missingInput("recipe \(recipe.rawValue) needs a complete clustering: run `lectern cluster FILE` first")
                 }
-                row = newest
+                clustering = newest
             }
-            guard (row["status"] as String) == "complete" else {
-                throw BuildError.missingInput("clustering \(row["id"] as Int64) is incomplete: re-run `lectern cluster` to finish it")
+            guard clustering.complete else {
+                throw BuildError.missingInput("clustering \(clustering.id) is incomplete: re-run `lectern cluster` to finish it")
             }
-            r.clusteringId = row["id"]
-            r.clusteringFingerprint = row["fingerprint"]
+            r.clusteringId = clustering.id
+            r.clusteringFingerprint = clustering.fingerprint
         }
         switch recipe.content {
         case .documents:
             break
         case .qaPairs:
-            let g: Row
+            let g: GeneratorRecord
             if let sel = selection.generator {
                 let ref = try RowReference.resolve(db, table: "generators", kind: "generator", sel)
-                guard let found = try Row.fetchOne(db, sql: "SELECT id, name, fingerprint FROM generators WHERE id = ?", arguments: [ref.id]) else {
+                guard let found = try GeneratorRecord.fetch(db, id: ref.id) else {
                     throw BuildError.missingInput("generator \(ref.id) vanished while the build read it")
                 }
                 g = found
             } else {
-                let candidates = try Row.fetchAll(db, sql: """
-                    SELECT g.id, g.name, g.fingerprint FROM generators g
-                    WHERE EXISTS (SELECT 1 FROM qa_pairs q WHERE q.generator_id = g.id) ORDER BY g.id
-                    """)
+                let candidates = try GeneratorRecord.withPairs(db)
                 guard candidates.count == 1, let only = candidates.first else {
                     if candidates.isEmpty {
                         throw BuildError.missingInput("recipe \(recipe.rawValue) needs QA pairs: run `lectern generate FILE --endpoint URL --model NAME` first")
                     }
-                    let names = candidates.map { "\($0["name"] as String) (\(($0["fingerprint"] as String).prefix(12)))" }
+                    let names = candidates.map { "\($0.name) (\($0.fingerprint.prefix(12)))" }
                     throw BuildError.ambiguous("several generators have QA pairs: \(names.joined(separator: ", ")); pick one with --generator")
                 }
                 g = only
             }
-            r.generatorId = g["id"]
-            r.generatorName = g["name"]
-            r.generatorFingerprint = g["fingerprint"]
+            r.generatorId = g.id
+            r.generatorName = g.name
+            r.generatorFingerprint = g.fingerprint
         case .mined:
-            let fps = try String.fetchAll(db, sql: "SELECT DISTINCT fingerprint FROM rc_texts ORDER BY fingerprint")
+            let fps = try MinedTexts.fingerprints(db)
             let matches = selection.mined.map { sel in fps.filter { $0.hasPrefix(sel.lowercased()) } } ?? fps
             guard matches.count == 1, let fp = matches.first else {
                 if matches.isEmpty {

@@ -1,6 +1,10 @@
 import Foundation
 import GRDB
+import LecternCluster
 import LecternCore
+import LecternGenerate
+import LecternIngest
+import LecternMine
 import LecternText
 import LecternKernels
 
@@ -18,31 +22,36 @@ public struct LoadNotes: Sendable, Codable, Equatable {
     public var heldOutForEval: Int?
 }
 
-/// Reads the domain items of a recipe from the file: one per document or per cluster.
+/// The content hashes of the items of the named eval tasks, and which of the names are tasks of
+/// the file. Evaluation comes after the build in the pipeline, so the build cannot read its
+/// tables itself: the caller that links LecternEval hands this reader in (``BuildStage/evalItems``).
+public typealias EvalItemReader = @Sendable (Database, [String]) throws -> (known: Set<String>, contentHashes: Set<Data>)
+
+/// Reads the domain items of a recipe from the file: one per document or per cluster, through
+/// the owning modules' requests (documents, QA pairs, mined texts, clusters).
 enum DomainItemLoader {
-    static func load(_ db: Database, options: BuildOptions, inputs: ResolvedInputs) throws -> (items: [BuildItem], notes: LoadNotes) {
+    static func load(_ db: Database, options: BuildOptions, inputs: ResolvedInputs, evalItems: EvalItemReader?) throws -> (items: [BuildItem], notes: LoadNotes) {
         var notes = LoadNotes()
         var docs: [Int64: String] = [:]
         // Each document's content key seeds the random choices that concern it (never its rowid,
         // so a file merged from shards shuffles as a file built in one go).
         var contentKeys: [Int64: UInt64] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT id, title, text, content_hash FROM documents ORDER BY id") {
-            let id: Int64 = row["id"]
-            docs[id] = DocumentText.render(title: row["title"], text: row["text"])
-            contentKeys[id] = SplitMix64.streamKey((row["content_hash"] as Data?) ?? Data())
+        let cursor = try StoredDocument.cursor(db)
+        while let d = try cursor.next() {
+            docs[d.id] = d.rendered
+            contentKeys[d.id] = d.contentKey
         }
         guard !docs.isEmpty else { throw BuildError.missingInput("the file has no documents: run `lectern ingest FILE CORPUS` first") }
         if let tasks = options.excludeEval, !tasks.isEmpty {
             // The documents eval items are made from (same content hash): never in this set.
-            let marks = tasks.map { _ in "?" }.joined(separator: ",")
-            let known = try String.fetchAll(db, sql: "SELECT name FROM eval_tasks WHERE name IN (\(marks))", arguments: StatementArguments(tasks))
+            guard let evalItems else {
+                throw BuildError.missingInput("--exclude-eval: this build was given no reader of eval items (BuildStage.evalItems)")
+            }
+            let (known, hashes) = try evalItems(db, tasks)
             if let missing = tasks.first(where: { !known.contains($0) }) {
                 throw BuildError.missingInput("--exclude-eval \(missing): no such eval task in the file (import it with `lectern eval import` first)")
             }
-            let held = try Int64.fetchAll(db, sql: """
-                SELECT d.id FROM documents d WHERE d.content_hash IN
-                  (SELECT i.content_hash FROM eval_items i JOIN eval_tasks t ON t.id = i.task_id WHERE t.name IN (\(marks)) AND i.content_hash IS NOT NULL)
-                """, arguments: StatementArguments(tasks))
+            let held = try StoredDocument.ids(db, withContentHashIn: hashes)
             for id in held { docs.removeValue(forKey: id) }
             notes.heldOutForEval = held.count
             guard !docs.isEmpty else { throw BuildError.missingInput("every document is an eval item of \(tasks.joined(separator: ", ")): nothing left to build from") }
@@ -53,11 +62,7 @@ enum DomainItemLoader {
         if let clustering = inputs.clusteringId {
             var current: Int64 = -1
             var placed = 0
-            for row in try Row.fetchAll(db, sql: """
-                SELECT m.cluster_id, m.document_id FROM cluster_members m JOIN clusters c ON c.id = m.cluster_id
-                WHERE m.clustering_id = ? ORDER BY c.ordinal, m.position
-                """, arguments: [clustering]) {
-                let cluster: Int64 = row["cluster_id"], doc: Int64 = row["document_id"]
+            for (cluster, doc) in try StoredClusterings.members(db, clustering: clustering) {
                 guard docs[doc] != nil else { continue }  // held out
                 if cluster != current {
                     groups.append((0, [PartRef(.cluster, cluster)], []))
@@ -84,10 +89,10 @@ enum DomainItemLoader {
             }
         case .qaPairs:
             var pairs: [Int64: [(id: Int64, q: String, a: String)]] = [:]
-            for row in try Row.fetchAll(db, sql: """
-                SELECT id, document_id, question, answer FROM qa_pairs WHERE generator_id = ? ORDER BY document_id, position
-                """, arguments: [inputs.generatorId!]) {
-                pairs[row["document_id"], default: []].append((row["id"], row["question"], row["answer"]))
+            guard let generator = inputs.generatorId else { throw BuildError.missingInput("recipe \(options.recipe.rawValue) needs a generator") }
+            let cursor = try QAPairRecord.filter(generator: generator).fetchCursor(db)
+            while let p = try cursor.next() {
+                pairs[p.documentID, default: []].append((p.id, p.question, p.answer))
             }
             for g in groups {
                 let docSegments = g.members.compactMap { d in docs[d].map { Segment(text: $0, part: PartRef(.document, d), joiner: sep) } }
@@ -112,20 +117,10 @@ enum DomainItemLoader {
                 }
             }
         case .mined:
-            var mined: [Int64: (id: Int64, text: String)] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT id, document_id, text FROM rc_texts WHERE fingerprint = ?",
-                                           arguments: [inputs.minedFingerprint!]) {
-                mined[row["document_id"]] = (row["id"], row["text"])
-            }
-            var tasks: [Int64: [(q: String, a: String)]] = [:]
-            if options.format == .chat {
-                for row in try Row.fetchAll(db, sql: """
-                    SELECT t.rc_text_id, t.prompt, t.answer FROM rc_tasks t JOIN rc_texts r ON r.id = t.rc_text_id
-                    WHERE r.fingerprint = ? ORDER BY t.rc_text_id, t.position
-                    """, arguments: [inputs.minedFingerprint!]) {
-                    tasks[row["rc_text_id"], default: []].append((row["prompt"], row["answer"]))
-                }
-            }
+            guard let fingerprint = inputs.minedFingerprint else { throw BuildError.missingInput("recipe \(options.recipe.rawValue) needs mined texts") }
+            let mined = try MinedTexts.texts(db, fingerprint: fingerprint)
+            let tasks: [Int64: [(q: String, a: String)]] = options.format == .chat
+                ? try MinedTexts.tasks(db, fingerprint: fingerprint).mapValues { $0.map { (q: $0.prompt, a: $0.answer) } } : [:]
             for g in groups {
                 let present = g.members.filter { mined[$0] != nil }
                 notes.withoutMined += g.members.count - present.count

@@ -1,6 +1,10 @@
 import Foundation
 import GRDB
+import LecternCluster
 import LecternCore
+import LecternGenerate
+import LecternIngest
+import LecternMine
 import LecternStore
 import LecternText
 import LecternTokens
@@ -38,6 +42,9 @@ public struct BuildStage: Stage {
     public var threads = ProcessInfo.processInfo.activeProcessorCount
     /// Progress lines (phases of the plan); the writes report through ``ProgressReporter``.
     public var log: (String) -> Void = { _ in }
+    /// Reads the content hashes of eval items, for ``BuildOptions/excludeEval`` (the CLI hands in
+    /// LecternEval's reader; a build with `excludeEval` and no reader fails).
+    public var evalItems: EvalItemReader?
 
     public init(store: Store, options: BuildOptions, target: TargetTokenizer, selection: InputSelection = InputSelection(), name: String? = nil) {
         self.store = store
@@ -77,16 +84,15 @@ public struct BuildStage: Stage {
         let ratio = options.ratio ?? MixRatio.paperDefault(domain: store.domain)
         let (inputs, extent, tokenizerId) = try store.pool.write { db -> (ResolvedInputs, [String: [Int64]], Int64) in
             let inputs = try InputResolver.resolve(db, recipe: options.recipe, selection: selection)
-            var extent: [String: [Int64]] = [:]
-            let generatorFilter: String = inputs.generatorId.map { "WHERE generator_id = \($0)" } ?? "WHERE 0"
-            let minedFilter: String = inputs.minedFingerprint.map { "WHERE fingerprint = '\($0)'" } ?? "WHERE 0"
-            let clusteringFilter: String = inputs.clusteringId.map { "WHERE clustering_id = \($0)" } ?? "WHERE 0"
-            let tables: [(String, String)] = [("documents", ""), ("instructions", ""), ("qa_pairs", generatorFilter),
-                                              ("rc_texts", minedFilter), ("cluster_members", clusteringFilter)]
-            for (table, filter) in tables {
-                let row = try Row.fetchOne(db, sql: "SELECT count(*), coalesce(max(rowid), 0) FROM \(table) \(filter)")!
-                extent[table] = [row[0], row[1]]
-            }
+            // Each input's extent, read through its owner's request.
+            let instructions = try Row.fetchOne(db, sql: "SELECT count(*), coalesce(max(rowid), 0) FROM instructions")
+            let extent: [String: [Int64]] = [
+                "documents": try StoredDocument.extent(db),
+                "instructions": [instructions?[0] ?? 0, instructions?[1] ?? 0],
+                "qa_pairs": try QAPairRecord.extent(db, generator: inputs.generatorId),
+                "rc_texts": try MinedTexts.extent(db, fingerprint: inputs.minedFingerprint),
+                "cluster_members": try StoredClusterings.extent(db, clustering: inputs.clusteringId),
+            ]
             return (inputs, extent, try target.register(db))
         }
         let config = Config(options: options, ratio: ratio, tokenizer: target.fingerprint, eos: target.eosText, inputs: inputs, extent: extent)
@@ -103,7 +109,7 @@ public struct BuildStage: Stage {
         }
         do {
             let (domain, instructions, notes) = try store.pool.read { db in
-                let (items, notes) = try DomainItemLoader.load(db, options: options, inputs: inputs)
+                let (items, notes) = try DomainItemLoader.load(db, options: options, inputs: inputs, evalItems: evalItems)
                 let instructions = (ratio.general > 0) ? try InstructionLoader.load(db) : []
                 return (items, instructions, notes)
             }

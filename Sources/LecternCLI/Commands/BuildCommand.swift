@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LecternBuild
+import LecternEval
 import LecternStore
 import LecternTokens
 
@@ -140,6 +141,7 @@ enum BuildRunner {
             ?? TargetTokenizer.fromStore(store, eos: arguments.eos)
         var stage = BuildStage(store: store, options: options, target: target, selection: arguments.selection, name: arguments.name)
         if let threads = arguments.threads { stage.threads = max(1, threads) }
+        stage.evalItems = EvalItems.contentHashes
         stage.log = { line in FileHandle.standardError.write(Data("build: \(line)\n".utf8)) }
         return try StageRunner.run(stage)
     }

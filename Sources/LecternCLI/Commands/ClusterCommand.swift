@@ -121,17 +121,17 @@ struct ClusterArguments: PipelineStage {
     static func defaultTokenizer(_ store: Store, given: String?, log: (String) -> Void) throws -> String? {
         if let given { return given }
         let rows = try store.pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT name, fingerprint FROM tokenizers ORDER BY id")
+            try TokenCounts.tokenizers(db)
         }
         if rows.count == 1 {
-            let name: String = rows[0]["name"], fp: String = rows[0]["fingerprint"]
+            let name = rows[0].name, fp = rows[0].fingerprint
             log("lengths in tokens of '\(name)' (\(fp.prefix(12))), the file's only tokenizer")
             return fp
         }
         if rows.isEmpty {
             log("no tokenizer in the file: lengths are estimated at 4 characters a token (run `lectern tokens` for exact counts)")
         } else {
-            let names = rows.map { (r: Row) -> String in r["name"] }.joined(separator: ", ")
+            let names = rows.map(\.name).joined(separator: ", ")
             log("the file holds \(rows.count) tokenizers (\(names)): lengths are estimated at 4 characters a token; choose one with --tokenizer")
         }
         return nil

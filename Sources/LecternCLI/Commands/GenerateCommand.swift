@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LecternCatalogue
 import LecternCore
 import LecternGenerate
 import LecternStore
@@ -190,7 +191,7 @@ struct GenerateArguments: PipelineStage {
         }
         let pairs = try store.pool.read { db in
             let generator = try RowReference.resolve(db, table: "generators", kind: "generator", spec.fingerprint)
-            return try FileCatalogue.read(db).artifactRows("QA pairs", id: generator.id)
+            return try LecternCatalogue.read(db).artifactRows("QA pairs", id: generator.id)
         }
         if pairs == 0 {
             throw CLIError("generate: generator \(spec.name) has no QA pairs in \(store.path)\(first); nothing to build a QA set from")

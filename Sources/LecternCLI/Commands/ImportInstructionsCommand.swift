@@ -58,7 +58,7 @@ struct InstructionsArguments: PipelineStage {
 
     func run(in store: Store, made: inout PipelineOutputs) async throws {
         for source in sources { try importOne(store, source) }
-        let total = try await store.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM instructions") ?? 0 }
+        let total = try await store.pool.read { db in try StoredInstructions.count(db) }
         print("\(store.path): \(total) instructions")
     }
 

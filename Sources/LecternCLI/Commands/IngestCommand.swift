@@ -112,7 +112,7 @@ struct IngestArguments: PipelineStage {
         for s in summary.sources {
             print(IngestCommand.line(s))
         }
-        let total = try await store.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM documents") ?? 0 }
+        let total = try await store.pool.read { db in try StoredDocument.count(db) }
         print("\(store.path): \(total) documents")
         if let incomplete { throw incomplete }
     }

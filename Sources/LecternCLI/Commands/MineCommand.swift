@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LecternIngest
 import GRDB
 import LecternCore
 import LecternMine
@@ -89,7 +90,7 @@ struct MineArguments: PipelineStage {
                                                    general: try SentencePieceModel(contentsOf: URL(fileURLWithPath: g)))
         } else if let path = generalCorpus {
             let general = try GeneralCorpus.load(path: path)
-            let domainDocs = try await store.pool.read { db in try String.fetchAll(db, sql: "SELECT text FROM documents ORDER BY id") }
+            let domainDocs = try await store.pool.read { db in try StoredDocument.texts(db) }
             vocabulary = DomainVocabulary.learn(domainDocuments: domainDocs, generalDocuments: general)
         }
         if let v = vocabulary { print("domain words: \(v.words.count) (\(v.origin))") }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LecternCatalogue
 import GRDB
 import LecternBuild
 import LecternStore
@@ -49,7 +50,7 @@ struct RunCommand: AsyncParsableCommand {
     /// ids of what this run's steps made.
     func printSummary(file: String, steps: [(name: String, seconds: Double)], total: Double, outputs: PipelineOutputs) throws {
         let store = try Store.open(path: file, access: .read)
-        let catalogue = try store.pool.read { db in try FileCatalogue.read(db) }
+        let catalogue = try store.pool.read { db in try LecternCatalogue.read(db) }
         func int(_ v: DatabaseValue?) -> Int { v.flatMap { Int.fromDatabaseValue($0) } ?? 0 }
         var facts: [(String, String)] = [
             ("documents", String(int(catalogue.fileFact("documents")))),

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LecternCatalogue
 import GRDB
 import LecternGenerate
 import LecternStore
@@ -57,7 +58,7 @@ struct StatusReport {
     /// The file's catalogue (`FileCatalogue`, shared with `lectern run`'s summary) as tables of
     /// cells. A section whose table is empty is left out of the text form.
     static func make(_ db: Database) throws -> StatusReport {
-        let catalogue = try FileCatalogue.read(db)
+        let catalogue = try LecternCatalogue.read(db)
         return StatusReport(sections: catalogue.sections.map { section in
             Section(key: section.key, title: section.title, columns: section.columns,
                     rows: section.rows.map { $0.map(TableOutput.Cell.init) })

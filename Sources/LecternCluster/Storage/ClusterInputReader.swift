@@ -1,15 +1,19 @@
 import Foundation
 import GRDB
+import LecternEmbed
+import LecternGenerate
+import LecternIngest
 import LecternStore
+import LecternTokens
 
 /// Reads a `ClusterInput` from a Lectern file: one vector per document from an embedder's
 /// vector table, and its length in a tokenizer's tokens plus its QA pairs (or a reserved budget).
 ///
-/// Vectors are read with
-/// `SELECT e.document_id, v.<column> FROM embeddings e JOIN <vector_table> v ON v.rowid = e.vector_rowid`
-/// where `<vector_table>` is `embedders.vector_table` (a `lectern_vec` virtual table) and
-/// `<column>` its vector column (`embedding` by default); the BLOB is little-endian float32, as
-/// sqlite-vec writes it. Vectors are L2-normalised on read (cosine is the metric either way).
+/// Everything is read through the owning modules' requests: vectors through
+/// ``StoredEmbeddings`` (the embedder's `lectern_vec` table; little-endian float32 BLOBs, as
+/// sqlite-vec writes them), lengths through ``StoredDocument``, counts through ``TokenCounts``,
+/// QA pairs through ``QAPairRecord``. Vectors are L2-normalised on read (cosine is the metric
+/// either way).
 public enum ClusterInputReader {
     /// Which rows to cluster and how to measure them.
     public struct Source: Codable, Hashable, Sendable {
@@ -76,42 +80,22 @@ public enum ClusterInputReader {
         }
     }
 
-    /// Whether every QA pair of `generator` has a stored count under `tokenizer`.
-    static func storedQACountsComplete(_ db: Database, generator: Int64, tokenizer: Int64) throws -> Bool {
-        guard let row = try Row.fetchOne(db, sql: """
-            SELECT count(*) AS pairs, count(c.qa_pair_id) AS counted FROM qa_pairs q
-              LEFT JOIN qa_token_counts c ON c.qa_pair_id = q.id AND c.tokenizer_id = ?
-             WHERE q.generator_id = ?
-            """, arguments: [tokenizer, generator]) else { return false }
-        let pairs = (row["pairs"] as Int?) ?? 0, counted = (row["counted"] as Int?) ?? 0
-        return pairs > 0 && counted == pairs
-    }
-
     /// A name, id or fingerprint (prefix) of an embedder, tokenizer or generator (``RowReference``).
     static func lookup(_ db: Database, table: String, kind: String, _ name: String) throws -> (Int64, String) {
         let r = try RowReference.resolve(db, table: table, kind: kind, name)
         return (r.id, r.fingerprint)
     }
 
-    static func checkIdentifier(_ s: String) throws {
-        let ok = !s.isEmpty && s.unicodeScalars.allSatisfy { ($0 >= "a" && $0 <= "z") || ($0 >= "A" && $0 <= "Z") || ($0 >= "0" && $0 <= "9") || $0 == "_" }
-            && !(s.unicodeScalars.first! >= "0" && s.unicodeScalars.first! <= "9")
-        if !ok { throw ReadError.badIdentifier(s) }
-    }
-
     /// Reads every document that has a vector under the embedder, ordered by document id.
     public static func read(_ store: Store, _ source: Source) throws -> Loaded {
         try store.pool.read { db in
             let (embID, embFP) = try lookup(db, table: "embedders", kind: "embedder", source.embedder)
-            // A file is input: a NULL or absurd dim must be an error, not a trap in `dim * 4` or the allocation below.
-            // (fromDatabaseValue: GRDB's `as Int?` still traps on TEXT.)
-            guard let meta = try Row.fetchOne(db, sql: "SELECT dim, vector_table FROM embedders WHERE id = ?", arguments: [embID]),
-                  let dim = Int.fromDatabaseValue(meta["dim"] as DatabaseValue), (1...65536).contains(dim),
-                  let vtable = String.fromDatabaseValue(meta["vector_table"] as DatabaseValue) else {
+            let layout: StoredEmbeddings.Layout
+            do { layout = try StoredEmbeddings.layout(db, embedder: embID) } catch let e as StoredEmbeddings.ReadError {
+                if case .badIdentifier(let s) = e { throw ReadError.badIdentifier(s) }
                 throw ReadError.badEmbedder(id: embID)
             }
-            try checkIdentifier(vtable)
-            try checkIdentifier(source.vectorColumn)
+            let dim = layout.dim, vtable = layout.vectorTable
             var tok: (Int64, String)? = nil
             if let t = source.tokenizer { tok = try lookup(db, table: "tokenizers", kind: "tokenizer", t) }
             var gen: (Int64, String)? = nil
@@ -122,20 +106,18 @@ public enum ClusterInputReader {
             var docTokens: [Int] = []
             var docChars: [Int] = []
             var skipped: [String] = []
-            let sql = """
-                SELECT e.document_id AS id, v.\(source.vectorColumn) AS vec, d.n_chars AS n_chars, t.n_tokens AS n_tokens
-                  FROM embeddings e
-                  JOIN \(vtable) v ON v.rowid = e.vector_rowid
-                  JOIN documents d ON d.id = e.document_id
-                  LEFT JOIN token_counts t ON t.document_id = e.document_id AND t.tokenizer_id = ?
-                 WHERE e.embedder_id = ?
-                 ORDER BY e.document_id
-                """
-            let rows = try Row.fetchCursor(db, sql: sql, arguments: [tok?.0, embID])
+            let characters = try StoredDocument.lengths(db)
+            let counted = try tok.map { try TokenCounts.documents(db, tokenizer: $0.0) } ?? [:]
+            let rows: RowCursor
+            do { rows = try StoredEmbeddings.vectors(db, embedder: embID, layout: layout, column: source.vectorColumn) } catch let e as StoredEmbeddings.ReadError {
+                if case .badIdentifier(let s) = e { throw ReadError.badIdentifier(s) }
+                throw e
+            }
             var scratch = [Float](repeating: 0, count: dim)
             while let row = try rows.next() {
-                let id: Int64 = row["id"]
-                guard let blob = row["vec"] as Data? else {
+                let id: Int64 = row["document_id"]
+                guard let chars = characters[id] else { continue }  // (the document is gone)
+                guard let blob = row["vector"] as Data? else {
                     skipped.append("document \(id): no vector in \(vtable)")
                     continue
                 }
@@ -154,20 +136,18 @@ public enum ClusterInputReader {
                     skipped.append("document \(id): zero or non-finite vector")
                     continue
                 }
-                ids.append(id)
-                for x in scratch { vectors.append(x / norm) }
-                let chars: Int = row["n_chars"]
-                docChars.append(chars)
-                if tok != nil {
-                    guard let n = row["n_tokens"] as Int? else {
-                        skipped.append("document \(id): no token count for tokenizer \(source.tokenizer!) (run `lectern tokens` first)")
-                        ids.removeLast(); vectors.removeLast(dim); docChars.removeLast()
+                if tok != nil, let t = source.tokenizer {
+                    guard let n = counted[id] else {
+                        skipped.append("document \(id): no token count for tokenizer \(t) (run `lectern tokens` first)")
                         continue
                     }
                     docTokens.append(n)
                 } else {
                     docTokens.append((chars + 3) / 4)
                 }
+                ids.append(id)
+                for x in scratch { vectors.append(x / norm) }
+                docChars.append(chars)
             }
 
             // QA tokens per document: from stored counts when `lectern tokens` counted every pair of
@@ -178,27 +158,18 @@ public enum ClusterInputReader {
             var qaTokensStored = false
             if let gen {
                 let pos = Dictionary(uniqueKeysWithValues: ids.enumerated().map { ($1, $0) })
-                if let tok, try storedQACountsComplete(db, generator: gen.0, tokenizer: tok.0) {
+                if let tok, try TokenCounts.qaPairsComplete(db, generator: gen.0, tokenizer: tok.0) {
                     qaTokensStored = true
                     let overhead = max(0, source.qaPairOverhead ?? 0)
-                    let qa = try Row.fetchCursor(db, sql: """
-                        SELECT q.document_id, SUM(c.n_question + c.n_answer) AS n, count(*) AS pairs
-                          FROM qa_pairs q JOIN qa_token_counts c ON c.qa_pair_id = q.id AND c.tokenizer_id = ?
-                         WHERE q.generator_id = ? GROUP BY q.document_id
-                        """, arguments: [tok.0, gen.0])
-                    while let r = try qa.next() {
-                        guard let i = pos[r["document_id"] as Int64] else { continue }
-                        let n = (r["n"] as Int?) ?? 0, pairs = (r["pairs"] as Int?) ?? 0
-                        qaTokens[i] = n.addingReportingOverflow(pairs.multipliedReportingOverflow(by: overhead).partialValue).partialValue
+                    for (doc, c) in try TokenCounts.qaPairsPerDocument(db, generator: gen.0, tokenizer: tok.0) {
+                        guard let i = pos[doc] else { continue }
+                        qaTokens[i] = c.tokens.addingReportingOverflow(c.pairs.multipliedReportingOverflow(by: overhead).partialValue).partialValue
                     }
                 } else {
-                    let qa = try Row.fetchCursor(db, sql: """
-                        SELECT document_id, SUM(length('Question: ' || question || char(10) || 'Answer: ' || answer || char(10))) AS chars
-                          FROM qa_pairs WHERE generator_id = ? GROUP BY document_id
-                        """, arguments: [gen.0])
-                    while let r = try qa.next() {
-                        guard let i = pos[r["document_id"] as Int64] else { continue }
-                        let chars: Int = r["chars"]
+                    for (doc, c) in try QAPairRecord.characterTotals(db, generator: gen.0) {
+                        guard let i = pos[doc] else { continue }
+                        // The characters of "Question: q\nAnswer: a\n" per pair: 20 around q and a.
+                        let chars = c.characters + 20 * c.pairs
                         let ratio = docChars[i] > 0 ? Double(docTokens[i]) / Double(docChars[i]) : 0.25
                         qaTokens[i] = Int((Double(chars) * ratio).rounded())
                     }

@@ -3,6 +3,7 @@ import Foundation
 import GRDB
 import GRDBSQLite
 import LecternCore
+import LecternIngest
 import LecternStore
 
 /// `lectern embed`: one vector per document for one embedder, resumable.
@@ -98,12 +99,11 @@ public final class EmbedStage: Stage {
         try refuseConcurrentRun()
         let embedderID = try registerEmbedder(table: table)
         let pending = try store.pool.read { db in
-            try Int64.fetchAll(db, sql: """
-                SELECT id FROM documents d WHERE NOT EXISTS
-                  (SELECT 1 FROM embeddings e WHERE e.embedder_id = ? AND e.document_id = d.id) ORDER BY id
-                """, arguments: [embedderID])
+            try StoredDocument.ids(db, where: """
+                NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.embedder_id = ? AND e.document_id = documents.id)
+                """, [embedderID])
         }
-        let total = try store.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM documents") ?? 0 }
+        let total = try store.pool.read { db in try StoredDocument.count(db) }
         return StagePlan(configuration: RunConfig(embedder: embedder.name, fingerprint: embedder.fingerprint, kind: kind),
                          pendingInputs: pending.count, prepared: (embedderID, pending, total))
     }
@@ -179,67 +179,25 @@ public final class EmbedStage: Stage {
 
     /// The texts of documents `ids` (in id order), or of as much of each as determines its vector.
     func readTexts(_ ids: [Int64]) throws -> (ids: [Int64], texts: [String]) {
-        let marks = ids.map { _ in "?" }.joined(separator: ",")
         let layout = DocumentText.render(title:text:)
         guard let first = embedder.prefixBytes else {
-            let rows = try store.pool.read { db in
-                try Row.fetchAll(db, sql: "SELECT id, title, text FROM documents WHERE id IN (\(marks)) ORDER BY id",
-                                 arguments: StatementArguments(ids))
-            }
-            return (rows.map { $0["id"] as Int64 }, rows.map { layout($0["title"] as String?, $0["text"] as String) })
+            let docs = try store.pool.read { db in try StoredDocument.fetch(db, ids: ids) }
+            return (docs.map(\.id), docs.map(\.rendered))
         }
-        // Through SQLite's incremental blob I/O: only the bytes asked for leave the file (a
-        // `substr` would first load the whole text into memory).
-        let rows = try store.pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT id, title FROM documents WHERE id IN (\(marks)) ORDER BY id",
-                             arguments: StatementArguments(ids))
-        }
+        // Long texts: only as much of each as determines its vector leaves the file.
+        let docs = try store.pool.read { db in try StoredDocument.titles(db, ids: ids) }
         var texts: [String] = []
-        for r in rows {
-            let id: Int64 = r["id"], title: String? = r["title"]
+        for d in docs {
             var n = first
-            var (text, whole) = try store.pool.read { db in try Self.textPrefix(db, id: id, bytes: n) }
+            var (text, whole) = try store.pool.read { db in try StoredDocument.textPrefix(db, id: d.id, bytes: n) }
             // Not enough: read twice as much, until the prefix determines the vector or is the whole text.
-            while !whole, !embedder.prefixDetermines(layout(title, text)) {
+            while !whole, !embedder.prefixDetermines(layout(d.title, text)) {
                 n *= 2
-                (text, whole) = try store.pool.read { db in try Self.textPrefix(db, id: id, bytes: n) }
+                (text, whole) = try store.pool.read { db in try StoredDocument.textPrefix(db, id: d.id, bytes: n) }
             }
-            texts.append(layout(title, text))
+            texts.append(layout(d.title, text))
         }
-        return (rows.map { $0["id"] as Int64 }, texts)
-    }
-
-    /// The first `bytes` UTF-8 bytes of document `id`'s text, cut back to a whole character,
-    /// and whether that is the whole text.
-    static func textPrefix(_ db: Database, id: Int64, bytes: Int) throws -> (String, Bool) {
-        var handle: OpaquePointer?
-        let rc = sqlite3_blob_open(db.sqliteConnection, "main", "documents", "text", id, 0, &handle)
-        guard rc == SQLITE_OK, let blob = handle else {
-            if let handle { sqlite3_blob_close(handle) }
-            // (NULL or missing text: no blob handle; read it the ordinary way.)
-            let t = try String.fetchOne(db, sql: "SELECT text FROM documents WHERE id = ?", arguments: [id]) ?? ""
-            return (t, true)
-        }
-        defer { sqlite3_blob_close(blob) }
-        let total = Int(sqlite3_blob_bytes(blob))
-        let n = min(total, bytes)
-        var buf = [UInt8](repeating: 0, count: n)
-        if n > 0 {
-            let r = buf.withUnsafeMutableBytes { sqlite3_blob_read(blob, $0.baseAddress, Int32(n), 0) }
-            guard r == SQLITE_OK else { throw DatabaseError(resultCode: ResultCode(rawValue: r), message: "reading document \(id)'s text") }
-        }
-        var end = n
-        if n < total {
-            // Drop a character cut by the byte limit: find the last lead byte and its length.
-            var lead = n - 1
-            while lead > 0, buf[lead] & 0xC0 == 0x80 { lead -= 1 }
-            if lead >= 0, n > 0 {
-                let b = buf[lead]
-                let len = b < 0x80 ? 1 : b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : 2
-                if lead + len > n { end = lead }
-            }
-        }
-        return (String(decoding: buf[0..<end], as: UTF8.self), n == total)
+        return (docs.map(\.id), texts)
     }
 
     /// Runs begun by stages of this process and not yet ended.
@@ -255,26 +213,21 @@ public final class EmbedStage: Stage {
     func refuseConcurrentRun() throws {
         let me = getpid()
         let others = try store.pool.read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT id, pid, host, started_at FROM stage_runs
-                WHERE stage = 'embed' AND status = 'running' AND json_extract(config, '$.fingerprint') = ?
-                """, arguments: [embedder.fingerprint])
+            try StageRunRecord.running(db, stage: "embed", configPath: "$.fingerprint", equals: embedder.fingerprint)
         }
         for row in others {
-            let pidValue: Int64? = row["pid"]
-            guard let pid = pidValue else { continue }
-            let id: Int64 = row["id"]
+            guard let pid = row.pid else { continue }
+            let id = row.id
             // Our own pid: live only if a stage of this process began that run (not a dead
             // process whose pid this one reuses).
-            let host: String? = row["host"]
+            let host = row.host
             let here = host == nil || host == StageRun.host
             let alive = here && pid == Int64(me) ? Self.liveRuns.withLock { $0.contains(id) }
                                                  : StageRun.mayBeAlive(pid: pid, host: host)
             guard alive else { continue }
-            let started: String = row["started_at"] ?? "?"
-            let elsewhere = here ? "" : " on host \(host ?? "?") (if that run is dead, mark it: "
-                + "UPDATE stage_runs SET status = 'interrupted' WHERE id = \(id))"
-            throw EmbedError.concurrentRun("another `lectern embed` run (process \(pid)\(elsewhere), stage run \(row["id"] as Int64), "
+            let started = row.startedAt ?? "?"
+            let elsewhere = here ? "" : " on host \(host ?? "?") (if that run is dead, mark it: \(row.markInterruptedSQL))"
+            throw EmbedError.concurrentRun("another `lectern embed` run (process \(pid)\(elsewhere), stage run \(id), "
                 + "started \(started)) is embedding with this embedder (\(embedder.name), fingerprint "
                 + "\(embedder.fingerprint.prefix(12))) in \(store.path); wait for it to finish or stop it, then run again")
         }

@@ -1,5 +1,7 @@
 import Foundation
 import GRDB
+import LecternIngest
+import LecternTrain
 
 /// The paper's Table 1 shape from `eval_scores`: tasks as columns, models (a base alone, or a base
 /// with a checkpoint) as rows, each task's own metric with its bootstrap 95% interval, the domain
@@ -29,16 +31,18 @@ public struct EvalReport: Sendable {
         var tasks: [String] = [], metrics: [String: String] = [:]
         for t in taskRows { tasks.append(t["name"]); metrics[t["name"]] = t["metric"] }
         let scores = try GRDB.Row.fetchAll(db, sql: """
-            SELECT s.model, s.checkpoint_id, t.name AS task, s.value, s.ci_low, s.ci_high, s.n_items,
-                   c.step, c.run_id
-            FROM eval_scores s JOIN eval_tasks t ON t.id = s.task_id LEFT JOIN checkpoints c ON c.id = s.checkpoint_id
+            SELECT s.model, s.checkpoint_id, t.name AS task, s.value, s.ci_low, s.ci_high, s.n_items
+            FROM eval_scores s JOIN eval_tasks t ON t.id = s.task_id
             WHERE s.metric = t.metric ORDER BY s.model, s.checkpoint_id IS NOT NULL, s.checkpoint_id
             """)
+        let checkpoints = try StoredCheckpoints.steps(db)
         var order: [String] = []
         var byKey: [String: Row] = [:]
         for s in scores {
             let model: String = s["model"]
-            let checkpoint: String? = (s["checkpoint_id"] as Int64?).map { _ in "run \(s["run_id"] as Int64? ?? 0) step \(s["step"] as Int? ?? 0)" }
+            let checkpoint: String? = (s["checkpoint_id"] as Int64?).map { id in
+                checkpoints[id].map { "run \($0.run) step \($0.step)" } ?? "checkpoint \(id) (deleted)"
+            }
             let key = model + "\u{0}" + (checkpoint ?? "")
             if byKey[key] == nil { order.append(key); byKey[key] = Row(model: model, checkpoint: checkpoint, cells: [:]) }
             byKey[key]?.cells[s["task"]] = Cell(value: s["value"], low: s["ci_low"], high: s["ci_high"], items: s["n_items"])
@@ -55,10 +59,9 @@ public struct EvalReport: Sendable {
         }
         var contaminated: [String: Int] = [:]
         for t in taskRows {
-            let n = try Int.fetchOne(db, sql: """
-                SELECT count(*) FROM eval_items i JOIN documents d ON d.content_hash = i.content_hash WHERE i.task_id = ?
-                """, arguments: [t["id"] as Int64]) ?? 0
-            if n > 0 { contaminated[t["name"]] = n }
+            let name: String = t["name"]
+            let n = try StoredDocument.ids(db, withContentHashIn: EvalItems.contentHashes(db, tasks: [name]).contentHashes).count
+            if n > 0 { contaminated[name] = n }
         }
         return EvalReport(tasks: tasks, metrics: metrics, rows: rows, contaminated: contaminated)
     }

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import LecternIngest
 import LecternCore
 import LecternStore
 
@@ -54,16 +55,11 @@ public enum SFTExport {
         }
         var n = 0
         var buffer = Data()
-        let docs = try Row.fetchCursor(db, sql: """
-            SELECT d.id, d.text, d.title FROM documents d
-            WHERE EXISTS (SELECT 1 FROM qa_pairs q WHERE q.generator_id = ? AND q.document_id = d.id) ORDER BY d.id
-            """, arguments: [gid])
+        let docs = try StoredDocument.cursor(db, where: "EXISTS (SELECT 1 FROM qa_pairs q WHERE q.generator_id = ? AND q.document_id = documents.id)", [gid])
         while let d = try docs.next() {
-            let id: Int64 = d["id"]
-            let pairs = try Row.fetchAll(db, sql: """
-                SELECT question, answer FROM qa_pairs WHERE generator_id = ? AND document_id = ? ORDER BY position
-                """, arguments: [gid, id]).map { QAPair(question: $0["question"], answer: $0["answer"]) }
-            var messages = spec.messages(document: spec.documentText(text: d["text"], title: d["title"]))
+            let id = d.id
+            let pairs = try QAPairRecord.filter(generator: gid, document: id).fetchAll(db).map(\.pair)
+            var messages = spec.messages(document: spec.documentText(text: d.text, title: d.title))
             messages.append(ChatMessage(role: "assistant", content: PairsJSON.encode(pairs)))
             buffer.append(try enc.encode(Line(messages: messages, document_id: id, generator: spec.name)))
             buffer.append(0x0A)

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import LecternStore
 import LecternCore
+import LecternIngest
 import LecternKernels
 
 /// Options of one `lectern generate` run that do not change what a request returns (so they
@@ -113,12 +114,10 @@ public struct GenerateStage: Sendable {
             var ids: [Int64]
             if let n = options.sample {
                 // Keyed by content, not rowid: the same documents are sampled in a file built in shards.
-                let docs = try Row.fetchAll(db, sql: "SELECT id, content_hash FROM documents ORDER BY id").map { row in
-                    (id: row["id"] as Int64, key: SplitMix64.streamKey((row["content_hash"] as Data?) ?? Data()))
-                }
+                let docs = try StoredDocument.keys(db).map { (id: $0.id, key: $0.contentKey) }
                 ids = Sampler.pick(docs, count: n, seed: options.seed)
             } else {
-                ids = try Int64.fetchAll(db, sql: "SELECT id FROM documents ORDER BY id")
+                ids = try StoredDocument.ids(db)
             }
             return ids.filter { !done.contains($0) }
         }
@@ -153,15 +152,11 @@ public struct GenerateStage: Sendable {
             guard queue.isEmpty, next < pending.count else { return }
             let ids = Array(pending[next..<min(pending.count, next + 256)])
             next += ids.count
-            let rows = try writer.read { db in
-                try Row.fetchAll(db, sql: "SELECT id, text, title, content_hash FROM documents WHERE id IN (\(ids.map(String.init).joined(separator: ",")))")
-            }
+            let rows = try writer.read { db in try StoredDocument.fetch(db, ids: ids) }
             var byId: [Int64: Doc] = [:]
             for r in rows {
-                let id: Int64 = r["id"]
-                let hash: Data = r["content_hash"]
-                byId[id] = Doc(id: id, text: spec.documentText(text: r["text"], title: r["title"]),
-                               key: Self.requestKey(generatorFingerprint: fp, contentHash: hash))
+                byId[r.id] = Doc(id: r.id, text: spec.documentText(text: r.text, title: r.title),
+                                 key: Self.requestKey(generatorFingerprint: fp, contentHash: r.contentHash))
             }
             queue = ids.compactMap { byId[$0] }.reversed()
         }

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import LecternIngest
 import LecternKernels
 import LecternStore
 
@@ -59,11 +60,7 @@ public struct MineStage: Stage, Sendable {
         let fingerprint = run.fingerprint
         var summary = Summary(fingerprint: fingerprint, pending: 0, mined: 0, tasks: 0)
         let pending: [Int64] = try store.pool.read { db in
-            try Int64.fetchAll(db, sql: """
-                SELECT id FROM documents
-                WHERE id NOT IN (SELECT document_id FROM rc_texts WHERE fingerprint = ?)
-                ORDER BY id
-                """, arguments: [fingerprint])
+            try StoredDocument.ids(db, where: "id NOT IN (SELECT document_id FROM rc_texts WHERE fingerprint = ?)", [fingerprint])
         }
         try run.setInputs(pending.count)
         summary.pending = pending.count
@@ -74,12 +71,7 @@ public struct MineStage: Stage, Sendable {
             let ids = Array(pending[start..<min(start + batchSize, pending.count)])
             start += ids.count
             let docs: [Document] = try store.pool.read { db in
-                let marks = Array(repeating: "?", count: ids.count).joined(separator: ",")
-                return try Row.fetchAll(db, sql: "SELECT id, text, title, content_hash FROM documents WHERE id IN (\(marks)) ORDER BY id",
-                                        arguments: StatementArguments(ids)).map {
-                    Document(id: $0["id"], text: $0["text"], title: $0["title"],
-                             key: SplitMix64.streamKey(($0["content_hash"] as Data?) ?? Data()))
-                }
+                try StoredDocument.fetch(db, ids: ids).map { Document(id: $0.id, text: $0.text, title: $0.title, key: $0.contentKey) }
             }
             let results = mineConcurrently(docs)
             let nTasks = try run.commit(processed: docs.count) { db -> Int in

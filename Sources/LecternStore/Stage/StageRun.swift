@@ -196,3 +196,49 @@ public struct StageWriteError: Error, CustomStringConvertible, Sendable {
         }
     }
 }
+
+/// A row of `stage_runs` as other modules read it (only ``StageRunner`` writes the table).
+public struct StageRunRecord: FetchableRecord, TableRecord, Sendable {
+    public static let databaseTableName = "stage_runs"
+    public var id: Int64
+    public var stage: String
+    public var status: String
+    public var pid: Int64?
+    public var host: String?
+    public var startedAt: String?
+
+    public init(row: Row) throws {
+        id = row["id"]
+        stage = row["stage"]
+        status = row["status"]
+        pid = row["pid"]
+        host = row["host"]
+        startedAt = row["started_at"]
+    }
+
+    static let selection: [any SQLSelectable] = [Column("id"), Column("stage"), Column("status"), Column("pid"), Column("host"), Column("started_at")]
+
+    /// The run `id`, if it exists.
+    public static func fetch(_ db: Database, id: Int64) throws -> StageRunRecord? {
+        try select(selection).filter(Column("id") == id).fetchOne(db)
+    }
+
+    /// The runs of `stage` recorded as `running` whose configuration has `value` at the JSON
+    /// path `configPath` (for instance `$.fingerprint`: the runs of one embedder).
+    public static func running(_ db: Database, stage: String, configPath: String, equals value: String) throws -> [StageRunRecord] {
+        try select(selection)
+            .filter(Column("stage") == stage && Column("status") == "running")
+            .filter(sql: "json_extract(config, ?) = ?", arguments: [configPath, value])
+            .order(Column("id")).fetchAll(db)
+    }
+
+    /// The statement a person runs to mark this run interrupted when its process is known to be
+    /// dead on another host (Lectern never judges another host's pid).
+    public var markInterruptedSQL: String { "UPDATE stage_runs SET status = 'interrupted' WHERE id = \(id)" }
+
+    /// Whether the process of this run, recorded as running, may still be alive (``StageRun/mayBeAlive(pid:host:)``).
+    public var mayBeAlive: Bool {
+        guard status == "running", let pid else { return false }
+        return StageRun.mayBeAlive(pid: pid, host: host)
+    }
+}

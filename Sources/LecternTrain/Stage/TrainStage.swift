@@ -96,17 +96,15 @@ public struct TrainStage: Stage {
         // The set: complete, with token ids (packed) or messages (chat) in every example.
         let (setRef, chat, examples, setTokenizer) = try store.pool.read { db -> (TrainingSetRef, Bool, Int, String?) in
             let ref = try TrainingSetExport.resolve(db, set)
-            let row = try Row.fetchOne(db, sql: """
-                SELECT count(*) AS n, count(input_ids) AS ids, count(messages) AS msgs FROM training_examples WHERE training_set_id = ?
-                """, arguments: [ref.id])
-            let n: Int = row?["n"] ?? 0, ids: Int = row?["ids"] ?? 0, msgs: Int = row?["msgs"] ?? 0
+            let shape = try TrainingExamples.shape(db, set: ref.id)
+            let n = shape.examples, ids = shape.withInputIDs, msgs = shape.withMessages
             guard n > 0 else { throw TrainError.badSet("'\(set)' has no examples") }
             let chat = msgs == n
             if !chat && ids < n {
                 throw TrainError.badSet("'\(ref.name)' (\(ref.fingerprint.prefix(12))): \(n - ids) of \(n) examples have no input_ids; "
                     + "build the set with --tokenizer (the base model's tokenizer) so it is pre-tokenised")
             }
-            let tok = try ref.tokenizerId.flatMap { try String.fetchOne(db, sql: "SELECT fingerprint FROM tokenizers WHERE id = ?", arguments: [$0]) }
+            let tok = try ref.tokenizerId.flatMap { try TokenCounts.tokenizerFingerprint(db, id: $0) }
             return (ref, chat, n, tok)
         }
         let base = try BaseModel.resolve(self.base, engine: engine, cache: cache)
@@ -152,11 +150,9 @@ public struct TrainStage: Stage {
                 return (nil, nil, nil)
             }
             let id: Int64 = row["id"]
-            if let stageRun: Int64 = row["stage_run_id"],
-               let other = try Row.fetchOne(db, sql: "SELECT pid, host, status FROM stage_runs WHERE id = ?", arguments: [stageRun]),
-               (other["status"] as String) == "running", let pid: Int64 = other["pid"], pid != Int64(getpid()),
-               StageRun.mayBeAlive(pid: pid, host: other["host"]) {
-                throw TrainError.concurrentRun("run \(id) (\(fingerprint.prefix(12))) is being trained by process \(pid) on \(other["host"] as String? ?? "this host"); let it finish or stop it first")
+            if let stageRun: Int64 = row["stage_run_id"], let other = try StageRunRecord.fetch(db, id: stageRun),
+               let pid = other.pid, pid != Int64(getpid()), other.mayBeAlive {
+                throw TrainError.concurrentRun("run \(id) (\(fingerprint.prefix(12))) is being trained by process \(pid) on \(other.host ?? "this host"); let it finish or stop it first")
             }
             let cp = try Row.fetchOne(db, sql: """
                 SELECT c.id, c.step FROM checkpoints c WHERE c.run_id = ? AND EXISTS (SELECT 1 FROM checkpoint_state s WHERE s.checkpoint_id = c.id)
@@ -345,9 +341,7 @@ public struct TrainStage: Stage {
         guard let out = FileHandle(forWritingAtPath: path) else { throw TrainError.badSet("cannot write \(path)") }
         defer { try? out.close() }
         try store.pool.read { db in
-            let rows = try Row.fetchCursor(db, sql: """
-                SELECT position, input_ids, messages FROM training_examples WHERE training_set_id = ? ORDER BY position
-                """, arguments: [id])
+            let rows = try TrainingExamples.cursor(db, set: id)
             var buffer = Data()
             while let row = try rows.next() {
                 let position: Int = row["position"]

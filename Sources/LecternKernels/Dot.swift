@@ -1,20 +1,21 @@
-import Dispatch
-import Foundation
-
-// Similarity kernels: the hot loops of every clustering path.
+// Inner products: the hot loop of the vector scan, the IVF indexes and every clustering path.
 //
-// Every dot product in this module goes through `dotRows`, whose per-row arithmetic is the
-// same whatever the batch shape, so the exact and the index-based paths compute bit-identical
-// similarities and therefore break ties identically.
+// One accumulation order for all of them: sixteen lanes a step into one SIMD16 accumulator
+// (four independent vector registers on x86-64, enough to keep the adds pipelined), then the
+// lanes summed, then the tail. `dot4`, `dotRows` and `dotTile` compute each row's result with
+// exactly that arithmetic, so a similarity is bit-identical whichever batch shape produced it
+// and the exact and index-based clustering paths break ties identically.
+//
+// No bounds checks: callers pass pointers with at least `d` readable elements.
 
-@inline(__always)
-private func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
+@inlinable @inline(__always)
+func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
     UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
 }
 
-/// Dot product of two `d`-long vectors. Same accumulation order as `dot4`.
-@inline(__always)
-func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ d: Int) -> Float {
+/// Inner product of two `d`-long float32 vectors.
+@inlinable @inline(__always)
+public func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ d: Int) -> Float {
     var acc = SIMD16<Float>()
     var i = 0
     while i &+ 16 <= d {
@@ -29,10 +30,11 @@ func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ d: Int) -> Floa
     return s
 }
 
-/// Dot products of `q` with four rows at once (the query chunk is loaded once for four rows).
-/// Each row's result equals `dot(q, row, d)` bit for bit.
-@inline(__always)
-func dot4(
+/// Inner products of `q` with four rows at once: each load of `q` feeds four accumulators, which
+/// makes rows-by-centroids work compute-bound instead of load-bound. Each lane equals
+/// `dot(q, row, d)` bit for bit.
+@inlinable @inline(__always)
+public func dot4(
     _ q: UnsafePointer<Float>, _ r0: UnsafePointer<Float>, _ r1: UnsafePointer<Float>,
     _ r2: UnsafePointer<Float>, _ r3: UnsafePointer<Float>, _ d: Int
 ) -> SIMD4<Float> {
@@ -59,7 +61,8 @@ func dot4(
 }
 
 /// `out[j] = q · rows[j]` for `count` contiguous rows of width `d`.
-func dotRows(
+@inlinable
+public func dotRows(
     _ q: UnsafePointer<Float>, _ rows: UnsafePointer<Float>, count: Int, _ d: Int,
     into out: UnsafeMutablePointer<Float>
 ) {
@@ -80,13 +83,14 @@ func dotRows(
 }
 
 /// Blocked similarity tile: `out[i * ldOut + j] = a[i] · b[j]` for `na` rows of `a` and `nb`
-/// rows of `b`. Rows of `b` are walked in blocks that stay in cache while every row of `a`
-/// passes over them.
-func dotTile(
+/// rows of `b`. Rows of `b` are walked in blocks (about 64 KiB) that stay in cache while every
+/// row of `a` passes over them.
+@inlinable
+public func dotTile(
     _ a: UnsafePointer<Float>, na: Int, _ b: UnsafePointer<Float>, nb: Int, _ d: Int,
     into out: UnsafeMutablePointer<Float>, ldOut: Int
 ) {
-    let blockB = max(4, (64 * 1024) / max(1, d * 4))  // about 64 KiB of b per block
+    let blockB = max(4, (64 * 1024) / max(1, d &* 4))
     var j0 = 0
     while j0 < nb {
         let jn = min(blockB, nb &- j0)
@@ -97,34 +101,14 @@ func dotTile(
     }
 }
 
-/// Scales `v` to unit length in place; returns its original norm.
+/// Scales `v` to unit length in place (a zero vector stays zero); returns its original norm.
+@inlinable
 @discardableResult
-func normalize(_ v: UnsafeMutablePointer<Float>, _ d: Int) -> Float {
+public func normalize(_ v: UnsafeMutablePointer<Float>, _ d: Int) -> Float {
     let n = dot(v, v, d).squareRoot()
     if n > 0 {
         let inv = 1 / n
         for i in 0..<d { v[i] *= inv }
     }
     return n
-}
-
-/// Runs `body(chunkIndex, range)` over `0..<count` split into contiguous chunks, on every core
-/// when the work is large enough to pay for the hand-off.
-func parallelChunks(count: Int, minChunk: Int, _ body: (Int, Range<Int>) -> Void) {
-    let cores = max(1, ProcessInfoCores.count)
-    let chunks = max(1, min(cores * 4, count / max(1, minChunk)))
-    if chunks == 1 {
-        body(0, 0..<count)
-        return
-    }
-    let per = (count + chunks - 1) / chunks
-    DispatchQueue.concurrentPerform(iterations: chunks) { c in
-        let lo = c * per
-        let hi = min(count, lo + per)
-        if lo < hi { body(c, lo..<hi) }
-    }
-}
-
-enum ProcessInfoCores {
-    static let count = ProcessInfo.processInfo.activeProcessorCount
 }

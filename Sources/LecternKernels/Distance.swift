@@ -1,31 +1,16 @@
-// The hot loops. Sixteen floats a step in two independent accumulators (so the adds pipeline),
-// unaligned SIMD loads straight from the chunk memory, no bounds checks: callers pass pointers
-// with at least `n` elements.
+// The distance kernels of the vector extension (L2, L1, cosine's dot-and-norm, int8, bit),
+// beside the inner products of Dot.swift. Sixteen floats a step in two independent accumulators
+// (so the adds pipeline), unaligned SIMD loads straight from the chunk memory, no bounds checks:
+// callers pass pointers with at least `n` elements.
 
-@inline(__always)
-private func load16(_ p: UnsafePointer<Float>, _ i: Int) -> SIMD16<Float> {
+@inlinable @inline(__always)
+func load16(_ p: UnsafePointer<Float>, _ i: Int) -> SIMD16<Float> {
     UnsafeRawPointer(p + i).loadUnaligned(as: SIMD16<Float>.self)
 }
 
-/// Inner product of two float32 vectors.
-@inline(__always)
-func dotF32(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
-    var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>()
-    var i = 0
-    while i + 32 <= n {
-        acc0 += load16(a, i) * load16(b, i)
-        acc1 += load16(a, i + 16) * load16(b, i + 16)
-        i += 32
-    }
-    if i + 16 <= n { acc0 += load16(a, i) * load16(b, i); i += 16 }
-    var s = (acc0 + acc1).sum()
-    while i < n { s += a[i] * b[i]; i += 1 }
-    return s
-}
-
 /// Squared Euclidean distance of two float32 vectors.
-@inline(__always)
-func l2sqF32(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+@inlinable @inline(__always)
+public func l2sqF32(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
     var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>()
     var i = 0
     while i + 32 <= n {
@@ -42,8 +27,8 @@ func l2sqF32(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> 
 }
 
 /// Manhattan distance of two float32 vectors (accumulated in Double, as sqlite-vec returns it).
-@inline(__always)
-func l1F32(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+@inlinable @inline(__always)
+public func l1F32(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
     var acc = SIMD16<Float>()
     var i = 0
     while i + 16 <= n {
@@ -57,8 +42,8 @@ func l1F32(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Fl
 }
 
 /// Dot product and the squared norm of `b` in one pass (cosine against a query of known norm).
-@inline(__always)
-func dotAndNormF32(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> (Float, Float) {
+@inlinable @inline(__always)
+public func dotAndNormF32(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> (Float, Float) {
     var d0 = SIMD16<Float>(), d1 = SIMD16<Float>(), m0 = SIMD16<Float>(), m1 = SIMD16<Float>()
     var i = 0
     while i + 32 <= n {
@@ -75,14 +60,14 @@ func dotAndNormF32(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: In
     return (dot, mag)
 }
 
-@inline(__always)
-private func load16i(_ p: UnsafePointer<Int8>, _ i: Int) -> SIMD16<Int32> {
+@inlinable @inline(__always)
+func load16i(_ p: UnsafePointer<Int8>, _ i: Int) -> SIMD16<Int32> {
     SIMD16<Int32>(truncatingIfNeeded: UnsafeRawPointer(p + i).loadUnaligned(as: SIMD16<Int8>.self))
 }
 
 /// Inner product and both squared norms of two int8 vectors, exact in Int32 for d < 2^16.
-@inline(__always)
-func dotNormsI8(_ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>, _ n: Int) -> (Int32, Int32, Int32) {
+@inlinable @inline(__always)
+public func dotNormsI8(_ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>, _ n: Int) -> (Int32, Int32, Int32) {
     var d = SIMD16<Int32>(), ma = SIMD16<Int32>(), mb = SIMD16<Int32>()
     var i = 0
     while i + 16 <= n {
@@ -102,8 +87,8 @@ func dotNormsI8(_ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>, _ n: Int) ->
 }
 
 /// Squared Euclidean distance of two int8 vectors.
-@inline(__always)
-func l2sqI8(_ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>, _ n: Int) -> Int32 {
+@inlinable @inline(__always)
+public func l2sqI8(_ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>, _ n: Int) -> Int32 {
     var acc = SIMD16<Int32>()
     var i = 0
     while i + 16 <= n {
@@ -117,8 +102,8 @@ func l2sqI8(_ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>, _ n: Int) -> Int
 }
 
 /// Manhattan distance of two int8 vectors.
-@inline(__always)
-func l1I8(_ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>, _ n: Int) -> Int32 {
+@inlinable @inline(__always)
+public func l1I8(_ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>, _ n: Int) -> Int32 {
     var acc = SIMD16<Int32>()
     var i = 0
     while i + 16 <= n {
@@ -132,8 +117,8 @@ func l1I8(_ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>, _ n: Int) -> Int32
 }
 
 /// Number of differing bits of two bit vectors of `nBytes` bytes.
-@inline(__always)
-func hamming(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ nBytes: Int) -> Int {
+@inlinable @inline(__always)
+public func hamming(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ nBytes: Int) -> Int {
     var s = 0
     var i = 0
     let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
@@ -150,14 +135,14 @@ func hamming(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ nBytes: Int
 // stay below 2^24 (e.g. L2 of 384-d vectors up to |diff| ~ 200 per element), float32-rounded beyond,
 // which is the precision the distance column reports anyway.
 
-@inline(__always)
-private func load16f(_ p: UnsafePointer<Int8>, _ i: Int) -> SIMD16<Float> {
+@inlinable @inline(__always)
+func load16f(_ p: UnsafePointer<Int8>, _ i: Int) -> SIMD16<Float> {
     SIMD16<Float>(SIMD16<Int32>(truncatingIfNeeded: UnsafeRawPointer(p + i).loadUnaligned(as: SIMD16<Int8>.self)))
 }
 
 /// Squared L2 of two int8 vectors, in float32 lanes.
-@inline(__always)
-func l2sqI8f(_ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>, _ n: Int) -> Float {
+@inlinable @inline(__always)
+public func l2sqI8f(_ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>, _ n: Int) -> Float {
     var acc = SIMD16<Float>()
     var i = 0
     while i + 16 <= n {
@@ -171,8 +156,8 @@ func l2sqI8f(_ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>, _ n: Int) -> Fl
 }
 
 /// Dot product and squared norm of `b`, int8 inputs, float32 lanes.
-@inline(__always)
-func dotNormI8f(_ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>, _ n: Int) -> (Float, Float) {
+@inlinable @inline(__always)
+public func dotNormI8f(_ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>, _ n: Int) -> (Float, Float) {
     var d = SIMD16<Float>(), m = SIMD16<Float>()
     var i = 0
     while i + 16 <= n {
@@ -184,32 +169,4 @@ func dotNormI8f(_ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>, _ n: Int) ->
     var dot = d.sum(), mag = m.sum()
     while i < n { dot += Float(a[i]) * Float(b[i]); mag += Float(b[i]) * Float(b[i]); i += 1 }
     return (dot, mag)
-}
-
-@inline(__always)
-private func load8(_ p: UnsafePointer<Float>, _ i: Int) -> SIMD8<Float> {
-    UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self)
-}
-
-/// Dot products of four rows with one vector `c`: each load of `c` feeds four accumulators,
-/// which is what makes k-means assignment (rows x centroids) compute-bound instead of load-bound.
-@inline(__always)
-func dot4F32(_ r0: UnsafePointer<Float>, _ r1: UnsafePointer<Float>, _ r2: UnsafePointer<Float>, _ r3: UnsafePointer<Float>,
-             _ c: UnsafePointer<Float>, _ n: Int) -> SIMD4<Float> {
-    var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
-    var i = 0
-    while i + 8 <= n {
-        let cv = load8(c, i)
-        a0 += load8(r0, i) * cv
-        a1 += load8(r1, i) * cv
-        a2 += load8(r2, i) * cv
-        a3 += load8(r3, i) * cv
-        i += 8
-    }
-    var out = SIMD4<Float>(a0.sum(), a1.sum(), a2.sum(), a3.sum())
-    while i < n {
-        out += SIMD4<Float>(r0[i], r1[i], r2[i], r3[i]) * c[i]
-        i += 1
-    }
-    return out
 }

@@ -2,7 +2,8 @@ import Foundation
 import GRDB
 import LecternTestSupport
 import XCTest
-@testable import LecternStore
+import LecternCatalogue
+import LecternStore
 
 /// The one catalogue of a file's contents (status, the run summary and the report read it).
 final class FileCatalogueTests: XCTestCase {
@@ -31,7 +32,7 @@ final class FileCatalogueTests: XCTestCase {
                 VALUES ('ingest', 'f', '{}', 'complete', 1, 'h', 'v', 'then', 'line 3: bad JSON' || char(10) || 'line 9: empty text')
                 """)
         }
-        let catalogue = try store.pool.read { db in try FileCatalogue.read(db) }
+        let catalogue = try store.pool.read { db in try LecternCatalogue.read(db) }
         XCTAssertEqual(catalogue.sections.map(\.key), ["file", "sources", "artifacts", "training_sets", "training_runs", "stages", "problems"])
         XCTAssertEqual(catalogue.fileFact("documents").flatMap { Int.fromDatabaseValue($0) }, 3)
         XCTAssertEqual(catalogue.fileFact("domain").flatMap { String.fromDatabaseValue($0) }, "biomedicine")

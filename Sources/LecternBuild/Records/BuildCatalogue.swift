@@ -1,0 +1,25 @@
+import GRDB
+import LecternStore
+
+/// The build's part of the file catalogue: instructions, examples per set, and the sets.
+public enum BuildCatalogue: CatalogueContributor {
+    public static func catalogue(_ db: Database) throws -> [FileCatalogue.Section] {
+        [
+            try FileCatalogue.artifacts(db, sql: """
+                SELECT 'instructions', NULL, source, count(*) FROM instructions GROUP BY source
+                UNION ALL SELECT 'training examples', s.id, s.name || ' (' || s.recipe || ')', count(x.id) FROM training_sets s
+                  LEFT JOIN training_examples x ON x.training_set_id = s.id GROUP BY s.id
+                """),
+            try FileCatalogue.section(db, key: "training_sets", title: "Training sets (tokens per source, fill ratio of the packed sequences)", sql: """
+                SELECT id, name, recipe, status, json_extract(stats, '$.examples') AS examples,
+                       json_extract(stats, '$.contextLength') AS context, json_extract(stats, '$.tokens') AS tokens,
+                       json_extract(stats, '$.domainTokens') AS domain_tokens, json_extract(stats, '$.generalTokens') AS general_tokens,
+                       json_extract(stats, '$.tokensByPart.document') AS document, json_extract(stats, '$.tokensByPart.qa_pair') AS qa_pair,
+                       json_extract(stats, '$.tokensByPart.rc_text') AS rc_text, json_extract(stats, '$.tokensByPart.instruction') AS instruction,
+                       printf('%.4f', json_extract(stats, '$.fillRatio')) AS fill_ratio,
+                       printf('%.4f', json_extract(stats, '$.fillRatioFFD')) AS fill_ffd
+                FROM training_sets ORDER BY id
+                """),
+        ]
+    }
+}
