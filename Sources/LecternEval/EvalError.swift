@@ -4,6 +4,8 @@ public enum EvalError: Error, CustomStringConvertible, Sendable {
     case badOption(String)
     case unknownTask(String)
     case noItems(String)
+    /// The server cannot score this kind of task (it gives no prompt log-probabilities).
+    case serverCannotScore(String)
 
     public var description: String {
         switch self {
@@ -11,6 +13,7 @@ public enum EvalError: Error, CustomStringConvertible, Sendable {
         case .badOption(let m): return "eval: \(m)"
         case .unknownTask(let m): return "eval: \(m)"
         case .noItems(let m): return "eval: \(m)"
+        case .serverCannotScore(let m): return "eval: \(m)"
         }
     }
 }

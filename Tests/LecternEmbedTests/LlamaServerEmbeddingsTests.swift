@@ -4,6 +4,7 @@ import FoundationNetworking   // Data(contentsOf:) on http URLs, for the test's 
 #endif
 import GRDB
 import LecternStore
+import LecternTestSupport
 import XCTest
 @testable import LecternEmbed
 
@@ -18,61 +19,14 @@ final class LlamaServerEmbeddingsTests: XCTestCase {
                       "25277731", "26399179", "11481172", "17444776", "19106867", "2224269", "12068831",
                       "11838307", "17971187", "18243752", "15388567", "8566975", "17096624"]
 
-    final class EmbeddingServer {
-        let process = Process()
-        let port: Int
-
-        init(server: String, model: String) throws {
-            port = try Self.freePort()
-            process.executableURL = URL(fileURLWithPath: server)
-            // SmolLM2 has no pooling type of its own, so mean pooling is asked for; a physical
-            // batch of 1024 tokens holds any one of the inputs whole (pooled embeddings need that).
-            // One slot: with -np 2 and no unified KV cache this llama-server build returns a
-            // different vector (cosine ~0.967 to the text embedded alone) for the first of two
-            // inputs decoded together, which is the server's fault, not the client's.
-            process.arguments = ["-m", model, "--host", "127.0.0.1", "--port", String(port),
-                                 "--embeddings", "--pooling", "mean", "-c", "2048", "-np", "1",
-                                 "-b", "1024", "-ub", "1024", "-t", "2", "--no-webui"]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            let deadline = Date().addingTimeInterval(60)
-            while Date() < deadline {
-                if let d = try? Data(contentsOf: URL(string: "http://127.0.0.1:\(port)/health")!),
-                   String(decoding: d, as: UTF8.self).contains("\"ok\"") { return }
-                guard process.isRunning else { throw EmbedError.remote("llama-server exited at start") }
-                Thread.sleep(forTimeInterval: 0.25)
-            }
-            stop()
-            throw EmbedError.remote("llama-server not healthy within 60 s")
-        }
-
-        var url: URL { URL(string: "http://127.0.0.1:\(port)/v1")! }
-
-        func stop() {
-            if process.isRunning {
-                kill(process.processIdentifier, SIGKILL)
-                process.waitUntilExit()
-            }
-        }
-
-        deinit { stop() }
-
-        /// A port the kernel just handed out and released.
-        static func freePort() throws -> Int {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            defer { close(fd) }
-            var addr = sockaddr_in()
-            addr.sin_family = sa_family_t(AF_INET)
-            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-            addr.sin_port = 0
-            var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-            let ok = withUnsafeMutablePointer(to: &addr) { p in
-                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
-            }
-            guard ok else { throw EmbedError.remote("no free port") }
-            return Int(UInt16(bigEndian: addr.sin_port))
-        }
+    /// SmolLM2 has no pooling type of its own, so mean pooling is asked for; a physical batch of
+    /// 1024 tokens holds any one of the inputs whole (pooled embeddings need that). One slot: with
+    /// -np 2 and no unified KV cache this llama-server build returns a different vector (cosine
+    /// ~0.967 to the text embedded alone) for the first of two inputs decoded together, which is
+    /// the server's fault, not the client's.
+    static func embeddingServer(server: String, model: String) throws -> LlamaServer {
+        try LlamaServer(server: server, model: model, arguments: ["--embeddings", "--pooling", "mean", "-c", "2048", "-np", "1",
+                                                                  "-b", "1024", "-ub", "1024", "-t", "2", "--no-webui"])
     }
 
     func testRealEmbeddingsFromLlamaServerSmolLM2() throws {
@@ -83,11 +37,11 @@ final class LlamaServerEmbeddingsTests: XCTestCase {
                                     setup: "scripts/setup.d/30-llama-server.sh")
         }
         let texts = try TestSupport.pubmedqaDocuments(ids: Self.ids)
-        let server = try EmbeddingServer(server: serverPath, model: modelPath)
+        let server = try Self.embeddingServer(server: serverPath, model: modelPath)
         defer { server.stop() }
 
         // (a) The client directly: dimension probed from the server, vectors in input order.
-        var o = OpenAIEmbeddingsClient.Options(url: server.url, model: "smollm2")
+        var o = OpenAIEmbeddingsClient.Options(url: server.baseURL, model: "smollm2")
         o.apiKeyVariable = "LECTERN_TEST_NO_KEY"
         o.batchSize = 2  // several requests per call, 2 in flight (queued by the server): order comes from `index` and batch
         o.concurrency = 2
@@ -114,7 +68,7 @@ final class LlamaServerEmbeddingsTests: XCTestCase {
         // (b) The embed stage, as `lectern embed FILE --url URL --model smollm2` runs it, on a
         // store holding the 20 abstracts as the ingest stage stores them.
         let store = try makeStore(documents: texts)
-        var so = OpenAIEmbeddingsClient.Options(url: server.url, model: "smollm2")
+        var so = OpenAIEmbeddingsClient.Options(url: server.baseURL, model: "smollm2")
         so.apiKeyVariable = "LECTERN_TEST_NO_KEY"
         so.batchSize = 4
         so.concurrency = 2
@@ -130,7 +84,7 @@ final class LlamaServerEmbeddingsTests: XCTestCase {
             XCTAssertEqual(e["dim"] as Int, 576)
             XCTAssertEqual(e["kind"] as String, "openai")
             XCTAssertEqual(e["model"] as String, "smollm2")
-            XCTAssertEqual(e["endpoint"] as String?, server.url.appendingPathComponent("embeddings").absoluteString)
+            XCTAssertEqual(e["endpoint"] as String?, server.baseURL.appendingPathComponent("embeddings").absoluteString)
             XCTAssertEqual(try Int.fetchOne(db, sql: "SELECT count(*) FROM embeddings WHERE embedder_id = ?", arguments: [s.embedderID]), 20)
             XCTAssertEqual(try Int.fetchOne(db, sql: "SELECT count(DISTINCT document_id) FROM embeddings"), 20)
         }

@@ -168,6 +168,57 @@ final class EvalTests: XCTestCase {
         XCTAssertEqual(try query(s.file) { try Int.fetchOne($0, sql: "SELECT count(*) FROM stage_runs WHERE stage = 'eval'") }, before)
     }
 
+    /// `kill -9` during scoring loses at most the batch in flight: after each kill the stored
+    /// predictions are whole batches (16 items a transaction), and the resumed runs end with
+    /// exactly the predictions of an uninterrupted run on a copy of the file.
+    func testKilledScoringResumesToTheSamePredictions() throws {
+        let s = try setup()
+        let l = try lectern
+        // A task of the first 400 PubMedQA instances (`--limit` of `eval run` bounds one
+        // invocation, not the task).
+        let imported = try TestSupport.run(l, ["eval", "import", s.file, try TestSupport.pubmedqaPath(), "--task", "pq400",
+                                               "--format", "pubmedqa", "--limit", "400"])
+        XCTAssertEqual(imported.status, 0, imported.stderr)
+        let copy = s.file + ".clean.lectern"
+        try FileManager.default.copyItem(atPath: s.file, toPath: copy)
+        let args = ["eval", "run", "--task", "pq400", "--base", s.tiny]
+        func run(_ file: String) -> [String] { Array(args.prefix(2)) + [file] + Array(args.dropFirst(2)) }
+        let t0 = Date()
+        let clean = try TestSupport.run(l, run(copy))
+        XCTAssertEqual(clean.status, 0, clean.stderr)
+        let duration = Date().timeIntervalSince(t0)
+        func predictions(_ file: String) throws -> [String] {
+            try query(file) { db in
+                try Row.fetchAll(db, sql: "SELECT item_id, predicted_index, option_scores, correct FROM eval_predictions ORDER BY item_id")
+                    .map { "\($0["item_id"] as Int64) \($0["predicted_index"] as Int) \($0["correct"] as Int) \($0["option_scores"] as String)" }
+            }
+        }
+        var kills = 0, midway = 0
+        for fraction in [0.55, 0.7, 0.85, 0.95, 2.0] {
+            let outcome = try TestSupport.runAndKill(l, run(s.file), after: duration * fraction)
+            let stored = try query(s.file) { try Int.fetchOne($0, sql: "SELECT count(*) FROM eval_predictions") ?? 0 }
+            if outcome == .killed {
+                kills += 1
+                XCTAssertEqual(stored % 16, 0, "after a kill only whole batches are stored (\(stored))")
+                if stored > 0 && stored < 400 { midway += 1 }
+            } else {
+                XCTAssertEqual(outcome, .finished)
+                break
+            }
+        }
+        XCTAssertGreaterThan(midway, 0, "at least one kill landed while items were being scored (run took \(duration) s; kills \(kills))")
+        let resumed = try TestSupport.run(l, run(s.file))
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        XCTAssertTrue(resumed.stdout.contains("0 items scored now, 400 before"), resumed.stdout)
+        XCTAssertEqual(try predictions(s.file), try predictions(copy), "the resumed predictions are those of an uninterrupted run")
+        try query(s.file) { db in
+            XCTAssertEqual(try Int.fetchOne(db, sql: "SELECT count(*) FROM stage_runs WHERE stage = 'eval' AND status = 'running'"), 0,
+                           "killed runs are marked interrupted by the next one")
+            XCTAssertEqual(try Double.fetchOne(db, sql: "SELECT value FROM eval_scores WHERE metric = 'accuracy'"),
+                           try query(copy) { try Double.fetchOne($0, sql: "SELECT value FROM eval_scores WHERE metric = 'accuracy'") })
+        }
+    }
+
     /// A generation task (AdaptLLM's `{"input", "label"}` lines): greedy answers stored as text,
     /// cut at the newline, scored by exact match from the rows.
     func testGenerationTaskIsScoredByExactMatch() throws {

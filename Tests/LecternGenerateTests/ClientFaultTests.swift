@@ -1,3 +1,4 @@
+import LecternTestSupport
 import XCTest
 @testable import LecternGenerate
 

@@ -1,5 +1,6 @@
 import GRDB
 import LecternStore
+import LecternTestSupport
 import XCTest
 @testable import LecternGenerate
 

@@ -1,73 +1,12 @@
 import GRDB
 import LecternStore
+import LecternTestSupport
 import XCTest
 @testable import LecternGenerate
 
-/// llama.cpp's llama-server with SmolLM2-135M-Instruct, started by the test on a free port.
-final class LlamaServer {
-    let child: ChildProcess
-    let port: Int
-
-    /// nil when the binary or the model is not installed.
-    static func paths() -> (server: String, model: String)? {
-        let env = ProcessInfo.processInfo.environment
-        guard let s = env["LECTERN_LLAMA_SERVER"], let m = env["LECTERN_SMOLLM2_GGUF"],
-              FileManager.default.isExecutableFile(atPath: s), FileManager.default.fileExists(atPath: m) else { return nil }
-        return (s, m)
-    }
-
-    init(server: String, model: String, parallel: Int = 2) throws {
-        port = try Self.freePort()
-        child = try ChildProcess(server, ["-m", model, "--host", "127.0.0.1", "--port", String(port),
-                                          "-c", String(2048 * parallel), "-np", String(parallel), "-t", "2",
-                                          "--cache-ram", "0", "--no-webui"])
-        let deadline = Date().addingTimeInterval(60)
-        while Date() < deadline {
-            if let d = try? FaultServer.httpGet("http://127.0.0.1:\(port)/health"),
-               String(decoding: d, as: UTF8.self).contains("ok") { return }
-            guard child.process.isRunning else { throw NSError(domain: "llama", code: 1, userInfo: [NSLocalizedDescriptionKey: "llama-server exited at start"]) }
-            Thread.sleep(forTimeInterval: 0.25)
-        }
-        child.stop()
-        throw NSError(domain: "llama", code: 2, userInfo: [NSLocalizedDescriptionKey: "llama-server not healthy within 60 s"])
-    }
-
+extension LlamaServer {
     var endpoint: Endpoint {
-        Endpoint(baseURL: URL(string: "http://127.0.0.1:\(port)/v1")!, model: "smollm2", maxInFlight: 2, timeout: 300)
-    }
-
-    func stop() { child.stop() }
-
-    /// A port the kernel just handed out and released.
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = 0
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let ok = withUnsafeMutablePointer(to: &addr) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
-        }
-        guard ok else { throw NSError(domain: "port", code: 1) }
-        return Int(UInt16(bigEndian: addr.sin_port))
-    }
-}
-
-extension FaultServer {
-    static func httpGet(_ url: String) throws -> Data {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        p.arguments = ["-sf", "--max-time", "2", url]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else { throw NSError(domain: "curl", code: Int(p.terminationStatus)) }
-        return data
+        Endpoint(baseURL: baseURL, model: "smollm2", maxInFlight: 2, timeout: 300)
     }
 }
 

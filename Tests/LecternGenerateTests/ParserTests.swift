@@ -1,4 +1,5 @@
 import LecternKernels
+import LecternTestSupport
 import XCTest
 @testable import LecternGenerate
 

@@ -1,6 +1,7 @@
 import GRDB
 import LecternCore
 import LecternStore
+import LecternTestSupport
 import XCTest
 @testable import LecternGenerate
 

@@ -9,92 +9,14 @@ import LecternTestSupport
 enum Repo {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
-    static let faultServer = root.appendingPathComponent("Tests/LecternGenerateTests/Fixtures/fault_server.py").path
     static let migration = root.appendingPathComponent("migrations/0001_initial.sql").path
     static var pubmedqa: String { TestSupport.sharedData.appendingPathComponent("pubmedqa/ori_pqal.json").path }
 }
 
-/// A child process started by a test and ended by it.
-final class ChildProcess {
-    let process = Process()
-    let stdout = Pipe()
-
-    init(_ executable: String, _ arguments: [String]) throws {
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.standardOutput = stdout
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-    }
-
-    /// The first stdout line that starts with `prefix`, waiting up to `timeout` seconds.
-    func readLine(prefix: String, timeout: Double = 20) throws -> String {
-        let handle = stdout.fileHandleForReading
-        var buffer = ""
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            let d = handle.availableData
-            if d.isEmpty { throw NSError(domain: "child", code: 1, userInfo: [NSLocalizedDescriptionKey: "child exited before printing \(prefix)"]) }
-            buffer += String(decoding: d, as: UTF8.self)
-            for line in buffer.split(separator: "\n") where line.hasPrefix(prefix) { return String(line) }
-        }
-        throw NSError(domain: "child", code: 2, userInfo: [NSLocalizedDescriptionKey: "no \(prefix) line within \(timeout) s"])
-    }
-
-    func stop() {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
-    }
-
-    deinit { stop() }
-}
-
-/// The Python fault-injection server (Fixtures/fault_server.py).
-final class FaultServer {
-    let child: ChildProcess
-    let port: Int
-
-    init(port: Int = 0) throws {
-        child = try ChildProcess("/usr/bin/env", ["python3", Repo.faultServer, String(port)])
-        let line = try child.readLine(prefix: "PORT ")
-        self.port = Int(line.dropFirst(5))!
-    }
-
-    var baseURL: URL { URL(string: "http://127.0.0.1:\(port)/v1")! }
-
+extension FaultServer {
     func endpoint(maxInFlight: Int = 4, timeout: Double = 10, apiKeyEnv: String? = nil, rpm: Int? = nil) -> Endpoint {
         Endpoint(baseURL: baseURL, model: "fault-model", apiKeyEnv: apiKeyEnv, maxInFlight: maxInFlight,
                  requestsPerMinute: rpm, timeout: timeout)
-    }
-
-    func plan(_ behaviours: [String], reset: Bool = true) throws {
-        _ = try Self.http("http://127.0.0.1:\(port)/control", body: ["plan": behaviours, "reset": reset])
-    }
-
-    func stats() throws -> [String: Any] {
-        try JSONSerialization.jsonObject(with: Self.http("http://127.0.0.1:\(port)/stats", body: nil)) as! [String: Any]
-    }
-
-    func stop() { child.stop() }
-
-    /// Blocking HTTP for test control (curl: no async plumbing needed in setup code).
-    static func http(_ url: String, body: [String: Any]?) throws -> Data {
-        var args = ["-sS", "--max-time", "10", url]
-        if let body {
-            let json = String(decoding: try JSONSerialization.data(withJSONObject: body), as: UTF8.self)
-            args += ["-H", "Content-Type: application/json", "-d", json]
-        }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        p.arguments = args
-        let out = Pipe()
-        p.standardOutput = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return data
     }
 }
 

@@ -5,6 +5,8 @@ import LecternStore
 import LecternTrain
 
 extension TaskImport.Format: ExpressibleByArgument {}
+extension TaskMetric: ExpressibleByArgument {}
+extension ServerAPI: ExpressibleByArgument {}
 
 /// `lectern eval import|run|report`
 struct EvalCommand: AsyncParsableCommand {
@@ -19,25 +21,25 @@ struct EvalCommand: AsyncParsableCommand {
 struct EvalImportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "import",
-        abstract: "Add a task's items: PubMedQA's ori_pqal.json, or AdaptLLM's task JSONL ({input, options, gold_index} or {input, label}).")
+        abstract: "Add a task's items: PubMedQA's ori_pqal.json, AdaptLLM's task JSONL ({input, options, gold_index} or {input, label}), or an lm-evaluation-harness task YAML over local JSONL.")
 
     @Argument(help: "The Lectern file.")
     var file: String
 
-    @Argument(help: "The task file.")
+    @Argument(help: "The task file (for --format lmeval: the task's YAML, whose dataset_kwargs.data_files names the JSONL).")
     var taskFile: String
 
     @Option(help: "Task name in the file (e.g. pubmedqa).")
     var task: String
 
-    @Option(help: "pubmedqa (ori_pqal.json) or adaptllm (JSONL).")
+    @Option(help: "pubmedqa (ori_pqal.json), adaptllm (JSONL) or lmeval (lm-evaluation-harness YAML).")
     var format = TaskImport.Format.adaptllm
 
     @Option(help: "Domain of the task (default: the file's).")
     var domain: String?
 
-    @Option(help: "Metric reported for the task: accuracy (choice tasks).")
-    var metric = "accuracy"
+    @Option(help: "Metric the report shows (default: the task file's, else accuracy for choice tasks, exact_match for generation tasks).")
+    var metric: TaskMetric?
 
     @Option(help: "Import only the first N items.")
     var limit: Int?
@@ -62,12 +64,15 @@ struct EvalImportCommand: ParsableCommand {
 struct EvalRunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Score a base model, or a base with a training run's checkpoint from the file, on a task (local engine).",
+        abstract: "Score a base model, or a base with a training run's checkpoint from the file, on a task (local engine), or a model behind an OpenAI-compatible server.",
         discussion: """
         Multiple choice as AdaptLLM scores it (lowest mean negative log-likelihood of the option's tokens after the \
         prompt: metric accuracy), with lm-evaluation-harness's acc (summed) and acc_norm (per character) from the \
         same forward passes. Every prediction is a row (eval_predictions); a re-run scores only what is missing; \
         the task's scores (eval_scores, with bootstrap 95% intervals) are recomputed from all predictions.
+        With --endpoint URL --model NAME the model behind an OpenAI-compatible server answers instead: generation \
+        tasks through chat or completions; multiple choice through completions with echo + logprobs (vLLM gives \
+        prompt log-probabilities; llama-server does not, and is refused).
         """)
 
     @Argument(help: "The Lectern file.")
@@ -76,7 +81,11 @@ struct EvalRunCommand: AsyncParsableCommand {
     @OptionGroup var options: EvalArguments
 
     func validate() throws {
-        if options.base == nil { throw ValidationError("--base MODEL is required") }
+        if options.base == nil && options.endpoint == nil { throw ValidationError("--base MODEL (local engine) or --endpoint URL --model NAME (a server) is required") }
+        if options.endpoint != nil {
+            if options.model == nil { throw ValidationError("--endpoint needs --model NAME (the served model)") }
+            if options.runReference != nil { throw ValidationError("--run applies a checkpoint with the local engine; a server scores what it serves (export the adapter and serve it, then --label it)") }
+        }
     }
 
     func run() async throws {
@@ -98,7 +107,7 @@ struct EvalArguments: PipelineStage {
     @Option(help: "Import the task from this file first (nothing is added when it is already there).")
     var taskFile: String?
 
-    @Option(help: "Format of --task-file: pubmedqa or adaptllm.")
+    @Option(help: "Format of --task-file: pubmedqa, adaptllm or lmeval.")
     var format = TaskImport.Format.adaptllm
 
     @Option(help: "Base model: a Hugging Face folder or a GGUF file (in a pipeline: the base `train` used).")
@@ -122,17 +131,45 @@ struct EvalArguments: PipelineStage {
     @Option(help: "Generation tasks: most new tokens per answer (greedy; an answer ends at a newline), as AdaptLLM.")
     var maxNewTokens = 100
 
+    @Option(help: "Score through this OpenAI-compatible server instead of the local engine (base URL up to /v1).")
+    var endpoint: String?
+
+    @Option(help: "With --endpoint: the served model's name.")
+    var model: String?
+
+    @Option(help: "With --endpoint: chat or completions (multiple choice needs completions with prompt log-probabilities).")
+    var api = ServerAPI.completions
+
+    @Option(help: "With --endpoint: the model's name in the report (default: --model), e.g. for an adapter the server applies.")
+    var label: String?
+
+    @Option(help: "With --endpoint: requests in flight at once.")
+    var concurrency = 2
+
+    @Option(help: "With --endpoint: seconds to wait for a reply before retrying.")
+    var timeout = 120.0
+
+    @Option(help: "With --endpoint: environment variable holding a bearer token (never stored).")
+    var apiKeyEnv: String?
+
+    @Option(help: "With --endpoint: a field merged into every request, KEY=JSON (e.g. lora=[{\"id\":0,\"scale\":1}] for llama-server); repeatable.")
+    var field: [String] = []
+
     mutating func handOn(_ made: PipelineOutputs) {
         if base == nil { base = made.baseModel }
         if runReference == nil, let id = made.trainingRunID { runReference = String(id) }
     }
 
     func run(in store: Store, made: inout PipelineOutputs) async throws {
-        guard let base else { throw CLIError("eval: no base model: give --base MODEL") }
         if let taskFile {
             let s = try StageRunner.run(TaskImport(store: store, path: taskFile, task: task, format: format))
             print("\(store.path): task \(task) (\(s.kind)): \(s.added) items added, \(s.alreadyThere) already there, \(s.skipped) skipped")
         }
+        if let endpoint {
+            try await runOnServer(store, endpoint)
+            return
+        }
+        guard let base else { throw CLIError("eval: no base model: give --base MODEL") }
         let cache = TrainingEngine.modelCache
         let engine = try TrainingEngine.locate()
         let models: [String?] = runReference == nil ? [nil] : (withBase ? [nil, runReference] : [runReference])
@@ -149,6 +186,36 @@ struct EvalArguments: PipelineStage {
         }
         let report = try await store.pool.read { db in try EvalReport.read(db) }
         print(report.text())
+    }
+
+    /// Scores the task through an OpenAI-compatible server.
+    func runOnServer(_ store: Store, _ endpoint: String) async throws {
+        guard let url = URL(string: endpoint), url.scheme == "http" || url.scheme == "https", url.host != nil else {
+            throw CLIError("eval: --endpoint '\(endpoint)' is not an http(s) URL")
+        }
+        guard let model else { throw CLIError("eval: --endpoint needs --model NAME") }
+        var stage = ServerEvalStage(store: store, task: task, endpoint: url, model: model)
+        stage.api = api
+        stage.label = label
+        stage.limit = limit
+        stage.concurrency = concurrency
+        stage.timeout = timeout
+        stage.apiKeyEnv = apiKeyEnv
+        stage.maxNewTokens = maxNewTokens
+        for f in field {
+            guard let eq = f.firstIndex(of: "="), eq != f.startIndex else { throw CLIError("eval: --field '\(f)' is not KEY=JSON") }
+            stage.extraBody[String(f[..<eq])] = String(f[f.index(after: eq)...])
+        }
+        let s = try await StageRunner.run(stage)
+        print("\(store.path): \(task), \(label ?? model) via \(endpoint): \(s.scored) items scored now, \(s.alreadyScored) before"
+              + (s.unscored > 0 ? ", \(s.unscored) without an answer (left unscored; run again to retry them)" : "")
+              + " (configuration \(s.fingerprint.prefix(12)))")
+        for score in s.scores {
+            print(String(format: "  %@ %.1f [%.1f, %.1f] on %d items", score.metric, score.value, score.low, score.high, score.items))
+        }
+        let report = try await store.pool.read { db in try EvalReport.read(db) }
+        print(report.text())
+        if s.unscored > 0 { throw ExitCode(3) }
     }
 }
 

@@ -52,6 +52,52 @@ public enum Metrics {
         }
     }
 
+    /// A choice task's metric over gold and predicted option indexes.
+    public static func choice(_ metric: String, gold: [Int], predicted: [Int]) -> Double {
+        switch metric {
+        case "micro_f1": return f1(gold: gold, predicted: predicted, average: "micro")
+        case "macro_f1": return f1(gold: gold, predicted: predicted, average: "macro")
+        case "weighted_f1": return f1(gold: gold, predicted: predicted, average: "weighted")
+        default: return accuracy(zip(gold, predicted).map { $0 == $1 })
+        }
+    }
+
+    /// The (entity, type) pairs of a NER answer: items separated by newlines or ';', each
+    /// `span : type`, `span (type)` or a bare `span` (type ""); compared trimmed and lowercased,
+    /// duplicates counted once. "none" or an empty answer is no entity.
+    public static func entities(_ text: String) -> Set<String> {
+        var out = Set<String>()
+        for piece in text.split(whereSeparator: { $0 == "\n" || $0 == ";" }) {
+            var span = piece.trimmingCharacters(in: .whitespaces).lowercased()
+            var type = ""
+            if let colon = span.lastIndex(of: ":") {
+                type = span[span.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+                span = span[..<colon].trimmingCharacters(in: .whitespaces)
+            } else if span.hasSuffix(")"), let open = span.lastIndex(of: "(") {
+                type = span[span.index(after: open)..<span.index(before: span.endIndex)].trimmingCharacters(in: .whitespaces)
+                span = span[..<open].trimmingCharacters(in: .whitespaces)
+            }
+            if span.isEmpty || span == "none" { continue }
+            out.insert(span + "\u{0}" + type)
+        }
+        return out
+    }
+
+    /// Entity-level F1 pooled over items (CoNLL style): an entity counts only with its exact span
+    /// and type; true positives, predictions and references summed over every item.
+    public static func entityF1(predicted: [String], reference: [String]) -> Double {
+        var tp = 0, np = 0, nr = 0
+        for (p, r) in zip(predicted, reference) {
+            let a = entities(p), b = entities(r)
+            tp += a.intersection(b).count
+            np += a.count
+            nr += b.count
+        }
+        if np == 0 && nr == 0 { return 100 }  // nothing to find and nothing found
+        let precision = np == 0 ? 0 : Double(tp) / Double(np), recall = nr == 0 ? 0 : Double(tp) / Double(nr)
+        return precision + recall == 0 ? 0 : 100 * 2 * precision * recall / (precision + recall)
+    }
+
     /// Percentile bootstrap interval of `statistic` over items resampled with replacement.
     public static func bootstrap(count n: Int, seed: UInt64 = 0, resamples: Int = 1000,
                                  _ statistic: ([Int]) -> Double) -> (low: Double, high: Double) {
@@ -67,5 +113,33 @@ public enum Metrics {
         values.sort()
         let lo = values[Int(Double(resamples) * 0.025)], hi = values[min(resamples - 1, Int(Double(resamples) * 0.975))]
         return (lo, hi)
+    }
+}
+
+/// The metric a task is reported by (`eval_tasks.metric`).
+public enum TaskMetric: String, Codable, Sendable, CaseIterable {
+    /// Choice tasks: AdaptLLM's (lowest mean NLL per option token).
+    case accuracy
+    /// Choice tasks: lm-evaluation-harness's summed and per-character log-likelihood choices.
+    case acc, acc_norm
+    /// Choice tasks: F1 over the options as classes (ChemProt and RCT micro, FPB and FiQA SA weighted).
+    case micro_f1, macro_f1, weighted_f1
+    /// Generation tasks: exact match (numbers within 0.01), entity-level F1 (NER).
+    case exact_match, entity_f1
+
+    public var kind: String { [.exact_match, .entity_f1].contains(self) ? "generation" : "choice" }
+
+    /// The metric given on the command line, else the task file's, else the kind's default;
+    /// refused when it does not fit the task's kind.
+    static func resolve(given: TaskMetric?, file: String?, kind: String) throws -> TaskMetric {
+        if let given {
+            guard given.kind == kind else {
+                let fits = allCases.filter { $0.kind == kind }.map(\.rawValue).joined(separator: ", ")
+                throw EvalError.badOption("--metric \(given.rawValue) does not fit a \(kind) task (use one of \(fits))")
+            }
+            return given
+        }
+        if let file, let m = TaskMetric(rawValue: file), m.kind == kind { return m }
+        return kind == "generation" ? .exact_match : .accuracy
     }
 }

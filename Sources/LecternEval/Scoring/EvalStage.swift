@@ -71,8 +71,11 @@ public struct EvalStage: Stage {
         public var fingerprint: String
         public var scored = 0
         public var alreadyScored = 0
+        /// Items the scorer got no usable answer for (a server's timeouts or garbage): left without
+        /// a prediction, so a re-run retries them.
+        public var unscored = 0
         public var scores: [Score] = []
-        public var counts: [String: Int] { ["scored": scored, "already_scored": alreadyScored] }
+        public var counts: [String: Int] { ["scored": scored, "already_scored": alreadyScored, "unscored": unscored] }
     }
 
     public struct Score: Sendable {
@@ -85,13 +88,8 @@ public struct EvalStage: Stage {
 
     public func prepare() throws -> StagePlan<Config, Prepared> {
         if let limit, limit < 1 { throw EvalError.badOption("--limit must be at least 1") }
-        let (taskID, kind, checkpoint): (Int64, String, Adapters.Located?) = try store.pool.read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT id, kind FROM eval_tasks WHERE name = ?", arguments: [task]) else {
-                let known = try String.fetchAll(db, sql: "SELECT name FROM eval_tasks ORDER BY id")
-                throw EvalError.unknownTask("no task '\(task)' in \(store.path) (known: \(known.isEmpty ? "none; import one with `lectern eval import`" : known.joined(separator: ", ")))")
-            }
-            return (row["id"], row["kind"], try run.map { try Adapters.locate(db, run: $0, step: step) })
-        }
+        let (taskID, kind): (Int64, String) = try store.pool.read { db in try Self.task(db, named: task, in: store.path) }
+        let checkpoint: Adapters.Located? = try store.pool.read { db in try run.map { try Adapters.locate(db, run: $0, step: step) } }
         if let checkpoint, checkpoint.kind == "full" {
             throw EvalError.badOption("training run \(checkpoint.runID) is a full fine-tuning; scoring its checkpoints is not supported yet (LoRA adapters are)")
         }
@@ -102,13 +100,7 @@ public struct EvalStage: Stage {
                             checkpoint: checkpoint.map { "\($0.runFingerprint):\($0.step)" },
                             maxNewTokens: generation ? maxNewTokens : nil, stop: generation ? stop : nil)
         let fingerprint = try StageRunner.fingerprint(stage: Self.name, configuration: config)
-        let pending: [Int64] = try store.pool.read { db in
-            try Int64.fetchAll(db, sql: """
-                SELECT i.id FROM eval_items i WHERE i.task_id = ?
-                AND NOT EXISTS (SELECT 1 FROM eval_predictions p WHERE p.fingerprint = ? AND p.item_id = i.id)
-                ORDER BY i.position
-                """, arguments: [taskID, fingerprint])
-        }
+        let pending: [Int64] = try store.pool.read { db in try Self.pendingItems(db, taskID: taskID, fingerprint: fingerprint) }
         let chosen = limit.map { Array(pending.prefix($0)) } ?? pending
         let name = URL(fileURLWithPath: base).lastPathComponent
         return StagePlan(configuration: config, pendingInputs: chosen.count,
@@ -119,10 +111,7 @@ public struct EvalStage: Stage {
         let p = work.prepared
         let fingerprint = run.fingerprint
         var summary = Summary(taskID: p.taskID, fingerprint: fingerprint)
-        summary.alreadyScored = try store.pool.read { db in
-            try Int.fetchOne(db, sql: "SELECT count(*) FROM eval_predictions p JOIN eval_items i ON i.id = p.item_id WHERE p.fingerprint = ? AND i.task_id = ?",
-                             arguments: [fingerprint, p.taskID]) ?? 0
-        }
+        summary.alreadyScored = try store.pool.read { db in try Self.scoredCount(db, taskID: p.taskID, fingerprint: fingerprint) }
         if !p.pending.isEmpty {
             let workDir = store.path + ".eval/" + String(fingerprint.prefix(16))
             let fm = FileManager.default
@@ -134,8 +123,13 @@ public struct EvalStage: Stage {
             }
             var adapter: String?
             if let c = p.checkpoint {
+                // The checkpoint hand-over: the adapter written from the file's tensors for the engine.
                 let folder = workDir + "/adapter"
+                let t0 = Date()
                 try Adapters.exportPEFT(store, c, to: folder)
+                let bytes = (try? fm.attributesOfItem(atPath: folder + "/adapter_model.safetensors")[.size] as? Int) ?? 0
+                log(String(format: "checkpoint %@ step %d handed over in %.2f s (%.0f MB of adapter tensors)",
+                           String(c.runFingerprint.prefix(12)), c.step, Date().timeIntervalSince(t0), Double(bytes) / 1e6))
                 adapter = folder
             }
             // Gold answers, for `correct`, by item.
@@ -226,21 +220,64 @@ public struct EvalStage: Stage {
         return summary
     }
 
+    /// The task `name`'s id and kind, or an error listing the file's tasks.
+    static func task(_ db: Database, named name: String, in path: String) throws -> (Int64, String) {
+        guard let row = try Row.fetchOne(db, sql: "SELECT id, kind FROM eval_tasks WHERE name = ?", arguments: [name]) else {
+            let known = try String.fetchAll(db, sql: "SELECT name FROM eval_tasks ORDER BY id")
+            throw EvalError.unknownTask("no task '\(name)' in \(path) (known: \(known.isEmpty ? "none; import one with `lectern eval import`" : known.joined(separator: ", ")))")
+        }
+        return (row["id"], row["kind"])
+    }
+
+    static func task(_ store: Store, named name: String) async throws -> (Int64, String) {
+        try await store.pool.read { db in try task(db, named: name, in: store.path) }
+    }
+
+    /// The task's items without a prediction for the configuration `fingerprint`, in task order.
+    static func pendingItems(_ db: Database, taskID: Int64, fingerprint: String) throws -> [Int64] {
+        try Int64.fetchAll(db, sql: """
+            SELECT i.id FROM eval_items i WHERE i.task_id = ?
+            AND NOT EXISTS (SELECT 1 FROM eval_predictions p WHERE p.fingerprint = ? AND p.item_id = i.id)
+            ORDER BY i.position
+            """, arguments: [taskID, fingerprint])
+    }
+
+    static func pendingItems(_ store: Store, taskID: Int64, fingerprint: String) async throws -> [Int64] {
+        try await store.pool.read { db in try pendingItems(db, taskID: taskID, fingerprint: fingerprint) }
+    }
+
+    /// Predictions already stored for the configuration on the task.
+    static func scoredCount(_ db: Database, taskID: Int64, fingerprint: String) throws -> Int {
+        try Int.fetchOne(db, sql: "SELECT count(*) FROM eval_predictions p JOIN eval_items i ON i.id = p.item_id WHERE p.fingerprint = ? AND i.task_id = ?",
+                         arguments: [fingerprint, taskID]) ?? 0
+    }
+
+    static func scoredCount(_ store: Store, taskID: Int64, fingerprint: String) async throws -> Int {
+        try await store.pool.read { db in try scoredCount(db, taskID: taskID, fingerprint: fingerprint) }
+    }
+
     /// Recomputes a configuration's scores on a task from all its stored predictions.
     static func recomputeScores(_ store: Store, taskID: Int64, kind: String, fingerprint: String, model: String, checkpointID: Int64?,
                                 run: StageContext) throws -> [Score] {
+        let metric = try store.pool.read { db in try String.fetchOne(db, sql: "SELECT metric FROM eval_tasks WHERE id = ?", arguments: [taskID]) } ?? "accuracy"
         if kind == "generation" {
-            let correct: [Bool] = try store.pool.read { db in
-                try Int.fetchAll(db, sql: """
-                    SELECT p.correct FROM eval_predictions p JOIN eval_items i ON i.id = p.item_id
-                    WHERE p.fingerprint = ? AND i.task_id = ? AND p.correct IS NOT NULL ORDER BY i.position
-                    """, arguments: [fingerprint, taskID]).map { $0 == 1 }
+            let rows: [(text: String, label: String)] = try store.pool.read { db in
+                try Row.fetchAll(db, sql: """
+                    SELECT p.predicted_text, i.label FROM eval_predictions p JOIN eval_items i ON i.id = p.item_id
+                    WHERE p.fingerprint = ? AND i.task_id = ? AND p.predicted_text IS NOT NULL AND i.label IS NOT NULL ORDER BY i.position
+                    """, arguments: [fingerprint, taskID]).map { ($0[0], $0[1]) }
             }
-            guard !correct.isEmpty else { return [] }
+            guard !rows.isEmpty else { return [] }
+            let correct = rows.map { Metrics.exactMatch($0.text, $0.label) }
             let ci = Metrics.bootstrap(count: correct.count) { idx in Metrics.accuracy(idx.map { correct[$0] }) }
-            let score = Score(metric: "exact_match", value: Metrics.accuracy(correct), low: ci.low, high: ci.high, items: correct.count)
-            try saveScore(score, taskID: taskID, fingerprint: fingerprint, model: model, checkpointID: checkpointID, run: run)
-            return [score]
+            var scores = [Score(metric: "exact_match", value: Metrics.accuracy(correct), low: ci.low, high: ci.high, items: correct.count)]
+            if metric == "entity_f1" {
+                let texts = rows.map(\.text), labels = rows.map(\.label)
+                let ci = Metrics.bootstrap(count: rows.count) { idx in Metrics.entityF1(predicted: idx.map { texts[$0] }, reference: idx.map { labels[$0] }) }
+                scores.append(Score(metric: metric, value: Metrics.entityF1(predicted: texts, reference: labels), low: ci.low, high: ci.high, items: rows.count))
+            }
+            for s in scores { try saveScore(s, taskID: taskID, fingerprint: fingerprint, model: model, checkpointID: checkpointID, run: run) }
+            return scores
         }
         let rows: [(gold: Int, scores: Prediction)] = try store.pool.read { db in
             try Row.fetchAll(db, sql: """
@@ -257,11 +294,17 @@ public struct EvalStage: Stage {
         guard !rows.isEmpty else { return [] }
         var scores: [Score] = []
         let choosers: [(String, (Prediction) -> Int)] = [("accuracy", { $0.adaptLLMChoice }), ("acc", { $0.accChoice }), ("acc_norm", { $0.accNormChoice })]
-        for (metric, choose) in choosers {
+        for (name, choose) in choosers {
             let correct = rows.map { choose($0.scores) == $0.gold }
             let value = Metrics.accuracy(correct)
             let ci = Metrics.bootstrap(count: correct.count) { idx in Metrics.accuracy(idx.map { correct[$0] }) }
-            scores.append(Score(metric: metric, value: value, low: ci.low, high: ci.high, items: correct.count))
+            scores.append(Score(metric: name, value: value, low: ci.low, high: ci.high, items: correct.count))
+        }
+        if !["accuracy", "acc", "acc_norm"].contains(metric) {
+            // An F1 over the options as classes, from AdaptLLM's choice.
+            let gold = rows.map(\.gold), predicted = rows.map { $0.scores.adaptLLMChoice }
+            let ci = Metrics.bootstrap(count: rows.count) { idx in Metrics.choice(metric, gold: idx.map { gold[$0] }, predicted: idx.map { predicted[$0] }) }
+            scores.append(Score(metric: metric, value: Metrics.choice(metric, gold: gold, predicted: predicted), low: ci.low, high: ci.high, items: rows.count))
         }
         for s in scores { try saveScore(s, taskID: taskID, fingerprint: fingerprint, model: model, checkpointID: checkpointID, run: run) }
         return scores
@@ -282,7 +325,7 @@ public struct EvalStage: Stage {
 }
 
 /// One item's option scores as the engine reports them and the file stores them.
-struct Prediction {
+struct Prediction: Sendable {
     var nllMean: [Double]
     var nllSum: [Double]
     var chars: [Int]

@@ -13,11 +13,13 @@ import LecternStore
 ///   same instance, so a set built from the same abstracts is known to be contaminated.
 /// - `adaptllm`: AdaptLLM's released task files, JSON Lines of `{"input", "options", "gold_index"}`
 ///   (choice) or `{"input", "label"}` (generation); other fields are kept in `metadata`.
+/// - `lmeval`: an lm-evaluation-harness task YAML over a local JSON Lines file (``LMEvalTask``):
+///   each document rendered by the YAML's `doc_to_text` / `doc_to_choice` / `doc_to_target`.
 ///
 /// Bad records are reported with file and line, skipped and counted (or stop the import with
 /// `strict`). Importing the same file again adds nothing: an item is keyed by its task and position.
 public struct TaskImport: Stage {
-    public enum Format: String, Codable, Sendable, CaseIterable { case pubmedqa, adaptllm }
+    public enum Format: String, Codable, Sendable, CaseIterable { case pubmedqa, adaptllm, lmeval }
 
     public static let name = "eval-import"
     public let store: Store
@@ -25,7 +27,9 @@ public struct TaskImport: Stage {
     public let task: String
     public let format: Format
     public var domain: String?
-    public var metric = "accuracy"
+    /// The metric the report shows (``TaskMetric``); nil: the task file's (lm-eval's
+    /// `metric_list`), else accuracy for choice tasks and exact match for generation tasks.
+    public var metric: TaskMetric?
     public var limit: Int?
     public var strict = false
 
@@ -42,6 +46,7 @@ public struct TaskImport: Stage {
         var source: String
         var sha256: String
         var limit: Int?
+        var metric: String
     }
 
     /// One parsed item.
@@ -79,19 +84,30 @@ public struct TaskImport: Stage {
         }
         var problems: [String] = []
         var items: [Item]
+        var hashed = Array(data)
+        var fileMetric: String?
         switch format {
         case .pubmedqa: items = try Self.pubmedqa(data, path: path, problems: &problems, strict: strict)
         case .adaptllm: items = try Self.adaptllm(data, path: path, problems: &problems, strict: strict)
+        case .lmeval:
+            let spec = try LMEvalTask(yamlAt: path)
+            guard let docs = FileManager.default.contents(atPath: spec.dataFile) else {
+                throw EvalError.badTaskFile("\(path): cannot read its data file \(spec.dataFile) (dataset_kwargs.data_files)")
+            }
+            hashed += [0] + Array(docs)
+            fileMetric = spec.metric
+            items = try Self.lmeval(docs, spec: spec, path: spec.dataFile, problems: &problems, strict: strict)
         }
         if let limit { items = Array(items.prefix(max(0, limit))) }
         guard !items.isEmpty else {
             throw EvalError.noItems("\(path): no valid item" + (problems.first.map { " (first problem: \($0))" } ?? ""))
         }
         let kinds = Set(items.map { $0.options == nil ? "generation" : "choice" })
-        guard kinds.count == 1 else { throw EvalError.badTaskFile("\(path): mixes choice items (with options) and generation items (with a label)") }
-        let sha = Fingerprint.hex(of: Array(data))
+        guard kinds.count == 1, let kind = kinds.first else { throw EvalError.badTaskFile("\(path): mixes choice items (with options) and generation items (with a label)") }
+        let taskMetric = try TaskMetric.resolve(given: metric, file: fileMetric, kind: kind)
+        let sha = Fingerprint.hex(of: hashed)
         return StagePlan(configuration: Config(task: task, format: format, source: URL(fileURLWithPath: path).standardizedFileURL.path,
-                                               sha256: sha, limit: limit),
+                                               sha256: sha, limit: limit, metric: taskMetric.rawValue),
                          pendingInputs: items.count, prepared: Prepared(items: items, problems: problems))
     }
 
@@ -106,10 +122,8 @@ public struct TaskImport: Stage {
                 }
                 return row["id"]
             }
-            // A generation task is scored by exact match unless told otherwise.
-            let taskMetric = kind == "generation" && metric == "accuracy" ? "exact_match" : metric
             try db.execute(sql: "INSERT INTO eval_tasks(name, domain, kind, metric, source, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                           arguments: [task, domain ?? store.domain, kind, taskMetric, work.configuration.source, Timestamp.now()])
+                           arguments: [task, domain ?? store.domain, kind, work.configuration.metric, work.configuration.source, Timestamp.now()])
             return db.lastInsertedRowID
         }
         var summary = Summary(taskID: taskID, kind: kind)
@@ -177,9 +191,11 @@ public struct TaskImport: Stage {
         return items
     }
 
-    /// AdaptLLM's task JSONL.
-    static func adaptllm(_ data: Data, path: String, problems: inout [String], strict: Bool) throws -> [Item] {
-        var items: [Item] = []
+    /// Each non-blank line of a JSON Lines file as an object, to `body` with a way to report the
+    /// line as bad (file:line: why; skipped and counted, or thrown with `strict`). Lines that are
+    /// not UTF-8 or not a JSON object are reported here.
+    static func jsonLines(_ data: Data, path: String, problems: inout [String], strict: Bool,
+                          _ body: ([String: Any], (String) throws -> Void) throws -> Void) throws {
         var lineNumber = 0
         for line in data.split(separator: 0x0A, omittingEmptySubsequences: false) {
             lineNumber += 1
@@ -188,17 +204,41 @@ public struct TaskImport: Stage {
                 if strict { throw EvalError.badTaskFile(m) }
                 problems.append(m)
             }
-            let trimmed = line.drop { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }
-            if trimmed.isEmpty { continue }
+            if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
             guard String(data: Data(line), encoding: .utf8) != nil else { try bad("not valid UTF-8"); continue }
             guard let object = (try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any] else { try bad("not a JSON object"); continue }
-            guard let input = object["input"] as? String, !input.isEmpty else { try bad("no \"input\" string"); continue }
+            try body(object, bad)
+        }
+    }
+
+    /// An lm-evaluation-harness task's JSON Lines documents through its YAML's templates.
+    static func lmeval(_ data: Data, spec: LMEvalTask, path: String, problems: inout [String], strict: Bool) throws -> [Item] {
+        var items: [Item] = []
+        try jsonLines(data, path: path, problems: &problems, strict: strict) { doc, bad in
+            do {
+                let it = try spec.item(doc)
+                guard !it.input.isEmpty else { try bad("doc_to_text renders an empty prompt"); return }
+                let meta = String(decoding: try JSONSerialization.data(withJSONObject: doc, options: [.sortedKeys]), as: UTF8.self)
+                items.append(Item(externalID: (doc["id"] ?? doc["doc_id"]).map { "\($0)" }, input: it.input, options: it.options, gold: it.gold,
+                                  label: it.label, metadata: meta, contentHash: nil))
+            } catch EvalError.badTaskFile(let why) {
+                try bad(why)
+            }
+        }
+        return items
+    }
+
+    /// AdaptLLM's task JSONL.
+    static func adaptllm(_ data: Data, path: String, problems: inout [String], strict: Bool) throws -> [Item] {
+        var items: [Item] = []
+        try jsonLines(data, path: path, problems: &problems, strict: strict) { object, bad in
+            guard let input = object["input"] as? String, !input.isEmpty else { try bad("no \"input\" string"); return }
             var rest = object
             rest.removeValue(forKey: "input")
             if let options = object["options"] {
-                guard let list = options as? [String], !list.isEmpty else { try bad("\"options\" is not a list of strings"); continue }
+                guard let list = options as? [String], !list.isEmpty else { try bad("\"options\" is not a list of strings"); return }
                 guard let goldNumber = object["gold_index"] as? NSNumber, let gold = Int(exactly: goldNumber.doubleValue), (0..<list.count).contains(gold) else {
-                    try bad("\"gold_index\" must be an integer in 0..<\(list.count)"); continue
+                    try bad("\"gold_index\" must be an integer in 0..<\(list.count)"); return
                 }
                 rest.removeValue(forKey: "options"); rest.removeValue(forKey: "gold_index")
                 let meta = rest.isEmpty ? nil : String(decoding: try JSONSerialization.data(withJSONObject: rest, options: [.sortedKeys]), as: UTF8.self)
