@@ -6,6 +6,8 @@ public enum EvalError: Error, CustomStringConvertible, Sendable {
     case noItems(String)
     /// The server cannot score this kind of task (it gives no prompt log-probabilities).
     case serverCannotScore(String)
+    /// The server could not be reached or kept failing.
+    case serverFailed(String)
 
     public var description: String {
         switch self {
@@ -14,6 +16,7 @@ public enum EvalError: Error, CustomStringConvertible, Sendable {
         case .unknownTask(let m): return "eval: \(m)"
         case .noItems(let m): return "eval: \(m)"
         case .serverCannotScore(let m): return "eval: \(m)"
+        case .serverFailed(let m): return "eval: server: \(m)"
         }
     }
 }

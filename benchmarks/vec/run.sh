@@ -8,6 +8,6 @@ cd "$(dirname "$0")/../.."
 . scripts/lib.sh
 bash scripts/setup.d/20-sqlite-vec.sh
 . "$LECTERN_ENV_FILE"
-/usr/bin/python3 -c 'import numpy' 2>/dev/null || { SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo; $SUDO apt-get install -y -qq python3-numpy >/dev/null; }
+/usr/bin/python3 -c 'import numpy' 2>/dev/null || { SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo; $SUDO apt-get update -qq && $SUDO apt-get install -y -qq python3-numpy >/dev/null; }
 swift build -c release --product LecternVec
 exec /usr/bin/python3 benchmarks/vec/bench.py --lib "$PWD/.build/release/libLecternVec" --vec0 "$SQLITE_VEC_PATH" --data "$LECTERN_CACHE/bench-vec" "$@"

@@ -292,6 +292,8 @@ public struct ServerEvalStage: AsyncStage {
         guard let option = item.options?.first else { return }
         do {
             _ = try await continuationLogprob(prompt: item.input, continuation: " " + option)
+        } catch let e as ServerReplyError {
+            throw EvalError.serverFailed("checking that it returns prompt log-probabilities: \(e.description)")
         } catch is ServerCannotEcho {
             throw EvalError.serverCannotScore("\(endpoint.absoluteString) returned no log-probabilities for the prompt's tokens "
                 + "(it ignores `echo`, as llama-server does; vLLM returns them): task \(task) is multiple choice and cannot be scored "
@@ -311,27 +313,30 @@ public struct ServerEvalStage: AsyncStage {
         var headers = ["Content-Type": "application/json"]
         if let env = apiKeyEnv, let key = ProcessInfo.processInfo.environment[env] { headers["Authorization"] = "Bearer \(key)" }
         let url = endpoint.appendingPathComponent(path)
-        var lastError: Error = ServerReplyError("no attempt")
+        var lastError = ServerReplyError("no attempt")
         for attempt in 0...retries {
             if attempt > 0 { try await Task.sleep(nanoseconds: UInt64(min(8.0, 0.5 * pow(2, Double(attempt - 1))) * 1e9)) }
             do {
                 let reply = try await transport.post(url, headers: headers, body: data, timeout: timeout)
-                if reply.status == 429 || reply.status >= 500 { lastError = ServerReplyError("HTTP \(reply.status)"); continue }
+                if reply.status == 429 || reply.status >= 500 { lastError = ServerReplyError("\(url.absoluteString): HTTP \(reply.status)"); continue }
                 guard reply.status == 200 else {
-                    throw ServerReplyError("HTTP \(reply.status): \(String(decoding: reply.body.prefix(200), as: UTF8.self))")
+                    throw ServerReplyError("\(url.absoluteString): HTTP \(reply.status): \(String(decoding: reply.body.prefix(200), as: UTF8.self))")
                 }
                 guard let object = (try? JSONSerialization.jsonObject(with: reply.body)) as? [String: Any] else {
-                    lastError = ServerReplyError("a reply that is not a JSON object: \(String(decoding: reply.body.prefix(80), as: UTF8.self))")
+                    lastError = ServerReplyError("\(url.absoluteString): a reply that is not a JSON object: \(String(decoding: reply.body.prefix(80), as: UTF8.self))")
                     continue
                 }
                 return object
             } catch let e as ServerReplyError {
                 throw e
             } catch {
-                lastError = ServerReplyError(String(describing: HTTPAttemptFailure(error)))
+                switch HTTPAttemptFailure(error) {
+                case .timeout: lastError = ServerReplyError("\(url.absoluteString): no reply within \(timeout) s (--timeout)")
+                case .transport(let why): lastError = ServerReplyError("\(url.absoluteString): \(why)")
+                }
             }
         }
-        throw lastError
+        throw ServerReplyError("\(lastError.description) (\(retries + 1) attempts)")
     }
 }
 

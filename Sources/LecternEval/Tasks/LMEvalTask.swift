@@ -174,9 +174,9 @@ struct LMEvalTask {
         var parts = raw.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
         var path = parts.removeFirst()
         var filters = parts
-        for method in [".strip()", ".lower()", ".upper()"] where path.hasSuffix(method) {
+        for (method, filter) in [(".strip()", "trim"), (".lower()", "lower"), (".upper()", "upper")] where path.hasSuffix(method) {
             path = String(path.dropLast(method.count))
-            filters.append(["strip()": "trim", "lower()": "lower", "upper()": "upper"][String(method.dropFirst())]!)
+            filters.append(filter)
         }
         if path.hasPrefix("doc.") { path = String(path.dropFirst(4)) }
         var value: Any = doc
