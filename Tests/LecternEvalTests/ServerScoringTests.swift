@@ -10,6 +10,20 @@ import XCTest
 /// gives no prompt log-probabilities); a server answering garbage leaves items unscored, and the
 /// next run (against the real server) scores exactly those.
 final class ServerScoringTests: XCTestCase {
+    /// llama-server and SmolLM2, or a skip (a failure under LECTERN_REQUIRE_COMPONENTS=1).
+    func llamaServerPaths() throws -> (server: String, model: String) {
+        let paths = LlamaServer.paths()
+        try TestSupport.requireComponent(paths != nil, "llama-server and SmolLM2 (LECTERN_LLAMA_SERVER, LECTERN_SMOLLM2_GGUF)",
+                                         setup: "scripts/setup.d/30-llama-server.sh")
+        guard let paths else { throw XCTSkip("llama-server or SmolLM2 missing") }
+        return paths
+    }
+
+    func startLlamaServer() throws -> LlamaServer {
+        let paths = try llamaServerPaths()
+        return try LlamaServer(server: paths.server, model: paths.model)
+    }
+
     func makeStore() throws -> (Store, URL) {
         let dir = try TestSupport.temporaryDirectory(self)
         return (try Store.create(path: dir.appendingPathComponent("s.lectern").path, domain: "general"), dir)
@@ -30,10 +44,7 @@ final class ServerScoringTests: XCTestCase {
     ]
 
     func testGenerationThroughLlamaServerAndResume() async throws {
-        let paths = LlamaServer.paths()
-        try TestSupport.requireComponent(paths != nil, "llama-server and SmolLM2 (LECTERN_LLAMA_SERVER, LECTERN_SMOLLM2_GGUF)",
-                                         setup: "scripts/setup.d/30-llama-server.sh")
-        let server = try LlamaServer(server: paths!.server, model: paths!.model)
+        let server = try startLlamaServer()
         defer { server.stop() }
         let (store, dir) = try makeStore()
         try importTask(store, dir, name: "qa", lines: questions)
@@ -63,10 +74,7 @@ final class ServerScoringTests: XCTestCase {
     }
 
     func testMultipleChoiceIsRefusedWhenTheServerGivesNoPromptLogprobs() async throws {
-        let paths = LlamaServer.paths()
-        try TestSupport.requireComponent(paths != nil, "llama-server and SmolLM2 (LECTERN_LLAMA_SERVER, LECTERN_SMOLLM2_GGUF)",
-                                         setup: "scripts/setup.d/30-llama-server.sh")
-        let server = try LlamaServer(server: paths!.server, model: paths!.model)
+        let server = try startLlamaServer()
         defer { server.stop() }
         let (store, dir) = try makeStore()
         try importTask(store, dir, name: "mc", lines: [
@@ -95,9 +103,7 @@ final class ServerScoringTests: XCTestCase {
     }
 
     func testGarbageRepliesLeaveItemsUnscoredAndTheNextRunScoresThem() async throws {
-        let paths = LlamaServer.paths()
-        try TestSupport.requireComponent(paths != nil, "llama-server and SmolLM2 (LECTERN_LLAMA_SERVER, LECTERN_SMOLLM2_GGUF)",
-                                         setup: "scripts/setup.d/30-llama-server.sh")
+        let paths = try llamaServerPaths()
         let (store, dir) = try makeStore()
         try importTask(store, dir, name: "qa", lines: questions)
         // Fault injection: every reply is garbage or a 500.
@@ -118,7 +124,7 @@ final class ServerScoringTests: XCTestCase {
             XCTAssertTrue(notes.contains("left unscored"), notes)
         }
         // The same configuration (model and label, whatever the URL) on the real server: the rest.
-        let server = try LlamaServer(server: paths!.server, model: paths!.model)
+        let server = try LlamaServer(server: paths.server, model: paths.model)
         defer { server.stop() }
         var real = ServerEvalStage(store: store, task: "qa", endpoint: server.baseURL, model: "smollm2")
         real.api = .chat
