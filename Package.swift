@@ -144,12 +144,16 @@ let package = Package(
                            "LecternMine", "LecternBuild", "LecternTrain", "LecternEval", .product(name: "GRDB", package: "GRDB.swift")]
         ),
 
+        // `lectern report`: one self-contained HTML page (inline SVG) drawn from the catalogue.
+        .target(name: "LecternReport", dependencies: ["LecternStore", "LecternCatalogue", .product(name: "GRDB", package: "GRDB.swift")]),
+
         // The `lectern` command.
         .executableTarget(
             name: "LecternCLI",
             dependencies: [
                 "LecternCore", "LecternStore", "LecternVec", "LecternIngest", "LecternEmbed", "LecternCluster",
                 "LecternGenerate", "LecternMine", "LecternTokens", "LecternBuild", "LecternText", "LecternTrain", "LecternEval", "LecternCatalogue",
+                "LecternReport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ]

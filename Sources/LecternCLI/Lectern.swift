@@ -16,6 +16,7 @@ struct Lectern: AsyncParsableCommand {
         version: lecternVersion,
         subcommands: [
             RunCommand.self,
+            ReportCommand.self,
             InitCommand.self,
             IngestCommand.self,
             ImportInstructionsCommand.self,

@@ -20,8 +20,9 @@ public enum LecternCatalogue {
         TrainCatalogue.self, EvalCatalogue.self, StoreCatalogue.StageHistory.self,
     ]
 
-    /// Reads the catalogue of the file `db` belongs to, in one read transaction.
-    public static func read(_ db: Database) throws -> FileCatalogue {
-        try FileCatalogue.read(db, from: contributors)
+    /// Reads the catalogue of the file `db` belongs to, in one read transaction; with `details`,
+    /// also the distributions and curves `lectern report` draws.
+    public static func read(_ db: Database, details: Bool = false) throws -> FileCatalogue {
+        try FileCatalogue.read(db, from: contributors, details: details)
     }
 }

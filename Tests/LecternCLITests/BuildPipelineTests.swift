@@ -87,17 +87,34 @@ final class BuildPipelineTests: XCTestCase {
             XCTAssertGreaterThanOrEqual(general, domain)
             XCTAssertLessThan(general - domain, 2048)
             try checkPackedSet(db, setId: set["id"], tokenizer: tok)
-            // Every document is in the set (through its mined text), every cluster too.
+            // The 20 PubMedQA items [eval] scores were imported before the build, which held their
+            // abstracts out; every other document is in the set (through its mined text), and
+            // every cluster with a member left.
+            XCTAssertEqual(try Int.fetchOne(db, sql: "SELECT count(*) FROM eval_items"), 20)
+            let heldOut = "SELECT d.id FROM documents d JOIN eval_items i ON i.content_hash = d.content_hash"
+            XCTAssertEqual(try Int.fetchOne(db, sql: "SELECT count(*) FROM (\(heldOut))"), 20)
             let docsCovered = try Int.fetchOne(db, sql: "SELECT count(DISTINCT ref_id) FROM training_example_parts WHERE part_kind = 'document'")!
-            XCTAssertEqual(docsCovered, try Int.fetchOne(db, sql: "SELECT count(*) FROM documents")!)
+            XCTAssertEqual(docsCovered, try Int.fetchOne(db, sql: "SELECT count(*) FROM documents")! - 20)
+            XCTAssertEqual(try Int.fetchOne(db, sql: """
+                SELECT count(*) FROM training_example_parts WHERE part_kind = 'document' AND ref_id IN (\(heldOut))
+                """), 0, "no scored item's abstract is in the set")
             let clustersCovered = try Int.fetchOne(db, sql: "SELECT count(DISTINCT ref_id) FROM training_example_parts WHERE part_kind = 'cluster'")!
-            XCTAssertEqual(clustersCovered, try Int.fetchOne(db, sql: "SELECT count(*) FROM clusters")!)
+            XCTAssertEqual(clustersCovered, try Int.fetchOne(db, sql: """
+                SELECT count(DISTINCT cluster_id) FROM cluster_members WHERE document_id NOT IN (\(heldOut))
+                """)!)
+            // Scored: the base and the adapter, on the 20 held-out items each.
+            XCTAssertEqual(try Int.fetchAll(db, sql: "SELECT n_items FROM eval_scores WHERE metric = 'accuracy' ORDER BY checkpoint_id IS NOT NULL"), [20, 20])
             let sum = try Int.fetchOne(db, sql: "SELECT sum(n_tokens) FROM training_examples WHERE training_set_id = ?", arguments: [set["id"] as Int64])!
             XCTAssertEqual(sum, domain + general)
         }
         // The export the recipe asked for, next to the file's folder.
         let exportDir = TestSupport.packageRoot.appendingPathComponent("out/pubmedqa-export")
         _ = exportDir  // the recipe's export dir is relative to examples/; checked in the export tests
+    }
+
+    /// The pipeline's HTML report, rendered by Chromium: see ReportPageTests.swift.
+    func testReportOfThePipelineInAHeadlessBrowser() throws {
+        try checkReportInBrowser(file: try pipelineFile())
     }
 
     /// The six recipes of the paper's comparison, each with its provenance.

@@ -101,6 +101,88 @@ final class RunRecipeDefectTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: file))
     }
 
+    /// `[[experiment]]`: the shared data steps once, then one set per experiment (LLM-QA ones left
+    /// out, and said so, without an endpoint); `--plan` prints the steps and writes nothing; a
+    /// re-run builds nothing new; `enabled = false` switches a section off; mistakes are named.
+    func testExperimentsShareTheDataStepsAndRerunAddsNothing() throws {
+        let experiments = """
+
+            [[experiment]]
+            name = "dapt"
+            build = { recipe = "dapt" }
+
+            [[experiment]]
+            name = "readcompre"
+            build = { recipe = "readcompre" }
+
+            [[experiment]]
+            name = "clustered"
+            build = { recipe = "readcompre+cluster" }
+
+            [[experiment]]
+            name = "llm"
+            build = { recipe = "llm-qa+cluster" }
+
+            [[experiment]]
+            name = "short"
+            build = { recipe = "dapt", context = 512 }
+            """
+        let (_, recipe, file) = try smallRecipe { $0 + experiments }
+        let plan = try lectern(["run", recipe, "--plan"])
+        XCTAssertEqual(plan.status, 0, plan.stderr)
+        let steps = plan.stdout.split(separator: "\n").filter { $0.hasPrefix("  ") && $0.contains(". ") }
+            .map { String($0.split(separator: ". ", maxSplits: 1)[1]) }
+        XCTAssertEqual(steps, ["ingest", "mine", "tokens", "embed", "cluster", "build (dapt)", "build (readcompre)", "build (clustered)", "build (short)"])
+        XCTAssertTrue(plan.stdout.contains("left out: experiment 'llm'") && plan.stdout.contains("--llm-url"), plan.stdout)
+        XCTAssertTrue(plan.stdout.contains("expected time on a fresh file"), plan.stdout)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: file), "--plan writes nothing")
+        // With an endpoint, the LLM experiment and its generate step are in the plan.
+        let withLLM = try lectern(["run", recipe, "--plan", "--llm-url", "http://127.0.0.1:9/v1"])
+        XCTAssertTrue(withLLM.stdout.contains("generate") && withLLM.stdout.contains("build (llm)"), withLLM.stdout)
+
+        let run = try lectern(["run", recipe])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let q = try DatabaseQueue(path: file)
+        let sets = try q.read { db in try Row.fetchAll(db, sql: "SELECT name, recipe, json_extract(params, '$.options.contextLength') AS context FROM training_sets ORDER BY id") }
+        try q.close()
+        // Experiments that change only the recipe keep the recipe's name; "short" changes the build's options.
+        XCTAssertEqual(sets.map { $0["name"] as String }, ["dapt", "readcompre", "readcompre+cluster", "short"])
+        XCTAssertEqual(sets.map { $0["recipe"] as String }, ["dapt", "readcompre", "readcompre+cluster", "dapt"])
+        XCTAssertEqual(sets.last?["context"] as Int?, 512)
+        let again = try lectern(["run", recipe])
+        XCTAssertEqual(again.status, 0, again.stderr)
+        let q2 = try DatabaseQueue(path: file)
+        defer { try? q2.close() }
+        XCTAssertEqual(try q2.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM training_sets") }, 4, "a re-run builds nothing new")
+
+        // Switched off: a step leaves the plan; one the build needs is refused with the reason.
+        for on in [true, false] {
+            let (_, r, _) = try smallRecipe { $0 + "\n[export]\ndir = \"x\"\nenabled = \(on)\n" }
+            let p = try lectern(["run", r, "--plan"])
+            XCTAssertEqual(p.status, 0, p.stderr)
+            XCTAssertEqual(p.stdout.contains(". export"), on, p.stdout)
+        }
+        let (_, off, _) = try smallRecipe { $0.replacingOccurrences(of: "[cluster]", with: "[cluster]\nenabled = false") }
+        let o = try lectern(["run", off, "--plan"])
+        XCTAssertNotEqual(o.status, 0)
+        XCTAssertTrue(o.stderr.contains("[cluster] is switched off, but build.recipe readcompre+cluster needs clusters"), o.stderr)
+        let (_, noBuild, _) = try smallRecipe { $0.replacingOccurrences(of: "[build]", with: "[build]\nenabled = false") }
+        XCTAssertTrue(try lectern(["run", noBuild, "--plan"]).stderr.contains("[build] cannot be switched off"))
+        let (_, badFlag, _) = try smallRecipe { $0.replacingOccurrences(of: "[cluster]", with: "[cluster]\nenabled = \"sometimes\"") }
+        XCTAssertTrue(try lectern(["run", badFlag, "--plan"]).stderr.contains("cluster.enabled' should be true or false"))
+        // Experiment mistakes: no name, a twice-used name, an unknown key, a recipe that is not one.
+        for (text, message) in [("[[experiment]]\nbuild = { recipe = \"dapt\" }", "experiment[0] has no name"),
+                                ("[[experiment]]\nname = \"a\"\n[[experiment]]\nname = \"a\"", "two experiments are named 'a'"),
+                                ("[[experiment]]\nname = \"a\"\ncluster = { lmax = 5 }", "experiment 'a': unknown key 'cluster'"),
+                                ("[[experiment]]\nname = \"a\"\nbuild = { recipe = \"dpat\" }", "build.recipe 'dpat' is not a recipe")] {
+            let (_, bad, badFile) = try smallRecipe { $0 + "\n" + text + "\n" }
+            let r = try lectern(["run", bad])
+            XCTAssertNotEqual(r.status, 0)
+            XCTAssertTrue(r.stderr.contains(message), "\(message): \(r.stderr)")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: badFile))
+        }
+    }
+
     /// Item 6: problems anywhere in the recipe are reported before the first step, and leave no file.
     func testRecipeProblemsSurfaceBeforeAnyStep() throws {
         // The paper's preset with the offline miner: no QA pairs would ever exist.

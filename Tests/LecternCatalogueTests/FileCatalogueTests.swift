@@ -33,7 +33,7 @@ final class FileCatalogueTests: XCTestCase {
                 """)
         }
         let catalogue = try store.pool.read { db in try LecternCatalogue.read(db) }
-        XCTAssertEqual(catalogue.sections.map(\.key), ["file", "sources", "artifacts", "training_sets", "training_runs", "stages", "problems"])
+        XCTAssertEqual(catalogue.sections.map(\.key), ["file", "sources", "artifacts", "training_sets", "training_runs", "eval_scores", "stages", "problems"])
         XCTAssertEqual(catalogue.fileFact("documents").flatMap { Int.fromDatabaseValue($0) }, 3)
         XCTAssertEqual(catalogue.fileFact("domain").flatMap { String.fromDatabaseValue($0) }, "biomedicine")
         XCTAssertEqual(catalogue.artifactRows("QA pairs"), 3)
@@ -44,5 +44,51 @@ final class FileCatalogueTests: XCTestCase {
         XCTAssertEqual(catalogue.section("problems")?.rows.count, 2, "one row per kept message")
         XCTAssertEqual(catalogue.section("stages")?.rows.count, 1)
         XCTAssertNil(catalogue.trainingSet(id: 1))
+
+        // The details the report draws: after each module's summary, in pipeline order.
+        try store.pool.write { db in
+            try db.execute(sql: "INSERT INTO tokenizers(id, name, kind, fingerprint, created_at) VALUES (1, 'tok', 'gguf', 'ft', 'now')")
+            for (doc, n) in [(1, 3), (2, 40), (3, 41)] {
+                try db.execute(sql: "INSERT INTO token_counts(tokenizer_id, document_id, n_tokens) VALUES (1, ?, ?)", arguments: [doc, n])
+            }
+            for (key, gen, doc, status, error) in [("k1", 1, 1, "ok", nil), ("k2", 1, 2, "ok", nil), ("k3", 2, 3, "invalid", "no JSON: reply 'x'")] {
+                try db.execute(sql: """
+                    INSERT INTO llm_requests(key, generator_id, document_id, status, attempts, error, created_at, updated_at)
+                    VALUES (?, ?, ?, ?, 1, ?, 'now', 'now')
+                    """, arguments: [key, gen, doc, status, error])
+            }
+            try db.execute(sql: "UPDATE qa_pairs SET request_key = 'k' || document_id")
+        }
+        let detailed = try store.pool.read { db in try LecternCatalogue.read(db, details: true) }
+        let keys = detailed.sections.map(\.key)
+        for key in ["token_lengths", "qa_per_document", "qa_requests", "llm_usage", "stage_runs", "eval_contamination", "training_curves"] {
+            XCTAssertTrue(keys.contains(key), "details lack \(key): \(keys)")
+        }
+        XCTAssertLessThan(keys.firstIndex(of: "token_lengths")!, keys.firstIndex(of: "stage_runs")!)
+        // Histogram bins of width 5 (the nice width at or above 42/16): 3 in [0,5), 40 and 41 in [40,45).
+        let bins = detailed.section("token_lengths")!.rows.map { $0.map { Int.fromDatabaseValue($0) } }
+        XCTAssertEqual(bins.count, 9)
+        XCTAssertEqual(bins.first, [nil, 0, 5, 1])
+        XCTAssertEqual(bins.last, [nil, 40, 45, 2])
+        XCTAssertEqual(bins.compactMap { $0[3] }.reduce(0, +), 3)
+        // Pairs per document: generator a has two documents with one pair; b one document with one.
+        let perDoc = detailed.section("qa_per_document")!.rows.map { [String.fromDatabaseValue($0[0]) ?? "", String(Int.fromDatabaseValue($0[1]) ?? -1), String(Int.fromDatabaseValue($0[2]) ?? -1)] }
+        XCTAssertEqual(perDoc, [["a (m)", "1", "2"], ["b (m)", "1", "1"]])
+        let reasons = detailed.section("qa_requests")!.rows.compactMap { String.fromDatabaseValue($0[2]) }
+        XCTAssertTrue(reasons.contains("no JSON"), "\(reasons)")
+    }
+
+    func testHistogramBinsHaveRoundWidthsAndKeepEveryValue() {
+        for values in [[0], [1, 2, 3], Array(0..<1000), [5, 5000, 123_456], [7, 7, 7]] {
+            let rows = FileCatalogue.histogramRows(group: .null, values: values)
+            XCTAssertLessThanOrEqual(rows.count, 16)
+            XCTAssertEqual(rows.compactMap { Int.fromDatabaseValue($0[3]) }.reduce(0, +), values.count, "\(values.prefix(3))")
+            let width = (Int.fromDatabaseValue(rows[0][2]) ?? 0) - (Int.fromDatabaseValue(rows[0][1]) ?? 0)
+            var w = width
+            while w % 10 == 0 && w >= 10 { w /= 10 }
+            XCTAssertTrue([1, 2, 5].contains(w), "width \(width)")
+            XCTAssertGreaterThan((Int.fromDatabaseValue(rows.last![2]) ?? 0), values.max()! , "the last bin holds the maximum")
+        }
+        XCTAssertTrue(FileCatalogue.histogramRows(group: .null, values: []).isEmpty)
     }
 }

@@ -17,9 +17,21 @@ public enum BuildCatalogue: CatalogueContributor {
                        json_extract(stats, '$.tokensByPart.document') AS document, json_extract(stats, '$.tokensByPart.qa_pair') AS qa_pair,
                        json_extract(stats, '$.tokensByPart.rc_text') AS rc_text, json_extract(stats, '$.tokensByPart.instruction') AS instruction,
                        printf('%.4f', json_extract(stats, '$.fillRatio')) AS fill_ratio,
-                       printf('%.4f', json_extract(stats, '$.fillRatioFFD')) AS fill_ffd
+                       printf('%.4f', json_extract(stats, '$.fillRatioFFD')) AS fill_ffd,
+                       json_extract(params, '$.options.excludeEval') AS held_out_tasks
                 FROM training_sets ORDER BY id
                 """),
         ]
+    }
+
+    /// Provenance: the parts of each set's examples by kind (documents, clusters, QA pairs, mined
+    /// texts, instructions), with their tokens.
+    public static func details(_ db: Database) throws -> [FileCatalogue.Section] {
+        [try FileCatalogue.section(db, key: "training_set_parts", title: "Where the training examples come from", sql: """
+            SELECT x.training_set_id AS "set", p.part_kind AS part, count(*) AS parts, count(DISTINCT p.ref_id) AS distinct_rows,
+                   coalesce(sum(p.n_tokens), 0) AS tokens
+            FROM training_example_parts p JOIN training_examples x ON x.id = p.example_id
+            GROUP BY x.training_set_id, p.part_kind ORDER BY x.training_set_id, p.part_kind
+            """)]
     }
 }

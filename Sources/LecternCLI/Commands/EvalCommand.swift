@@ -110,6 +110,9 @@ struct EvalArguments: PipelineStage {
     @Option(help: "Format of --task-file: pubmedqa, adaptllm or lmeval.")
     var format = TaskImport.Format.adaptllm
 
+    @Option(help: "Import only the first N items of --task-file: the task's test items (with build's --exclude-eval, their documents stay out of training).")
+    var items: Int?
+
     @Option(help: "Base model: a Hugging Face folder or a GGUF file (in a pipeline: the base `train` used).")
     var base: String?
 
@@ -155,16 +158,17 @@ struct EvalArguments: PipelineStage {
     @Option(help: "With --endpoint: a field merged into every request, KEY=JSON (e.g. lora=[{\"id\":0,\"scale\":1}] for llama-server); repeatable.")
     var field: [String] = []
 
+    mutating func validate() throws {
+        if let items, items < 1 { throw ValidationError("--items must be at least 1") }
+    }
+
     mutating func handOn(_ made: PipelineOutputs) {
         if base == nil { base = made.baseModel }
         if runReference == nil, let id = made.trainingRunID { runReference = String(id) }
     }
 
     func run(in store: Store, made: inout PipelineOutputs) async throws {
-        if let taskFile {
-            let s = try StageRunner.run(TaskImport(store: store, path: taskFile, task: task, format: format))
-            print("\(store.path): task \(task) (\(s.kind)): \(s.added) items added, \(s.alreadyThere) already there, \(s.skipped) skipped")
-        }
+        try importTask(into: store)
         if let endpoint {
             try await runOnServer(store, endpoint)
             return
@@ -186,6 +190,15 @@ struct EvalArguments: PipelineStage {
         }
         let report = try await store.pool.read { db in try EvalReport.read(db) }
         print(report.text())
+    }
+
+    /// Imports `--task-file` (its first `--items`), when given: nothing is added when it is there.
+    func importTask(into store: Store) throws {
+        guard let taskFile else { return }
+        var stage = TaskImport(store: store, path: taskFile, task: task, format: format)
+        stage.limit = items
+        let s = try StageRunner.run(stage)
+        print("\(store.path): task \(task) (\(s.kind)): \(s.added) items added, \(s.alreadyThere) already there, \(s.skipped) skipped")
     }
 
     /// Scores the task through an OpenAI-compatible server.

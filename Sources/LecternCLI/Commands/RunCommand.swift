@@ -34,6 +34,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Write the Lectern file here instead of the recipe's `file`.")
     var file: String?
 
+    @Flag(help: "Print the steps the recipe makes (experiments included) and the time estimate, and stop: nothing is written.")
+    var plan = false
+
     func run() async throws {
         var r = try RunRecipe.load(path: recipe)
         if let file { r.file = URL(fileURLWithPath: file).standardizedFileURL.path }
@@ -41,6 +44,16 @@ struct RunCommand: AsyncParsableCommand {
         // against the QA source) before the first step runs: a recipe mistake costs nothing, and no
         // file is created.
         let plan = try RunPlan(recipe: r, recipePath: recipe, llmURL: llmUrl, llmModel: llmModel, llmLimit: llmLimit)
+        for s in plan.skippedExperiments {
+            FileHandle.standardError.write(Data("[lectern run] experiment '\(s.name)' left out: \(s.reason)\n".utf8))
+        }
+        if self.plan {
+            print("\(recipe): \(plan.steps.count) steps into \(r.file)")
+            for (i, step) in plan.steps.enumerated() { print("  \(i + 1). \(step.stepName)") }
+            for s in plan.skippedExperiments { print("  left out: experiment '\(s.name)': \(s.reason)") }
+            print(plan.estimateLine())
+            return
+        }
         let started = Date()
         let (times, made) = try await plan.execute()
         try printSummary(file: r.file, steps: times, total: Date().timeIntervalSince(started), outputs: made)

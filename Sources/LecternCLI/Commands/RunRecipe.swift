@@ -16,6 +16,22 @@ struct RunRecipe {
     var domain: String?
     /// Every section but the top-level keys, by name, its values expanded and resolved.
     var sections: [String: [String: RecipeValue]]
+    /// `[[experiment]]` entries: each a named variant of the build, training and evaluation
+    /// (its own `build`, `train`, `eval` keys over the recipe's sections), run after the shared
+    /// data steps, one adapter each. Empty for a plain recipe.
+    var experiments: [Experiment] = []
+    /// Sections switched off with `enabled = false`, kept for what other steps read from them
+    /// (the held-out eval items are imported before the build even when scoring is off, so the
+    /// set is the same either way).
+    var disabledSections: [String: [String: RecipeValue]] = [:]
+
+    /// One `[[experiment]]`: a name and the keys it changes in `[build]`, `[train]`, `[eval]`.
+    struct Experiment: Equatable {
+        var name: String
+        var overrides: [String: [String: RecipeValue]]
+        /// The sections an experiment may change.
+        static let sections = ["build", "train", "eval"]
+    }
 
     /// The stage sections a recipe may have, with the options type that parses each.
     static let stageSections: [String: any RecipeSection.Type] = Dictionary(
@@ -56,7 +72,44 @@ struct RunRecipe {
         guard let file = try string("file") else { throw RunError("\(path): missing key 'file' (the Lectern file to write)") }
         var recipe = RunRecipe(file: try resolve(file), domain: try string("domain").map { try expand($0, environment: environment, recipe: path) },
                                sections: [:])
-        for key in table.keys.sorted() where key != "file" && key != "domain" {
+        // Keys of one section (or of one experiment's part of it), expanded and resolved.
+        func values(of section: TOMLTable, key: String, type: (any RecipeSection.Type)?, label: String) throws -> [String: RecipeValue] {
+            var values: [String: RecipeValue] = [:]
+            for k in section.keys where k != "enabled" {
+                guard let v = section[k] else { continue }
+                if let allowed = otherSections[key], !allowed.contains(k) {
+                    let moved = key == "qa" ? movedQAKeys[k].map { ": it moved to \($0)" } ?? "" : ""
+                    throw RunError("\(path): unknown key '\(label).\(k)'\(moved); [\(key)] has \(allowed.sorted().joined(separator: ", "))")
+                }
+                let value = try RecipeValue.from(v, key: "\(label).\(k)", recipe: path)
+                let isPath = type?.pathKeys.contains(k) ?? false
+                values[k] = try value.map { isPath ? try resolve($0) : try expand($0, environment: environment, recipe: path) }
+            }
+            return values
+        }
+        if let list = table["experiment"] {
+            guard list.type == .array, let entries = list.array else {
+                throw RunError("\(path): 'experiment' should be a list of tables: [[experiment]] with name = \"...\" and build/train/eval keys")
+            }
+            var names: Set<String> = []
+            for (i, entry) in entries.enumerated() {
+                guard entry.type == .table, let t = entry.table else { throw RunError("\(path): experiment[\(i)] should be a table") }
+                guard let nameValue = t["name"], nameValue.type == .string, let name = nameValue.string, !name.isEmpty else {
+                    throw RunError("\(path): experiment[\(i)] has no name (name = \"readcompre+cluster\", ...): it names the set and the report's row")
+                }
+                guard names.insert(name).inserted else { throw RunError("\(path): two experiments are named '\(name)'") }
+                var overrides: [String: [String: RecipeValue]] = [:]
+                for k in t.keys where k != "name" {
+                    guard Experiment.sections.contains(k), let v = t[k], v.type == .table, let part = v.table else {
+                        throw RunError("\(path): experiment '\(name)': unknown key '\(k)'; an experiment has name and the tables "
+                            + Experiment.sections.joined(separator: ", "))
+                    }
+                    overrides[k] = try values(of: part, key: k, type: stageSections[k], label: "experiment '\(name)'.\(k)")
+                }
+                recipe.experiments.append(Experiment(name: name, overrides: overrides))
+            }
+        }
+        for key in table.keys.sorted() where key != "file" && key != "domain" && key != "experiment" {
             guard let value = table[key], value.type == .table, let section = value.table else {
                 throw RunError("\(path): unknown key '\(key)'; a recipe has `file`, `domain` and sections "
                     + "(\((stageSections.keys.sorted() + otherSections.keys.sorted()).map { "[\($0)]" }.joined(separator: ", ")))")
@@ -66,18 +119,24 @@ struct RunRecipe {
                 throw RunError("\(path): unknown section [\(key)]; the sections are "
                     + (stageSections.keys.sorted() + otherSections.keys.sorted()).map { "[\($0)]" }.joined(separator: ", "))
             }
-            var values: [String: RecipeValue] = [:]
-            for k in section.keys {
-                guard let v = section[k] else { continue }
-                if let allowed = otherSections[key], !allowed.contains(k) {
-                    let moved = key == "qa" ? movedQAKeys[k].map { ": it moved to \($0)" } ?? "" : ""
-                    throw RunError("\(path): unknown key '\(key).\(k)'\(moved); [\(key)] has \(allowed.sorted().joined(separator: ", "))")
+            // `enabled = false` switches a stage section off (the key is the recipe's, not the command's).
+            if let flag = section["enabled"] {
+                let on: Bool
+                if let b = flag.bool { on = b } else if let s = flag.string, ["true", "false"].contains(try expand(s, environment: environment, recipe: path)) {
+                    on = try expand(s, environment: environment, recipe: path) == "true"
+                } else {
+                    throw RunError("\(path): '\(key).enabled' should be true or false")
                 }
-                let value = try RecipeValue.from(v, key: "\(key).\(k)", recipe: path)
-                let isPath = type?.pathKeys.contains(k) ?? false
-                values[k] = try value.map { isPath ? try resolve($0) : try expand($0, environment: environment, recipe: path) }
+                guard type != nil else { throw RunError("\(path): [\(key)] cannot be switched off (only stage sections can)") }
+                if !on {
+                    if ["ingest", "tokens", "build"].contains(key) {
+                        throw RunError("\(path): [\(key)] cannot be switched off: every run needs it")
+                    }
+                    recipe.disabledSections[key] = try values(of: section, key: key, type: type, label: key)
+                    continue
+                }
             }
-            recipe.sections[key] = values
+            recipe.sections[key] = try values(of: section, key: key, type: type, label: key)
         }
         return recipe
     }

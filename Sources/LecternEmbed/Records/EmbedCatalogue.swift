@@ -9,4 +9,12 @@ public enum EmbedCatalogue: CatalogueContributor {
               LEFT JOIN embeddings x ON x.embedder_id = e.id GROUP BY e.id
             """)]
     }
+
+    /// The embedders: model, dimension, vectors.
+    public static func details(_ db: Database) throws -> [FileCatalogue.Section] {
+        [try FileCatalogue.section(db, key: "embedders", title: "Embedders", sql: """
+            SELECT e.id, e.name, e.kind, e.model, e.dim, e.metric, count(x.document_id) AS documents FROM embedders e
+              LEFT JOIN embeddings x ON x.embedder_id = e.id GROUP BY e.id ORDER BY e.id
+            """)]
+    }
 }

@@ -4,6 +4,11 @@ import GRDB
 /// Reads of `eval_tasks` and `eval_items`, which only evaluation writes (``TaskImport``); the
 /// build reads which documents eval items come from through ``contentHashes(_:tasks:)``.
 public enum EvalItems {
+    /// The names of the file's eval tasks, in import order.
+    public static func taskNames(_ db: Database) throws -> [String] {
+        try String.fetchAll(db, sql: "SELECT name FROM eval_tasks ORDER BY id")
+    }
+
     /// Which of `tasks` are eval tasks of the file, and the content hashes of their items that
     /// were made from a document (the documents to hold out of training). Matches
     /// ``EvalItemReader`` of LecternBuild.

@@ -90,7 +90,7 @@ public struct EvalReport: Sendable {
         var out = [row(header), row(widths.map { String(repeating: "-", count: $0) })] + lines.map(row)
         header.removeAll()
         for (task, n) in contaminated.sorted(by: { $0.key < $1.key }) {
-            out.append("note: \(n) items of \(task) are made from documents in this file: a model trained on sets built from them is contaminated on \(task)")
+            out.append("note: \(n) items of \(task) are made from documents in this file: adapters trained on sets built without --exclude-eval \(task) are contaminated on \(task)")
         }
         return out.joined(separator: "\n")
     }

@@ -17,6 +17,13 @@ public struct FileCatalogue: Sendable {
         public var columns: [String]
         public var rows: [[DatabaseValue]]
 
+        public init(key: String, title: String, columns: [String], rows: [[DatabaseValue]]) {
+            self.key = key
+            self.title = title
+            self.columns = columns
+            self.rows = rows
+        }
+
         /// The value of `column` in `row`, or nil when there is no such column.
         public func value(_ row: [DatabaseValue], _ column: String) -> DatabaseValue? {
             columns.firstIndex(of: column).flatMap { $0 < row.count ? row[$0] : nil }
@@ -56,10 +63,13 @@ public struct FileCatalogue: Sendable {
     /// in order: a section's rows are those of every contributor of its key, in contributor
     /// order, and sections come in the order their keys first appear. Each module describes the
     /// tables it owns (``CatalogueContributor``); the full list is `LecternCatalogue.contributors`.
-    public static func read(_ db: Database, from contributors: [any CatalogueContributor.Type]) throws -> FileCatalogue {
+    ///
+    /// With `details`, each contributor's ``CatalogueContributor/details(_:)`` sections follow its
+    /// summary ones: the distributions and curves the HTML report draws, too long for a terminal.
+    public static func read(_ db: Database, from contributors: [any CatalogueContributor.Type], details: Bool = false) throws -> FileCatalogue {
         var sections: [Section] = []
         for contributor in contributors {
-            for part in try contributor.catalogue(db) {
+            for part in try contributor.catalogue(db) + (details ? contributor.details(db) : []) {
                 if let i = sections.firstIndex(where: { $0.key == part.key }) {
                     precondition(sections[i].columns == part.columns, "catalogue section \(part.key): contributors disagree on columns")
                     sections[i].rows += part.rows
@@ -123,7 +133,34 @@ public struct FileCatalogue: Sendable {
 /// A module's part of the catalogue: sections (or rows of shared sections such as `file` and
 /// `artifacts`) about the tables it owns.
 public protocol CatalogueContributor {
+    /// The summary: what `lectern status` prints.
     static func catalogue(_ db: Database) throws -> [FileCatalogue.Section]
+    /// Distributions, curves and examples of the module's tables (histogram bins, loss curves,
+    /// an example cluster): what `lectern report` draws. Sections with no rows are left out there.
+    static func details(_ db: Database) throws -> [FileCatalogue.Section]
+}
+
+extension CatalogueContributor {
+    public static func details(_ db: Database) throws -> [FileCatalogue.Section] { [] }
+}
+
+extension FileCatalogue {
+    /// Equal-width histogram bins over `values` (`bins` of them, the width rounded up to 1, 2 or
+    /// 5 times a power of ten so the edges read well), as rows `[group, from, to, count]` with
+    /// `from` inclusive and `to` exclusive; values at or above the last edge go into the last bin.
+    public static func histogramRows(group: DatabaseValue, values: [Int], bins: Int = 16) -> [[DatabaseValue]] {
+        guard let top = values.max(), bins > 0 else { return [] }
+        let raw = max(1, (top + bins) / bins)
+        var magnitude = 1
+        while magnitude * 10 <= raw { magnitude *= 10 }
+        let width = [1, 2, 5, 10].map { $0 * magnitude }.first { $0 >= raw } ?? raw
+        let used = min(bins, top / width + 1)
+        var counts = [Int](repeating: 0, count: used)
+        for v in values { counts[min(used - 1, max(0, v) / width)] += 1 }
+        return counts.enumerated().map { i, n in
+            [group, (i * width).databaseValue, ((i + 1) * width).databaseValue, n.databaseValue]
+        }
+    }
 }
 
 /// The store's own parts: the file's metadata (first) and the stage history (last).
@@ -139,6 +176,17 @@ public enum StoreCatalogue {
     public enum StageHistory: CatalogueContributor {
         public static func catalogue(_ db: Database) throws -> [FileCatalogue.Section] {
             [try FileCatalogue.stages(db), try FileCatalogue.problems(db)]
+        }
+
+        /// Every stage run, oldest first, with its configuration and wall time.
+        public static func details(_ db: Database) throws -> [FileCatalogue.Section] {
+            [try FileCatalogue.section(db, key: "stage_runs", title: "Stage runs", sql: """
+                SELECT id, stage, substr(fingerprint, 1, 12) AS config_id, config, status, started_at, finished_at,
+                       CASE WHEN finished_at IS NULL THEN NULL
+                            ELSE round((julianday(finished_at) - julianday(started_at)) * 86400.0, 1) END AS seconds,
+                       n_processed AS processed, n_skipped AS skipped, n_failed AS failed, host
+                FROM stage_runs ORDER BY id
+                """)]
         }
     }
 }

@@ -81,7 +81,7 @@ public final class ProgressReporter: @unchecked Sendable {
         } else {
             line += " \(unit)"
         }
-        line += String(format: ", %.1f %@/s", rate, unit)
+        line += Self.rate(done: done, elapsed: elapsed, unit: unit)
         if final { line += ", " + Self.duration(elapsed) }
         let text: String
         if mode == .bar {
@@ -90,6 +90,16 @@ public final class ProgressReporter: @unchecked Sendable {
             text = "[\(label)] " + line + (final ? (failed ? " (failed)" : " (done)") : "") + "\n"
         }
         FileHandle.standardError.write(Data(text.utf8))
+    }
+
+    /// ", 12.3 items/s", or for slow work (a training step of 30 s) ", 30.1 s/step", which says
+    /// more than "0.0 steps/s".
+    static func rate(done: Int, elapsed: Double, unit: String) -> String {
+        guard done > 0, elapsed > 0 else { return "" }
+        let rate = Double(done) / elapsed
+        if rate >= 1 { return String(format: ", %.1f %@/s", rate, unit) }
+        let one = unit.hasSuffix("s") ? String(unit.dropLast()) : unit
+        return String(format: ", %.1f s/%@", elapsed / Double(done), one)
     }
 
     static func duration(_ seconds: Double) -> String {
