@@ -185,6 +185,8 @@ let package = Package(
         .target(name: "LecternTestSupport", dependencies: ["LecternKernels"], path: "Tests/Support"),
         .testTarget(name: "LecternCoreTests", dependencies: ["LecternCore"]),
         .testTarget(name: "LecternKernelsTests", dependencies: ["LecternKernels"]),
+        .testTarget(name: "LecternReportTests", dependencies: ["LecternReport", "LecternCatalogue", "LecternStore", "LecternTestSupport",
+                                                                .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "LecternCatalogueTests", dependencies: ["LecternCatalogue", "LecternStore", "LecternTestSupport",
                                                                    .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "LecternStoreTests", dependencies: ["LecternCore", "LecternStore", "LecternTestSupport"]),

@@ -445,27 +445,38 @@ public struct FileReport {
 
     /// The paper's Figure 2: each content recipe with and without clustering, same budget.
     func clusteringAblation(_ models: [EvalModel]) -> String {
-        // The latest checkpoint of each run, by its set's recipe.
+        // Only adapters trained alike compare: the same base, LoRA rank and target modules (the
+        // LoRA ablation's other runs on a clustered set are not its "with clustering" bar). Per
+        // recipe and training configuration, the latest checkpoint of the first run.
+        func config(_ m: EvalModel) -> String { "\(m.model)|\(text(m.runRow["rank"]))|\(text(m.runRow["targets"]))" }
         var byRecipe: [String: EvalModel] = [:]
         for m in models where m.run != nil && m.average != nil {
-            let recipe = text(m.set["recipe"])
-            if let old = byRecipe[recipe], (old.run ?? 0, old.step ?? 0) > (m.run ?? 0, m.step ?? 0) { continue }
-            byRecipe[recipe] = m
+            let key = text(m.set["recipe"]) + "\u{0}" + config(m)
+            if let old = byRecipe[key], old.run != m.run || (old.step ?? 0) > (m.step ?? 0) { continue }
+            byRecipe[key] = m
         }
-        let pairs = byRecipe.keys.filter { !$0.hasSuffix("+cluster") && byRecipe[$0 + "+cluster"] != nil }.sorted()
+        let pairs = byRecipe.keys.filter { key in
+            let parts = key.split(separator: "\u{0}", maxSplits: 1).map(String.init)
+            return parts.count == 2 && !parts[0].hasSuffix("+cluster") && byRecipe[parts[0] + "+cluster\u{0}" + parts[1]] != nil
+        }.sorted()
         guard !pairs.isEmpty else { return "" }
         var bars: [SVG.Bar] = []
         var rowsHTML = ""
-        for r in pairs {
-            guard let plain = byRecipe[r], let clustered = byRecipe[r + "+cluster"], let a = plain.average, let b = clustered.average else { continue }
+        for key in pairs {
+            let parts = key.split(separator: "\u{0}", maxSplits: 1).map(String.init)
+            let r = parts[0]
+            guard let plain = byRecipe[key], let clustered = byRecipe[r + "+cluster\u{0}" + parts[1]],
+                  let a = plain.average, let b = clustered.average else { continue }
+            let lora = "r\(text(plain.runRow["rank"])) \(text(plain.runRow["targets"]))"
             bars.append(SVG.Bar(label: r, value: a, colour: 0, series: "without clustering"))
             bars.append(SVG.Bar(label: r + "+cluster", value: b, colour: 1, series: "with clustering"))
-            rowsHTML += "<tr><td>\(SVG.escape(r))</td><td class=\"num\">\(String(format: "%.1f", a))</td><td class=\"num\">\(String(format: "%.1f", b))</td>"
+            rowsHTML += "<tr><td>\(SVG.escape(r))</td><td>\(SVG.escape(lora))</td><td class=\"num\">\(String(format: "%.1f", a)) <small>run \(plain.run ?? 0)</small></td>"
+                + "<td class=\"num\">\(String(format: "%.1f", b)) <small>run \(clustered.run ?? 0)</small></td>"
                 + "<td class=\"num\">\(String(format: "%+.1f", b - a))</td></tr>"
         }
         return "<h3>Clustering ablation (the paper's Figure 2)</h3><p class=\"note\">Average score of the adapter trained on each recipe, without and with "
             + "clustering the documents into context-sized groups (same budget and seed).</p>"
-            + "<table data-section=\"clustering_ablation\"><tr><th>recipe</th><th>without</th><th>with clustering</th><th>difference</th></tr>\(rowsHTML)</table>"
+            + "<table data-section=\"clustering_ablation\"><tr><th>recipe</th><th>LoRA</th><th>without</th><th>with clustering</th><th>difference</th></tr>\(rowsHTML)</table>"
             + "<div class=\"charts\">" + SVG.bars(id: "clustering-ablation", title: "Average score without and with clustering", bars: bars,
                                                  yLabel: "average score", xLabel: "recipe", decimals: 1,
                                                  legend: ["without clustering", "with clustering"]) + "</div>"

@@ -99,8 +99,9 @@ struct RunCommand: AsyncParsableCommand {
         print("\nlectern run: \(file) (\(size / 1_000_000) MB)")
         for (k, v) in facts { print("  \(k.padding(toLength: 36, withPad: " ", startingAt: 0)) \(v)") }
         print("  steps (wall seconds):")
-        for s in steps { print("    \(s.name.padding(toLength: 20, withPad: " ", startingAt: 0)) \(String(format: "%8.1f", s.seconds))") }
-        print("    \("total".padding(toLength: 20, withPad: " ", startingAt: 0)) \(String(format: "%8.1f", total))")
+        let width = max(20, steps.map(\.name.count).max() ?? 0)
+        for s in steps { print("    \(s.name.padding(toLength: width, withPad: " ", startingAt: 0)) \(String(format: "%8.1f", s.seconds))") }
+        print("    \("total".padding(toLength: width, withPad: " ", startingAt: 0)) \(String(format: "%8.1f", total))")
     }
 }
 
