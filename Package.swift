@@ -197,7 +197,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LecternTrainTests",
-            dependencies: ["LecternTrain", "LecternTestSupport", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["LecternTrain", "LecternGenerate", "LecternTestSupport", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(
             name: "LecternCLITests",

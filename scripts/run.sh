@@ -3,7 +3,9 @@
 # then `lectern run examples/pubmedqa.toml`: the PubMedQA abstracts ingested, general
 # instructions imported, MiniLM embeddings, SmolLM2 token counts, AdaptLLM's miner for the
 # reading-comprehension tasks, Algorithm 1 clusters, the readcompre+cluster training set
-# (1:1 with instructions, knapsack-packed into 2048-token sequences) and its JSONL export.
+# (1:1 with instructions, knapsack-packed into 2048-token sequences) and its JSONL export, a short
+# LoRA run of SmolLM2, the base and the adapter scored on 20 held-out PubMedQA items, and the
+# HTML report (out/pubmedqa-report.html).
 #
 #   scripts/run.sh [FILE]          offline (default file: out/pubmedqa.lectern)
 #   scripts/run.sh --llm [FILE]    QA pairs from an LLM instead (llm-qa+cluster, the paper's method):
@@ -19,10 +21,12 @@ if [ "${1:-}" = "--llm" ]; then LLM=1; shift; fi
 FILE="${1:-out/pubmedqa.lectern}"
 [ -f "$LECTERN_SHARED_DATA/pubmedqa/ori_pqal.json" ] || {
     echo "error: $LECTERN_SHARED_DATA/pubmedqa/ori_pqal.json not found (set LECTERN_SHARED_DATA to the shared data folder)" >&2; exit 1; }
-# The main job needs only the model files (MiniLM, SmolLM2's GGUF); the other installers are
-# for the tests, benchmarks and the LLM path.
-log "setup: model files"
+# The main job needs the model files (MiniLM, SmolLM2's GGUF) and, for its [train] and [eval]
+# steps, the training engine's venv (torch CPU, transformers, PEFT: a few minutes cold, instant
+# warm); the other installers are for the tests, benchmarks and the LLM path.
+log "setup: model files and the training engine"
 LECTERN_MODELS_ONLY=1 bash scripts/setup.d/10-models.sh
+bash scripts/setup.d/60-trainer.sh
 [ -f "$LECTERN_ENV_FILE" ] && . "$LECTERN_ENV_FILE"
 log "building lectern (release)"
 swift build -c release --product lectern >&2

@@ -282,7 +282,51 @@ public struct FileReport {
             }
             out += "</table>"
         }
-        return out
+        return out + distillation()
+    }
+
+    /// The paper's cost cut: each student generator (a served model applying a checkpoint of this
+    /// file) against its teacher (the generator whose pairs made the student's training set).
+    func distillation() -> String {
+        let generators = rows("generators")
+        let students = generators.filter { !(($0["adapter_run"] ?? .null).isNull) }
+        guard !students.isEmpty else { return "" }
+        let byID = Dictionary(generators.map { (int($0["id"]), $0) }, uniquingKeysWith: { a, _ in a })
+        let runs = Dictionary(rows("training_runs").map { (int($0["id"]), $0) }, uniquingKeysWith: { a, _ in a })
+        let sets = Dictionary(rows("training_sets").map { (int($0["id"]), $0) }, uniquingKeysWith: { a, _ in a })
+        let overlap = rows("answer_overlap")
+        let learnt = rows("distill_documents")
+        var out = "<h3>Teacher and student generators</h3><p class=\"note\">A student is a served model applying a checkpoint of this file "
+            + "(<code>lectern generate --adapter</code>), fine-tuned on its teacher's conversations (a <code>distill</code> set). Answer overlap: token F1 "
+            + "between the two generators' answers on the documents both answered that the student did not learn from. Time: the requests' summed "
+            + "latency per 1,000 documents (one request at a time; divide by the concurrency).</p>"
+        out += "<table data-section=\"distillation\"><tr><th>generator</th><th>role</th><th>documents</th><th>valid JSON</th><th>pairs per document</th>"
+            + "<th>answer overlap with the teacher</th><th>seconds per 1,000 documents</th><th>tokens per 1,000 documents</th><th>cost per 1,000 documents</th></tr>"
+        func line(_ g: [String: DatabaseValue], role: String, overlapText: String) -> String {
+            let documents = int(g["documents"]), ok = int(g["ok"]), invalid = int(g["invalid"])
+            let valid = ok + invalid > 0 ? String(format: "%.1f%%", 100 * Double(ok) / Double(ok + invalid)) : "–"
+            let perDoc = ok > 0 ? String(format: "%.2f", Double(int(g["pairs"])) / Double(ok)) : "–"
+            let seconds = documents > 0 ? String(format: "%.0f", double(g["latency_ms"]).map { $0 / Double(documents) } ?? 0) : "–"
+            let tokens = documents > 0 ? Self.grouping((int(g["prompt_tokens"]) + int(g["completion_tokens"])) * 1000 / documents) : "–"
+            let model = text(g["model"])
+            let cost = costs[model].map { c in documents > 0 ? String(format: "$%.4f", c * 1000 / Double(documents)) : "–" } ?? "no price"
+            return "<tr><td>\(SVG.escape(text(g["name"]))) <small>(\(SVG.escape(model)))</small></td><td>\(SVG.escape(role))</td><td class=\"num\">\(documents)</td>"
+                + "<td class=\"num\">\(valid)</td><td class=\"num\">\(perDoc)</td><td class=\"num\">\(overlapText)</td><td class=\"num\">\(seconds)</td>"
+                + "<td class=\"num\">\(tokens)</td><td>\(SVG.escape(cost))</td></tr>"
+        }
+        for s in students {
+            let run = runs[int(s["adapter_run"])] ?? [:]
+            let set = sets[int(run["set_id"])] ?? [:]
+            let teacherID = int(set["generator_id"])
+            let seen = Set(learnt.filter { int($0["set"]) == int(run["set_id"]) }.map { int($0["document"]) })
+            let scores = overlap.filter { int($0["student"]) == int(s["id"]) && int($0["generator"]) == teacherID && !seen.contains(int($0["document"])) }
+                .compactMap { double($0["f1"]) }
+            let overlapText = scores.isEmpty ? "no held-out document answered by both"
+                : String(format: "%.3f <small>on %d documents</small>", scores.reduce(0, +) / Double(scores.count), scores.count)
+            if let teacher = byID[teacherID] { out += line(teacher, role: "teacher", overlapText: "") }
+            out += line(s, role: "student of \(text(byID[teacherID]?["name"] ?? .null)) (run \(text(s["adapter_run"])) step \(text(s["adapter_step"])))", overlapText: overlapText)
+        }
+        return out + "</table>"
     }
 
     func trainingSets() -> String {

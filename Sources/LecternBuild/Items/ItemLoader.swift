@@ -94,6 +94,21 @@ enum DomainItemLoader {
             while let p = try cursor.next() {
                 pairs[p.documentID, default: []].append((p.id, p.question, p.answer))
             }
+            if options.recipe == .distill {
+                // One conversation per document the teacher answered: its prompt, its pairs as JSON.
+                let spec = try SFTExport.resolveGenerator(db, String(generator)).spec
+                for g in groups {
+                    for d in g.members where pairs[d] != nil {
+                        guard let doc = try StoredDocument.fetch(db, ids: [d]).first,
+                              let messages = try SFTExport.conversation(db, generator: generator, spec: spec, document: doc) else { continue }
+                        let segments = [Segment(text: docs[d] ?? "", part: PartRef(.document, d), joiner: sep)]
+                            + (pairs[d] ?? []).map { p in Segment(text: QATemplate.render(options.qaTemplate, question: p.q, answer: p.a), part: PartRef(.qaPair, p.id), joiner: sep) }
+                        items.append(BuildItem(origin: .domain, itemParts: g.parts, segments: segments, messages: messages))
+                    }
+                    notes.withoutQA += g.members.filter { pairs[$0] == nil }.count
+                }
+                break
+            }
             for g in groups {
                 let docSegments = g.members.compactMap { d in docs[d].map { Segment(text: $0, part: PartRef(.document, d), joiner: sep) } }
                 var union = g.members.flatMap { pairs[$0] ?? [] }

@@ -11,6 +11,7 @@ import Foundation
 /// | `readcompre+cluster` | cluster | its documents' mined texts concatenated in cluster order |
 /// | `llm-qa` | document | the document, then its QA pairs in a seeded shuffle |
 /// | `llm-qa+cluster` | cluster | its documents in cluster order, then the shuffled union of their QA pairs (the paper's method) |
+/// | `distill` | document | (chat only) the generator's exact prompt, then its accepted pairs as JSON: the set that fine-tunes a student generator on a teacher's answers |
 public enum RecipePreset: String, CaseIterable, Sendable, Codable {
     case dapt
     case daptCluster = "dapt+cluster"
@@ -18,6 +19,9 @@ public enum RecipePreset: String, CaseIterable, Sendable, Codable {
     case readCompreCluster = "readcompre+cluster"
     case llmQA = "llm-qa"
     case llmQACluster = "llm-qa+cluster"
+    /// Not a recipe of the paper's comparison: the paper's cost cut, a student generator
+    /// fine-tuned on the teacher's conversations.
+    case distill
 
     /// What kind of domain text the recipe is made of.
     public enum Content: String, Sendable { case documents, mined, qaPairs = "qa-pairs" }
@@ -26,7 +30,7 @@ public enum RecipePreset: String, CaseIterable, Sendable, Codable {
         switch self {
         case .dapt, .daptCluster: return .documents
         case .readCompre, .readCompreCluster: return .mined
-        case .llmQA, .llmQACluster: return .qaPairs
+        case .llmQA, .llmQACluster, .distill: return .qaPairs
         }
     }
 
@@ -167,6 +171,10 @@ public struct BuildOptions: Sendable, Codable, Equatable {
         }
         guard qaTemplate.contains("{question}"), qaTemplate.contains("{answer}") else {
             throw BuildError.invalidOption("QA template '\(qaTemplate)': must contain {question} and {answer}")
+        }
+        if recipe == .distill && format != .chat {
+            throw BuildError.invalidOption("recipe distill makes the teacher's conversations (its prompt, then its pairs as JSON) "
+                + "to fine-tune a student generator: use --format chat")
         }
         if format == .chat && recipe.content == .documents {
             throw BuildError.invalidOption("recipe \(recipe.rawValue) has no questions to make conversations of: use --format packed")

@@ -18,7 +18,7 @@ public enum BuildCatalogue: CatalogueContributor {
                        json_extract(stats, '$.tokensByPart.rc_text') AS rc_text, json_extract(stats, '$.tokensByPart.instruction') AS instruction,
                        printf('%.4f', json_extract(stats, '$.fillRatio')) AS fill_ratio,
                        printf('%.4f', json_extract(stats, '$.fillRatioFFD')) AS fill_ffd,
-                       json_extract(params, '$.options.excludeEval') AS held_out_tasks
+                       json_extract(params, '$.options.excludeEval') AS held_out_tasks, generator_id
                 FROM training_sets ORDER BY id
                 """),
         ]
@@ -32,6 +32,13 @@ public enum BuildCatalogue: CatalogueContributor {
                    coalesce(sum(p.n_tokens), 0) AS tokens
             FROM training_example_parts p JOIN training_examples x ON x.id = p.example_id
             GROUP BY x.training_set_id, p.part_kind ORDER BY x.training_set_id, p.part_kind
+            """),
+         // The documents a student generator learnt from (sets of the distill recipe): the
+         // report compares teacher and student on the others.
+         try FileCatalogue.section(db, key: "distill_documents", title: "Documents of distillation sets", sql: """
+            SELECT DISTINCT x.training_set_id AS "set", p.ref_id AS document
+            FROM training_example_parts p JOIN training_examples x ON x.id = p.example_id JOIN training_sets s ON s.id = x.training_set_id
+            WHERE s.recipe = 'distill' AND p.part_kind = 'document' ORDER BY 1, 2
             """)]
     }
 }

@@ -4,6 +4,7 @@ import LecternCatalogue
 import LecternCore
 import LecternGenerate
 import LecternStore
+import LecternTrain
 
 /// `lectern generate FILE --endpoint URL --model NAME [--name NAME] ...`
 struct GenerateCommand: AsyncParsableCommand {
@@ -116,6 +117,12 @@ struct GenerateArguments: PipelineStage {
     @Option(help: "Send at most this many requests in this run.")
     var limit: Int?
 
+    @Option(help: "The served model applies this training run's checkpoint (id or fingerprint prefix): a student generator. Recorded in the generator (its own fingerprint), so the report can compare it with its teacher.")
+    var adapter: String?
+
+    @Option(help: "With --adapter: the checkpoint's step (default: the run's last).")
+    var adapterStep: Int?
+
     @Option(help: "llama.cpp only: false turns the server's prompt cache off (benchmarks).")
     var cachePrompt: Bool?
 
@@ -158,7 +165,14 @@ struct GenerateArguments: PipelineStage {
             responseFormat: responseFormat,
             schema: QASchema(maxItems: maxItems, maxQuestionLength: maxQuestionLength, maxAnswerLength: maxAnswerLength),
             systemPrompt: systemPrompt, maxDocumentChars: maxDocumentChars)
-        let spec = GeneratorSpec(name: name ?? model, model: model, template: promptTemplate, params: params)
+        var paramsWithAdapter = params
+        if let adapter {
+            paramsWithAdapter.adapter = try await store.pool.read { db in
+                let located = try Adapters.locate(db, run: adapter, step: adapterStep)
+                return AdapterSource(checkpoint: located.checkpointID, run: located.runID, step: located.step)
+            }
+        }
+        let spec = GeneratorSpec(name: name ?? model, model: model, template: promptTemplate, params: paramsWithAdapter)
         let endpoints = endpoint.map {
             Endpoint(baseURL: URL(string: $0)!, model: model, apiKeyEnv: apiKeyEnv, maxInFlight: maxInFlight,
                      requestsPerMinute: rpm, tokensPerMinute: tpm, timeout: timeout)

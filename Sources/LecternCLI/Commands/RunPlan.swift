@@ -257,7 +257,9 @@ struct RunPlan {
         if trainings > 0 {
             // 30.5 s a 2048-token step of SmolLM2-135M at rank 256 on two threads; 30 s to start
             // and store the checkpoint.
-            let context = Double(scalar("build", "context") ?? "") ?? 2048
+            // Chat sets are one conversation an example, far shorter than the context (about 700
+            // tokens for a PubMedQA abstract and its pairs).
+            let context = min(Double(scalar("build", "context") ?? "") ?? 2048, scalar("build", "format") == "chat" ? 700 : .infinity)
             let threads = Double(scalar("train", "threads") ?? "") ?? 1
             let steps = Double(scalar("train", "steps") ?? "") ?? 0  // per run
             let perStep = 30.5 * context / 2048 * 2 / max(1, min(threads, cores))

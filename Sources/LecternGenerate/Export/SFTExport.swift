@@ -37,6 +37,18 @@ public enum SFTExport {
         return (r["id"], GeneratorSpec(name: r["name"], model: r["model"], template: template, params: params))
     }
 
+    /// The teacher's conversation about one document: exactly the prompt it was sent (template,
+    /// domain, document cut, system message), then its accepted pairs as the JSON it is asked
+    /// for; nil when it has no pairs for the document. One line of the SFT export, one example
+    /// of a `distill` training set.
+    public static func conversation(_ db: Database, generator gid: Int64, spec: GeneratorSpec, document d: StoredDocument) throws -> [ChatMessage]? {
+        let pairs = try QAPairRecord.filter(generator: gid, document: d.id).fetchAll(db).map(\.pair)
+        guard !pairs.isEmpty else { return nil }
+        var messages = spec.messages(document: spec.documentText(text: d.text, title: d.title))
+        messages.append(ChatMessage(role: "assistant", content: PairsJSON.encode(pairs)))
+        return messages
+    }
+
     /// Writes the dataset to `path` (replaced atomically) and returns the number of lines.
     @discardableResult
     public static func write(_ db: Database, generator: String, to path: String) throws -> Int {
@@ -58,9 +70,7 @@ public enum SFTExport {
         let docs = try StoredDocument.cursor(db, where: "EXISTS (SELECT 1 FROM qa_pairs q WHERE q.generator_id = ? AND q.document_id = documents.id)", [gid])
         while let d = try docs.next() {
             let id = d.id
-            let pairs = try QAPairRecord.filter(generator: gid, document: id).fetchAll(db).map(\.pair)
-            var messages = spec.messages(document: spec.documentText(text: d.text, title: d.title))
-            messages.append(ChatMessage(role: "assistant", content: PairsJSON.encode(pairs)))
+            guard let messages = try conversation(db, generator: gid, spec: spec, document: d) else { continue }
             buffer.append(try enc.encode(Line(messages: messages, document_id: id, generator: spec.name)))
             buffer.append(0x0A)
             n += 1

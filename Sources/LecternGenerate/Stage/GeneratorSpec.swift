@@ -19,6 +19,10 @@ public struct GenerationParams: Codable, Sendable, Hashable {
     /// Documents longer than this many characters are cut (at a word boundary) before prompting.
     public var maxDocumentChars: Int?
     public var validator: QAValidator
+    /// The checkpoint of this file the served model applies, for a student generator
+    /// (`lectern generate --adapter RUN`): which run and step of which training set made it. Nil
+    /// for a model used as it is (and then absent from the fingerprint, as before).
+    public var adapter: AdapterSource?
 
     public init(domain: String, maxTokens: Int = 512, temperature: Double = 0, topP: Double? = nil, seed: Int? = nil,
                 responseFormat: ResponseFormatMode = .jsonSchema, schema: QASchema = QASchema(),
@@ -33,6 +37,22 @@ public struct GenerationParams: Codable, Sendable, Hashable {
         self.systemPrompt = systemPrompt
         self.maxDocumentChars = maxDocumentChars
         self.validator = validator
+    }
+}
+
+/// Where a student generator's weights come from: a checkpoint of a training run in the file.
+public struct AdapterSource: Codable, Sendable, Hashable {
+    public var checkpoint: Int64
+    public var run: Int64
+    public var step: Int
+    /// The engine's probe of the checkpoint (a hash of its logits on a fixed input), when stored.
+    public var probe: String?
+
+    public init(checkpoint: Int64, run: Int64, step: Int, probe: String? = nil) {
+        self.checkpoint = checkpoint
+        self.run = run
+        self.step = step
+        self.probe = probe
     }
 }
 
