@@ -26,18 +26,22 @@ public func l2sqF32(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: I
     return s
 }
 
-/// Manhattan distance of two float32 vectors (accumulated in Double, as sqlite-vec returns it).
+/// Manhattan distance of two float32 vectors, each difference taken and summed in Double as
+/// sqlite-vec does: |FLT_MAX - (-FLT_MAX)| is 6.8e38, not Inf.
 @inlinable @inline(__always)
-public func l1F32(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
-    var acc = SIMD16<Float>()
+public func l1F32(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Double {
+    var acc0 = SIMD8<Double>(), acc1 = SIMD8<Double>()
     var i = 0
     while i + 16 <= n {
-        let d = load16(a, i) - load16(b, i)
-        acc += d.replacing(with: -d, where: d .< 0)
+        let x = load16(a, i), y = load16(b, i)
+        let d0 = SIMD8<Double>(x.lowHalf) - SIMD8<Double>(y.lowHalf)
+        let d1 = SIMD8<Double>(x.highHalf) - SIMD8<Double>(y.highHalf)
+        acc0 += d0.replacing(with: -d0, where: d0 .< 0)
+        acc1 += d1.replacing(with: -d1, where: d1 .< 0)
         i += 16
     }
-    var s = acc.sum()
-    while i < n { s += abs(a[i] - b[i]); i += 1 }
+    var s = (acc0 + acc1).sum()
+    while i < n { s += abs(Double(a[i]) - Double(b[i])); i += 1 }
     return s
 }
 

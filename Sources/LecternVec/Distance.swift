@@ -15,10 +15,12 @@ func distance(_ metric: Metric, _ type: ElementType, _ a: UnsafeRawPointer, _ b:
         switch metric {
         case .l2: return Double(l2sqF32(x, y, dims).squareRoot())
         case .cosine:
+            // Sums in float32, the quotient in Double: sqlite-vec's arithmetic (its sqrt() is
+            // C's double sqrt), so `vec_distance_cosine('[1.1,1.0]','[1.2,1.2]')` is 0.0011318983.
             let (d, nb) = dotAndNormF32(x, y, dims)
             let na = dot(x, x, dims)
-            return Double(1 - d / (na.squareRoot() * nb.squareRoot()))
-        case .l1: return Double(l1F32(x, y, dims))
+            return 1 - Double(d) / (Double(na).squareRoot() * Double(nb).squareRoot())
+        case .l1: return l1F32(x, y, dims)
         case .dot: return Double(-dot(x, y, dims))
         case .hamming: return .nan
         }

@@ -174,7 +174,8 @@ final class RunRecipeDefectTests: XCTestCase {
         for (text, message) in [("[[experiment]]\nbuild = { recipe = \"dapt\" }", "experiment[0] has no name"),
                                 ("[[experiment]]\nname = \"a\"\n[[experiment]]\nname = \"a\"", "two experiments are named 'a'"),
                                 ("[[experiment]]\nname = \"a\"\ncluster = { lmax = 5 }", "experiment 'a': unknown key 'cluster'"),
-                                ("[[experiment]]\nname = \"a\"\nbuild = { recipe = \"dpat\" }", "build.recipe 'dpat' is not a recipe")] {
+                                ("[[experiment]]\nname = \"a\"\nbuild = { recipe = \"dpat\" }", "build.recipe 'dpat' is not a recipe"),
+                                ("[[experiment]]\nname = \"a\"\nbuild = { enabled = false }", "a step of one experiment cannot be switched off")] {
             let (_, bad, badFile) = try smallRecipe { $0 + "\n" + text + "\n" }
             let r = try lectern(["run", bad])
             XCTAssertNotEqual(r.status, 0)

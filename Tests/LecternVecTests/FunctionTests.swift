@@ -41,6 +41,29 @@ final class FunctionTests: XCTestCase {
         }
     }
 
+    /// Two of sqlite-vec's results our float32 arithmetic missed (issue 19): L1 of two extreme
+    /// float32 values overflowed to Inf in a float sum (sqlite-vec sums in double), and cosine's
+    /// final quotient differed in the 7th digit (sqlite-vec divides in double).
+    func testL1SumsInDoubleAndCosineDividesInDoubleAsSqliteVec() throws {
+        let q = try openQueue()
+        try q.read { db in
+            // FLT_MAX and -FLT_MAX (little-endian): |a - b| = 2 * FLT_MAX = 6.8e38, finite in double.
+            let l1 = try Double.fetchOne(db, sql: "SELECT vec_distance_l1(X'ffff7f7f', X'ffff7fff')")!
+            XCTAssertEqual(l1, 2 * Double(Float.greatestFiniteMagnitude))
+            XCTAssertTrue(l1.isFinite)
+            // 17 dimensions: the SIMD body and the scalar tail both sum in double.
+            let big = [Float](repeating: .greatestFiniteMagnitude, count: 17), small = big.map { -$0 }
+            XCTAssertEqual(try Double.fetchOne(db, sql: "SELECT vec_distance_l1(?, ?)", arguments: [blob(big), blob(small)]),
+                           34 * Double(Float.greatestFiniteMagnitude))
+            // sqlite-vec: float sums, 1 - dot / (sqrt(a) * sqrt(b)) in double.
+            let cosine = try Double.fetchOne(db, sql: "SELECT vec_distance_cosine('[1.1,1.0]','[1.2,1.2]')")!
+            let a: [Float] = [1.1, 1.0], b: [Float] = [1.2, 1.2]
+            let dot = a[0] * b[0] + a[1] * b[1], na = a[0] * a[0] + a[1] * a[1], nb = b[0] * b[0] + b[1] * b[1]
+            XCTAssertEqual(cosine, 1 - Double(dot) / (Double(na).squareRoot() * Double(nb).squareRoot()))
+            XCTAssertEqual(String(format: "%.10f", cosine), "0.0011318983")
+        }
+    }
+
     func testFormatAndTransforms() throws {
         let q = try openQueue()
         try q.read { db in

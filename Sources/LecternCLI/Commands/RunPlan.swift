@@ -147,8 +147,9 @@ struct RunPlan {
     }
 
     /// The steps of a recipe with `[[experiment]]`s: the shared data steps once (every QA step
-    /// and the clustering any experiment needs), then per experiment its build (the set named
-    /// after it), training and evaluation, then the report. LLM-QA experiments need an endpoint
+    /// and the clustering any experiment needs), then per experiment its build (a set found by
+    /// content: experiments that change only the training share one), training and evaluation,
+    /// then the report. LLM-QA experiments need an endpoint
     /// (`--llm-url` or `[generate] endpoint`); without one they are left out, and said so.
     static func experimentSteps(_ r: RunRecipe, recipePath: String, llmURL: String?, llmModel: String?,
                                 llmLimit: Int?) throws -> ([any PipelineStep], [(name: String, reason: String)]) {

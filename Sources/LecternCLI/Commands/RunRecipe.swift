@@ -95,7 +95,7 @@ struct RunRecipe {
             for (i, entry) in entries.enumerated() {
                 guard entry.type == .table, let t = entry.table else { throw RunError("\(path): experiment[\(i)] should be a table") }
                 guard let nameValue = t["name"], nameValue.type == .string, let name = nameValue.string, !name.isEmpty else {
-                    throw RunError("\(path): experiment[\(i)] has no name (name = \"readcompre+cluster\", ...): it names the set and the report's row")
+                    throw RunError("\(path): experiment[\(i)] has no name (name = \"readcompre+cluster\", ...): it names the experiment's steps")
                 }
                 guard names.insert(name).inserted else { throw RunError("\(path): two experiments are named '\(name)'") }
                 var overrides: [String: [String: RecipeValue]] = [:]
@@ -103,6 +103,9 @@ struct RunRecipe {
                     guard Experiment.sections.contains(k), let v = t[k], v.type == .table, let part = v.table else {
                         throw RunError("\(path): experiment '\(name)': unknown key '\(k)'; an experiment has name and the tables "
                             + Experiment.sections.joined(separator: ", "))
+                    }
+                    if part["enabled"] != nil {
+                        throw RunError("\(path): experiment '\(name)': \(k).enabled: a step of one experiment cannot be switched off (switch off [\(k)] for all, or leave the experiment out)")
                     }
                     overrides[k] = try values(of: part, key: k, type: stageSections[k], label: "experiment '\(name)'.\(k)")
                 }
