@@ -107,9 +107,7 @@ struct RunPlan {
         // before the build (only `[eval] items` of them), so their documents stay out of the set.
         let evalSection = r.sections["eval"] ?? r.disabledSections["eval"]
         if case .scalar(let task)? = evalSection?["task"], evalSection?["task_file"] != nil,
-           buildSection["exclude_eval"].map({ v -> [String] in
-               switch v { case .scalar(let s): return [s]; case .list(let l): return l; case .bool: return [] }
-           })?.contains(task) == true {
+           Self.names(buildSection["exclude_eval"]).contains(task) {
             steps.append(EvalImportStep(arguments: try EvalArguments.parse(section: evalSection ?? [:], recipe: recipePath)))
         }
         steps.append(try BuildArguments.parse(section: buildSection, recipe: recipePath))
@@ -119,6 +117,15 @@ struct RunPlan {
         if r.sections["report"] != nil { steps.append(try parse(ReportArguments.self)) }
         self.steps = steps
         try Self.checkInputs(r, recipePath: recipePath)
+    }
+
+    /// A recipe value that names one thing or several (`exclude_eval = "pubmedqa"` or a list).
+    static func names(_ value: RecipeValue?) -> [String] {
+        switch value {
+        case .scalar(let s)?: return [s]
+        case .list(let l)?: return l
+        default: return []
+        }
     }
 
     /// Inputs that must exist before anything is written, and the domain.
@@ -211,9 +218,7 @@ struct RunPlan {
                 build["name"] = .scalar(e.name)
             }
             if case .scalar(let task)? = merged("eval", e)?["task"], merged("eval", e)?["task_file"] != nil, !heldOutImported,
-               build["exclude_eval"].map({ v -> [String] in
-                   switch v { case .scalar(let s): return [s]; case .list(let l): return l; case .bool: return [] }
-               })?.contains(task) == true {
+               Self.names(build["exclude_eval"]).contains(task) {
                 steps.append(EvalImportStep(arguments: try parse(EvalArguments.self, merged("eval", e))))
                 heldOutImported = true
             }
