@@ -144,6 +144,16 @@ let package = Package(
                            "LecternMine", "LecternBuild", "LecternTrain", "LecternEval", .product(name: "GRDB", package: "GRDB.swift")]
         ),
 
+        // Beyond one machine: shard files (`--shard I/N`), `lectern merge`, the Slurm launcher's
+        // scripts. Every module merges its own tables (its `ShardMergeContributor`); this target
+        // only orders them, checks shard files and moves them into place.
+        .target(
+            name: "LecternShard",
+            dependencies: ["LecternCore", "LecternStore", "LecternIngest", "LecternTokens", "LecternEmbed", "LecternCluster",
+                           "LecternGenerate", "LecternMine", "LecternBuild", "LecternTrain", "LecternEval",
+                           .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto")]
+        ),
+
         // `lectern report`: one self-contained HTML page (inline SVG) drawn from the catalogue.
         .target(name: "LecternReport", dependencies: ["LecternStore", "LecternCatalogue", .product(name: "GRDB", package: "GRDB.swift")]),
 
@@ -153,7 +163,7 @@ let package = Package(
             dependencies: [
                 "LecternCore", "LecternStore", "LecternVec", "LecternIngest", "LecternEmbed", "LecternCluster",
                 "LecternGenerate", "LecternMine", "LecternTokens", "LecternBuild", "LecternText", "LecternTrain", "LecternEval", "LecternCatalogue",
-                "LecternReport",
+                "LecternReport", "LecternShard",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ]
@@ -172,6 +182,10 @@ let package = Package(
         .executableTarget(name: "lectern-miner-bench", dependencies: ["LecternMine"], path: "benchmarks/miner/bench"),
         // Benchmark: length-based clustering vs exact-neighbour clustering (benchmarks/cluster/run.sh).
         .executableTarget(name: "lectern-bench-cluster", dependencies: ["LecternCluster", "LecternKernels"]),
+        // Benchmark: `lectern merge` of 8 shards against plain SQLite copies (benchmarks/merge/run.sh).
+        .executableTarget(name: "lectern-bench-merge", dependencies: ["LecternShard", "LecternStore", "LecternCore", "LecternKernels",
+                                                                  .product(name: "GRDB", package: "GRDB.swift")],
+                          path: "benchmarks/merge/Bench"),
         // Benchmark: the Swift MiniLM encoder on PubMedQA (benchmarks/embed/run.sh compares it with sentence-transformers).
         .executableTarget(
             name: "EmbedBenchmark", dependencies: ["LecternEmbed"], path: "benchmarks/embed/EmbedBenchmark"

@@ -1,7 +1,7 @@
 -- The current full schema of a Lectern file, documented: the cumulative result of every
 -- migration in migrations/ (a test checks that both give the same tables, columns, types,
 -- constraints, indexes and foreign keys, and that every column here has a comment).
--- Schema version: 1 (PRAGMA user_version; lectern_meta.schema_version).
+-- Schema version: 6 (PRAGMA user_version; lectern_meta.schema_version).
 --
 -- Conventions (see schema/README.md):
 --   * every derived row names its inputs (foreign keys) and the fingerprint of the
@@ -11,7 +11,7 @@
 
 -- Key/value facts about the file itself.
 CREATE TABLE lectern_meta (
-    key   TEXT PRIMARY KEY,   -- 'domain', 'created_at', 'created_by', 'last_written_by'
+    key   TEXT PRIMARY KEY,   -- 'domain', 'created_at', 'created_by', 'last_written_by', 'file_id' (0006); a shard file: 'shard_of', 'shard_index', 'shard_count', 'shard_plan'
     value TEXT NOT NULL       -- the value, as text
 ) STRICT;
 
@@ -396,3 +396,17 @@ CREATE TABLE stage_runs (
     host            TEXT                 -- host name of the machine that ran it (NULL: recorded before migration 0002); pid is only meaningful there
 ) STRICT;
 CREATE INDEX stage_runs_stage ON stage_runs(stage, fingerprint);
+
+-- Shards merged into this file by `lectern merge` (migration 0006), one row each, written in the
+-- same transaction as the shard's rows.
+CREATE TABLE merged_shards (
+    id           INTEGER PRIMARY KEY,   -- merge id
+    sha256       TEXT NOT NULL UNIQUE,  -- SHA-256 of the shard file's bytes (hex)
+    path         TEXT NOT NULL,         -- the shard file as given to `lectern merge`
+    shard_index  INTEGER NOT NULL CHECK (shard_index >= 0),  -- shard number (0-based)
+    shard_count  INTEGER NOT NULL CHECK (shard_count >= 1),  -- shards in its plan
+    plan         TEXT NOT NULL,         -- fingerprint of the sharded configuration (recipe sections and shard count)
+    host         TEXT,                  -- machine that made the shard, as its stage runs recorded it
+    counts       TEXT NOT NULL CHECK (json_valid(counts)),  -- rows added per table, as JSON
+    merged_at    TEXT NOT NULL          -- when it was merged
+) STRICT;

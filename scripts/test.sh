@@ -17,7 +17,7 @@ if [ "$QUICK" = 1 ]; then
     # Suites that need a model, llama-server or a Python reference, or drive many `lectern`
     # processes (kill and resume): together about 400 of the suite's 450 s.
     SLOW='RunRecipeDefectTests|RunKillResumeTests|BuildPipelineTests|EmbedRunTests|BPETests|MiniLMReferenceTests'
-    SLOW+='|KernelThreadTests|KernelTests|ClientFaultTests|KillResumeTests|ClusterKillResumeTests|LlamaServer|TrainTests|EvalTests|ServerScoringTests|ServerPoolTests|DistillationTests'
+    SLOW+='|KernelThreadTests|KernelTests|ClientFaultTests|KillResumeTests|ClusterKillResumeTests|LlamaServer|TrainTests|EvalTests|ServerScoringTests|ServerPoolTests|DistillationTests|SlurmShardTests|ShardMergeTests'
     set -- --skip "$SLOW" "$@"
 else
     export LECTERN_REQUIRE_COMPONENTS=1   # tests fail (not skip) when a component is missing

@@ -9,14 +9,17 @@ struct Lectern: AsyncParsableCommand {
         abstract: "Adapt an LLM to a domain by extended-text reading comprehension; every artifact in one SQLite file.",
         discussion: """
         Stages, in pipeline order: init, ingest, import-instructions, tokens, mine or generate, embed, cluster, build, \
-        export (train and evaluate are coming); `run` chains them from one recipe file, and status and sql look \
-        inside the file at any time. Every stage is resumable: re-run it after an interruption and it does only \
+        export, train, eval; `run` chains them from one recipe file and `report` draws the result, and status and \
+        sql look inside the file at any time. Beyond one machine: the per-document stages take --shard I/N, `merge` \
+        folds the shard files back, `slurm` runs a recipe as a job array. Every stage is resumable: re-run it after an interruption and it does only \
         what is missing.
         """,
         version: lecternVersion,
         subcommands: [
             RunCommand.self,
             ReportCommand.self,
+            SlurmCommand.self,
+            MergeCommand.self,
             InitCommand.self,
             IngestCommand.self,
             ImportInstructionsCommand.self,

@@ -26,6 +26,10 @@ public struct IngestOptions: Codable, Sendable {
     /// transaction's pages (else SQLite spills them to the WAL mid-transaction) and the hot
     /// part of the content-hash index.
     public var writerCacheBytes = 64 << 20
+    /// Ingest only this shard's documents (those whose content hash it owns, see ``Shard``) and
+    /// its share of the bad records, into a shard file. Not part of a source's identity: every
+    /// shard records the same sources, and a merge adds up their counters.
+    public var shard: Shard?
 
     public init() {}
 
@@ -56,6 +60,8 @@ public struct SourceSummary: Sendable {
     public var alreadyIngested = false
     /// Records consumed before this run (a resumed source).
     public var resumedAt = 0
+    /// With a shard: valid documents read that belong to other shards (not written here).
+    public var otherShards = 0
     /// Plain text: files ingested by an earlier run and not read again.
     public var filesAlreadyIngested = 0
     /// Why the source is not ingested completely (the message names the path), or nil: it could
@@ -222,7 +228,7 @@ public final class Ingester {
         } }
         if row.complete {
             summary.alreadyIngested = true
-            try requireValidRecord(sourceId: row.id, &summary)
+            if options.shard == nil { try requireValidRecord(sourceId: row.id, &summary) }
             return summary
         }
         summary.resumedAt = row.recordsDone
@@ -248,11 +254,18 @@ public final class Ingester {
                     case .blank:
                         break
                     case .bad(let message):
+                        // A bad record has no content hash: shards split them by position.
+                        if let shard = options.shard, !shard.owns(record: records - 1) { break }
                         if options.strict { throw IngestError.badRecord(location: location, message: message) }
                         batch.bad.append("\(location): \(message)")
                     case .document(let doc):
+                        let hash = ContentHash.of(text: doc.text)
+                        if let shard = options.shard, !shard.owns(contentHash: hash) {
+                            batch.otherShards += 1
+                            break
+                        }
                         batch.bytes += doc.text.utf8.count
-                        batch.docs.append(PreparedDocument(record: doc, hash: ContentHash.of(text: doc.text), nChars: scalarCount(doc.text)))
+                        batch.docs.append(PreparedDocument(record: doc, hash: hash, nChars: scalarCount(doc.text)))
                     }
                     batch.recordsEnd = records
                     if batch.docs.count >= options.batchDocuments || batch.bytes >= options.batchBytes || batch.bad.count >= 1000 {
@@ -284,7 +297,11 @@ public final class Ingester {
         try store.pool.write { db in
             try db.execute(sql: "UPDATE sources SET status = 'complete', updated_at = ? WHERE id = ?", arguments: [Timestamp.now(), row.id])
         }
-        try requireValidRecord(sourceId: row.id, &summary)
+        // A shard may own none of a small source's documents; the source is empty only when no
+        // shard found one.
+        if options.shard == nil || summary.added + summary.duplicates + summary.otherShards == 0 {
+            try requireValidRecord(sourceId: row.id, &summary)
+        }
         progress.finish(failed: summary.failure != nil)
         return summary
     }
@@ -340,7 +357,7 @@ public final class Ingester {
             if summary.unreadable > 0 {
                 summary.failure = "\(path): \(summary.unreadable) \(summary.unreadable == 1 ? "path" : "paths") under it could not be read "
                     + "(named in the warnings); once readable they are read by the next run"
-            } else if validBefore + summary.added + summary.duplicates == 0 {
+            } else if validBefore + summary.added + summary.duplicates + summary.otherShards == 0 {
                 summary.failure = listing.files.isEmpty
                     ? "\(path): no valid record: no files (hidden files and directories are not read)"
                     : "\(path): no valid record: every file was skipped (see the warnings)"
@@ -362,10 +379,18 @@ public final class Ingester {
                 let relative = file.path == root ? (file.path as NSString).lastPathComponent : String(file.path.dropFirst(root.count).drop { $0 == "/" })
                 switch TextFilesReader.read(file.path, relative: relative, titleFirstLine: options.titleFirstLine, maxBytes: options.maxDocumentBytes) {
                 case .document(let doc):
+                    let hash = ContentHash.of(text: doc.text)
+                    // Another shard's file gets no sources row here: that shard records it.
+                    if let shard = options.shard, !shard.owns(contentHash: hash) {
+                        batch.otherShards += 1
+                        continue
+                    }
                     batch.bytes += doc.text.utf8.count
                     batch.files.append(FileDone(file: file, document: batch.docs.count))
-                    batch.docs.append(PreparedDocument(record: doc, hash: ContentHash.of(text: doc.text), nChars: scalarCount(doc.text)))
+                    batch.docs.append(PreparedDocument(record: doc, hash: hash, nChars: scalarCount(doc.text)))
                 case .bad(let message):
+                    // A bad file has no content hash: shards split them by path.
+                    if let shard = options.shard, !shard.owns(contentHash: ContentHash.of(text: file.path)) { continue }
                     if options.strict {
                         queue.put(.failure(IngestError.badRecord(location: file.path, message: message)))
                         return
@@ -447,6 +472,7 @@ public final class Ingester {
                 try checkpointer.committed(bytes: batch.bytes)
                 summary.added += added
                 summary.duplicates += batch.docs.count - added
+                summary.otherShards += batch.otherShards
                 summary.skipped += batch.bad.count
                 summary.unreadable += batch.unreadable.count
                 progress.advance(by: progress.unit == "files" ? batch.files.count + batch.unreadable.count : batch.docs.count)
@@ -534,6 +560,8 @@ struct Batch {
     var files: [FileDone] = []
     /// Plain text: paths that could not be listed or read (`path: cannot read: why`).
     var unreadable: [String] = []
+    /// With a shard: valid documents of other shards, read and not written.
+    var otherShards = 0
 }
 
 /// A text file read to its end: its document (an index into the batch's), or nil for a bad file.

@@ -22,9 +22,12 @@ struct EmbedCommand: AsyncParsableCommand {
 
     @OptionGroup var options: EmbedArguments
 
+    @OptionGroup var sharding: ShardArguments
+
     func run() async throws {
         var made = PipelineOutputs()
-        try await options.run(in: try Store.open(path: file), made: &made)
+        made.shard = try sharding.spec
+        try await sharding.run(file: file, stage: "embed") { store in try await options.run(in: store, made: &made) }
     }
 }
 

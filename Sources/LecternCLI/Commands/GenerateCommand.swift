@@ -24,9 +24,12 @@ struct GenerateCommand: AsyncParsableCommand {
 
     @OptionGroup var options: GenerateArguments
 
+    @OptionGroup var sharding: ShardArguments
+
     func run() async throws {
         var made = PipelineOutputs()
-        try await options.run(in: try Store.open(path: file), made: &made)
+        made.shard = try sharding.spec
+        try await sharding.run(file: file, stage: "generate") { store in try await options.run(in: store, made: &made) }
     }
 }
 

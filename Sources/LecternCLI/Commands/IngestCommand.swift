@@ -24,9 +24,12 @@ struct IngestCommand: AsyncParsableCommand {
 
     @OptionGroup var options: IngestArguments
 
+    @OptionGroup var sharding: ShardArguments
+
     func run() async throws {
         var made = PipelineOutputs()
-        try await options.run(in: try Store.open(path: file), made: &made)
+        made.shard = try sharding.spec
+        try await sharding.run(file: file, stage: "ingest") { store in try await options.run(in: store, made: &made) }
     }
 
     /// One source's line of the summary.
@@ -36,6 +39,7 @@ struct IngestCommand: AsyncParsableCommand {
         }
         var counts = "\(s.added) added, \(s.duplicates) duplicates, \(s.skipped) skipped"
         if s.unreadable > 0 { counts += ", \(s.unreadable) unreadable" }
+        if s.otherShards > 0 { counts += ", \(s.otherShards) left to other shards" }
         var notes = [s.format.rawValue]
         if s.resumedAt > 0 { notes.append("resumed after record \(s.resumedAt)") }
         if s.filesAlreadyIngested > 0 { notes.append("\(s.filesAlreadyIngested) \(s.filesAlreadyIngested == 1 ? "file" : "files") already ingested") }
@@ -101,6 +105,7 @@ struct IngestArguments: PipelineStage {
         options.batchDocuments = batchSize
         options.batchBytes = batchMb << 20
         options.writerCacheBytes = cacheMb << 20
+        options.shard = made.shard
         let summary: IngestSummary
         var incomplete: IngestError?
         do {

@@ -24,9 +24,12 @@ struct MineCommand: AsyncParsableCommand {
 
     @OptionGroup var options: MineArguments
 
+    @OptionGroup var sharding: ShardArguments
+
     func run() async throws {
         var made = PipelineOutputs()
-        try await options.run(in: try Store.open(path: file), made: &made)
+        made.shard = try sharding.spec
+        try await sharding.run(file: file, stage: "mine") { store in try await options.run(in: store, made: &made) }
     }
 }
 

@@ -37,6 +37,8 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Print the steps the recipe makes (experiments included) and the time estimate, and stop: nothing is written.")
     var plan = false
 
+    @OptionGroup var sharding: ShardArguments
+
     func run() async throws {
         var r = try RunRecipe.load(path: recipe)
         if let file { r.file = URL(fileURLWithPath: file).standardizedFileURL.path }
@@ -55,6 +57,19 @@ struct RunCommand: AsyncParsableCommand {
             return
         }
         let started = Date()
+        if let shard = try sharding.spec {
+            // Only the per-document steps, on this shard's file; the rest runs on the merged file.
+            let steps = plan.shardSteps
+            guard !steps.isEmpty else { throw RunError("\(recipe): no per-document step to run in shards") }
+            let planID = try plan.shardPlan(count: shard.count)
+            var times: [(name: String, seconds: Double)] = []
+            try await sharding.runSharded(main: r.file, shard: shard, plan: planID) { store in
+                times = try await plan.execute(steps: steps, in: store, shard: shard).times
+            }
+            print("\nlectern run --shard \(shard): steps (wall seconds): " + times.map { "\($0.name) \(String(format: "%.1f", $0.seconds))" }.joined(separator: ", ")
+                + String(format: "; total %.1f", Date().timeIntervalSince(started)))
+            return
+        }
         let (times, made) = try await plan.execute()
         try printSummary(file: r.file, steps: times, total: Date().timeIntervalSince(started), outputs: made)
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LecternBuild
+import LecternCore
 import LecternStore
 
 /// The steps of `lectern run` for one recipe: a list of configured stage values, checked as a
@@ -293,6 +294,38 @@ struct RunPlan {
             + ") on \(ProcessInfo.processInfo.activeProcessorCount) cores; a re-run does only what is missing"
     }
 
+    /// The sections of the per-document stages: what a shard runs (`--shard I/N`). Everything
+    /// else (instructions, clustering, build, training, evaluation, report) runs on the merged file.
+    static let shardedSections = ["ingest", "generate", "mine", "tokens", "embed"]
+
+    /// The steps a shard runs: the per-document ones, in plan order.
+    var shardSteps: [any PipelineStep] {
+        steps.filter { step in
+            guard let stage = step as? any PipelineStage else { return false }
+            return Self.shardedSections.contains(type(of: stage).section)
+        }
+    }
+
+    /// The identity of a sharded run: the shard count and the recipe's sections of the sharded
+    /// stages (what decides the shards' rows). Shards of one plan merge together; `lectern merge`
+    /// refuses to mix plans.
+    func shardPlan(count: Int) throws -> String {
+        var text = "count \(count)\ndomain \(recipe.domain ?? "")\n"
+        for section in Self.shardedSections {
+            guard let values = recipe.sections[section] else { continue }
+            for (k, v) in values.sorted(by: { $0.key < $1.key }) {
+                let value: String
+                switch v {
+                case .scalar(let s): value = s
+                case .bool(let b): value = b ? "true" : "false"
+                case .list(let l): value = "[" + l.joined(separator: "\u{0}") + "]"
+                }
+                text += "\(section).\(k) = \(value)\n"
+            }
+        }
+        return Fingerprint.hex(of: Array(text.utf8))
+    }
+
     /// Creates the file, runs the steps in order, each given what the earlier ones made; returns
     /// each step's wall time and what the steps made.
     func execute() async throws -> (times: [(name: String, seconds: Double)], made: PipelineOutputs) {
@@ -300,7 +333,13 @@ struct RunPlan {
                                                 withIntermediateDirectories: true)
         FileHandle.standardError.write(Data("[lectern run] \(estimateLine())\n".utf8))
         let store = try Store.create(path: recipe.file, domain: recipe.domain ?? "")
+        return try await execute(steps: steps, in: store, shard: nil)
+    }
+
+    /// Runs `steps` on `store` in order (a shard's file, with `shard`).
+    func execute(steps: [any PipelineStep], in store: Store, shard: Shard?) async throws -> (times: [(name: String, seconds: Double)], made: PipelineOutputs) {
         var made = PipelineOutputs()
+        made.shard = shard
         // The target tokenizer is configured, not made: the miner budgets with it before `tokens` runs.
         made.tokenizerPath = steps.lazy.compactMap { ($0 as? TokensArguments)?.tokenizer }.first
         var times: [(name: String, seconds: Double)] = []

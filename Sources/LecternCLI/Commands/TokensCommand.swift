@@ -20,9 +20,12 @@ struct TokensCommand: AsyncParsableCommand {
 
     @OptionGroup var options: TokensArguments
 
+    @OptionGroup var sharding: ShardArguments
+
     func run() async throws {
         var made = PipelineOutputs()
-        try await options.run(in: try Store.open(path: file), made: &made)
+        made.shard = try sharding.spec
+        try await sharding.run(file: file, stage: "tokens") { store in try await options.run(in: store, made: &made) }
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import LecternCore
 import LecternStore
 
 /// What the steps of a pipeline made, by identity: each step reads what it needs from the steps
@@ -21,6 +22,10 @@ struct PipelineOutputs {
     /// The training run made or continued, and the base model it adapts (as given).
     var trainingRunID: Int64?
     var baseModel: String?
+    /// The shard this pipeline writes (`--shard I/N`), set before the first step: ingest keeps
+    /// only the documents the shard owns. The other per-document steps need nothing of it: the
+    /// shard file they run on holds only the shard's documents.
+    var shard: Shard?
 }
 
 /// One step of `lectern run`: a configured stage value, given what the steps before it made.

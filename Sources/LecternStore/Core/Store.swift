@@ -100,6 +100,35 @@ public final class Store: @unchecked Sendable {
         try pool.read { db in try String.fetchOne(db, sql: "SELECT value FROM lectern_meta WHERE key = ?", arguments: [key]) }
     }
 
+    /// Sets a value of `lectern_meta` (a shard file's `shard_*` keys, a planned run's `shard_plan`).
+    public func setMeta(_ key: String, _ value: String) throws {
+        try pool.write { db in
+            try db.execute(sql: "INSERT INTO lectern_meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                           arguments: [key, value])
+        }
+    }
+
+    /// Every `lectern_meta` value of a file attached under `schema` (a shard being merged).
+    public static func meta(_ db: Database, schema: String) throws -> [String: String] {
+        var meta: [String: String] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT key, value FROM \(schema).lectern_meta") {
+            if let k = String.fromDatabaseValue(row["key"] as DatabaseValue), let v = String.fromDatabaseValue(row["value"] as DatabaseValue) {
+                meta[k] = v
+            }
+        }
+        return meta
+    }
+
+    /// The migrations applied to a file attached under `schema`.
+    public static func appliedMigrations(_ db: Database, schema: String) throws -> [String] {
+        let has = try Bool.fetchOne(db, sql: "SELECT count(*) > 0 FROM \(schema).sqlite_master WHERE name = 'grdb_migrations'") ?? false
+        return has ? try String.fetchAll(db, sql: "SELECT identifier FROM \(schema).grdb_migrations ORDER BY identifier") : []
+    }
+
+    /// `file:PATH?immutable=1` for attaching a file that no one writes (a snapshot, a finished
+    /// shard), or nil when it has un-checkpointed WAL content, which such an open would ignore.
+    public static func snapshotURI(path: String) -> String? { immutableURI(path: path) }
+
     /// The domain the file was initialised for (e.g. `biomedicine`).
     public var domain: String? { (try? meta("domain")) ?? nil }
 
@@ -178,8 +207,17 @@ public final class Store: @unchecked Sendable {
         config.label = "lectern"
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            db.add(function: shardFunction)
         }
         return config
+    }
+
+    /// `lectern_shard(content_hash, count)`: the shard that owns a document (``Shard/of(contentHash:count:)``),
+    /// so `SELECT lectern_shard(content_hash, 8), count(*) FROM documents GROUP BY 1` shows a split.
+    static let shardFunction = DatabaseFunction("lectern_shard", argumentCount: 2, pure: true) { values -> DatabaseValueConvertible? in
+        guard let hash = Data.fromDatabaseValue(values[0]), let count = Int.fromDatabaseValue(values[1]),
+              count >= 1, count <= Shard.maxCount else { return nil }
+        return Shard.of(contentHash: hash, count: count)
     }
 
     static func openPool(path: String) throws -> DatabasePool {
