@@ -114,7 +114,10 @@ final class SlurmShardTests: XCTestCase {
         let submit = try TestSupport.run(lectern, args, environment: environment, currentDirectory: dir)
         XCTAssertEqual(submit.status, 0, submit.stderr)
         func job(_ label: String, in text: String) -> String? {
-            text.split(separator: "\n").first { $0.hasPrefix(label) }.flatMap { $0.split(separator: " ").dropFirst(3).first }.map(String.init)
+            // "submitted shard array: job 12 (...)": the word after "job".
+            guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix(label) }) else { return nil }
+            let words = line.split(separator: " ")
+            return words.firstIndex(of: "job").flatMap { $0 + 1 < words.count ? String(words[$0 + 1]) : nil }
         }
         guard let array = job("submitted shard array:", in: submit.stdout), let merge = job("submitted merge:", in: submit.stdout) else {
             XCTFail("no job ids in: \(submit.stdout)")
