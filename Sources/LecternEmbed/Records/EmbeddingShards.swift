@@ -11,7 +11,10 @@ public enum EmbeddingShards: ShardMergeContributor {
                   let table = String.fromDatabaseValue(row["vector_table"] as DatabaseValue), table == "lectern_vectors_\(dim)" else {
                 throw ShardMergeError.refused(path: schema, reason: "its embedder \(row["id"] as DatabaseValue) has no valid dimension or vector table")
             }
-            let fingerprint: String = row["fingerprint"]
+            guard let fingerprint = String.fromDatabaseValue(row["fingerprint"] as DatabaseValue),
+                  Int64.fromDatabaseValue(row["id"] as DatabaseValue) != nil else {
+                throw ShardMergeError.refused(path: schema, reason: "an embedder row has no fingerprint or id")
+            }
             if let mainDim = try Int.fetchOne(db, sql: "SELECT dim FROM main.embedders WHERE fingerprint = ?", arguments: [fingerprint]),
                mainDim != dim {
                 throw ShardMergeError.refused(path: schema, reason: "embedder \(fingerprint.prefix(12)) has \(dim) dimensions there and \(mainDim) in the main file")
@@ -22,6 +25,7 @@ public enum EmbeddingShards: ShardMergeContributor {
     public static func mergeShard(_ db: Database, shard schema: String) throws -> [String: Int] {
         var embedders = 0, embeddings = 0
         let documents = ShardMerge.map("documents")
+        // Every value read here was checked by checkShard, in the same transaction.
         for row in try Row.fetchAll(db, sql: "SELECT * FROM \(schema).embedders ORDER BY id") {
             let dim: Int = row["dim"]
             let table = "lectern_vectors_\(dim)"
