@@ -108,6 +108,25 @@ final class ClientFaultTests: XCTestCase {
         XCTAssertEqual(try healthy.stats()["requests"] as? Int, 4)
     }
 
+    func testBusyHealthyEndpointIsWaitedForInsteadOfRetryingTheDeadOne() async throws {
+        // The shape of a pool of slow LLM servers with one dead: the dead endpoint leaves its
+        // cool-down long before the healthy one has a free slot. A request that failed there must
+        // wait for the healthy one, not spend its attempts on the dead one (CI lost a document so).
+        let healthy = try FaultServer()
+        defer { healthy.stop() }
+        try healthy.plan(Array(repeating: "sleep:0.6", count: 6))
+        server.stop()
+        let client = try ChatClient(endpoints: [server.endpoint(maxInFlight: 1), healthy.endpoint(maxInFlight: 1)],
+                                    retry: RetryPolicy(maxAttempts: 2, baseDelay: 0.01, maxDelay: 0.02))
+        let results = try await withThrowingTaskGroup(of: ChatResult.self) { g in
+            for _ in 0..<6 { g.addTask { try await client.complete(self.request()) } }
+            return try await g.reduce(into: []) { $0.append($1) }
+        }
+        XCTAssertEqual(results.count, 6)
+        XCTAssertTrue(results.allSatisfy { $0.endpoint == healthy.endpoint().displayURL && $0.attempts <= 2 })
+        XCTAssertEqual(try healthy.stats()["requests"] as? Int, 6)
+    }
+
     func testFailOverToAHealthyEndpoint() async throws {
         let healthy = try FaultServer()
         defer { healthy.stop() }

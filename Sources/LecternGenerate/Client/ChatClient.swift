@@ -40,7 +40,9 @@ public final class ChatClient: Sendable {
         for e in endpoints { _ = try e.apiKey() }   // fail early on a missing key, not per request
         self.endpoints = endpoints
         self.retry = retry
-        self.pool = EndpointPool(endpoints, window: rateWindow)
+        self.pool = EndpointPool(endpoints.map {
+            EndpointLimits(maxInFlight: $0.maxInFlight, requestsPerMinute: $0.requestsPerMinute, tokensPerMinute: $0.tokensPerMinute)
+        }, window: rateWindow)
         self.transport = NIOHTTPTransport(maxConnectionsPerHost: endpoints.reduce(0) { $0 + $1.maxInFlight })
     }
 

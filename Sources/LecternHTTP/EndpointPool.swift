@@ -1,11 +1,28 @@
 import Foundation
 
-/// Shares requests among endpoints: least-loaded first, within each endpoint's in-flight,
+/// How hard one endpoint of an ``EndpointPool`` may be pushed.
+package struct EndpointLimits: Sendable, Hashable {
+    /// Requests in flight at once.
+    package var maxInFlight: Int
+    /// Requests started per rate window (a minute), nil: unlimited.
+    package var requestsPerMinute: Int?
+    /// Tokens (estimated, then corrected to reported usage) per rate window, nil: unlimited.
+    package var tokensPerMinute: Int?
+
+    package init(maxInFlight: Int, requestsPerMinute: Int? = nil, tokensPerMinute: Int? = nil) {
+        self.maxInFlight = max(1, maxInFlight)
+        self.requestsPerMinute = requestsPerMinute
+        self.tokensPerMinute = tokensPerMinute
+    }
+}
+
+/// Shares requests among endpoints (servers of one model: the chat client's LLM servers, the
+/// embeddings client's): least-loaded first, within each endpoint's in-flight,
 /// requests-per-minute and tokens-per-minute limits, and away from endpoints that just failed
 /// (fail-over), until their cool-down ends.
-actor EndpointPool {
-    struct Lease: Sendable {
-        let index: Int
+package actor EndpointPool {
+    package struct Lease: Sendable {
+        package let index: Int
         let id: UInt64
         let estimatedTokens: Int
     }
@@ -18,8 +35,10 @@ actor EndpointPool {
         var consecutiveFailures = 0
     }
 
-    let endpoints: [Endpoint]
+    let endpoints: [EndpointLimits]
     private var states: [State]
+    /// Successful requests per endpoint, for summaries and tests.
+    private var served: [Int]
     private var nextID: UInt64 = 0
     private var roundRobin = 0
     private var waiters: [CheckedContinuation<Void, Never>] = []
@@ -28,27 +47,38 @@ actor EndpointPool {
     /// Length of the rate-limit window in seconds: a minute, shorter only in tests.
     let window: Double
 
-    init(_ endpoints: [Endpoint], window: Double = 60) {
+    package init(_ endpoints: [EndpointLimits], window: Double = 60) {
         self.endpoints = endpoints
         self.window = window
         self.states = Array(repeating: State(), count: endpoints.count)
+        self.served = Array(repeating: 0, count: endpoints.count)
     }
+
+    /// Requests that succeeded on each endpoint so far, in the order the endpoints were given.
+    package func servedCounts() -> [Int] { served }
 
     static func now() -> Double { ProcessInfo.processInfo.systemUptime }
 
     /// Waits for a slot on some endpoint, preferring ones not in `avoid` (those that failed this request).
-    func acquire(estimatedTokens: Int, avoid: Set<Int>) async -> Lease {
+    ///
+    /// An avoided endpoint is taken only when every other one is cooling down. Were it taken
+    /// whenever the others are merely busy, a request would bounce off a dead endpoint (which
+    /// fails in a millisecond and leaves its cool-down early) until its attempts were spent, while
+    /// a healthy server was a second away from a free slot.
+    package func acquire(estimatedTokens: Int, avoid: Set<Int>) async -> Lease {
         while true {
             let t = Self.now()
             var best: Int?
             var bestLoad = Double.infinity
             var bestAvoided = true
             var wakeAt = Double.infinity
+            var healthyElsewhere = false
             for k in 0..<endpoints.count {
                 let i = (roundRobin + k) % endpoints.count
                 prune(i, now: t)
                 let e = endpoints[i], s = states[i]
                 if s.coolDownUntil > t { wakeAt = min(wakeAt, s.coolDownUntil); continue }
+                if !avoid.contains(i) { healthyElsewhere = true }
                 if s.inFlight >= e.maxInFlight { continue }
                 if let rpm = e.requestsPerMinute, s.window.count >= rpm {
                     wakeAt = min(wakeAt, (s.window.first?.t ?? t) + window); continue
@@ -63,7 +93,7 @@ actor EndpointPool {
                     best = i; bestLoad = load; bestAvoided = avoided
                 }
             }
-            if let i = best {
+            if let i = best, !(bestAvoided && healthyElsewhere) {
                 roundRobin = (i + 1) % endpoints.count
                 nextID &+= 1
                 states[i].inFlight += 1
@@ -78,7 +108,7 @@ actor EndpointPool {
     /// Ends a lease. `usedTokens` replaces the estimate in the rate window. `failed == true` with
     /// `retryAfter` cools the endpoint down for that long, other failures for a growing while;
     /// `nil` (the request's own fault, e.g. HTTP 400) says nothing about the endpoint's health.
-    func release(_ lease: Lease, usedTokens: Int?, failed: Bool?, retryAfter: Double?) {
+    package func release(_ lease: Lease, usedTokens: Int?, failed: Bool?, retryAfter: Double?) {
         var s = states[lease.index]
         s.inFlight -= 1
         if let used = usedTokens, let j = s.window.firstIndex(where: { $0.id == lease.id }) {
@@ -90,6 +120,7 @@ actor EndpointPool {
             let backoff = retryAfter ?? min(30, 0.25 * pow(2, Double(min(s.consecutiveFailures, 8) - 1)))
             s.coolDownUntil = max(s.coolDownUntil, t + backoff)
         } else if failed == false {
+            served[lease.index] += 1
             s.consecutiveFailures = 0
             s.coolDownUntil = 0
         }
