@@ -3,6 +3,7 @@ import Foundation
 import FoundationNetworking   // Data(contentsOf:) on http URLs, for the test's own probes
 #endif
 import GRDB
+import LecternCore
 import LecternStore
 import LecternTestSupport
 import XCTest
@@ -121,6 +122,78 @@ final class LlamaServerEmbeddingsTests: XCTestCase {
             XCTAssertEqual(hits.count, 3)
             XCTAssertEqual(hits.first, Int64(i + 1), "KNN with document \(i + 1)'s vector from the client")
         }
+    }
+
+    /// HTTP stages scale by servers: the embed stage against a pool of two real llama-servers (one
+    /// thread each) and a dead endpoint. Every document gets the vector one server gives, the dead
+    /// endpoint answers nothing, both servers share the work, and the throughput is measured
+    /// against one server of the same size in the same test.
+    func testPoolOfTwoServersAndADeadOneEmbedsEverythingFaster() throws {
+        let env = ProcessInfo.processInfo.environment
+        guard let serverPath = env["LECTERN_LLAMA_SERVER"], let modelPath = env["LECTERN_SMOLLM2_GGUF"],
+              FileManager.default.isExecutableFile(atPath: serverPath), FileManager.default.fileExists(atPath: modelPath) else {
+            try TestSupport.require("llama-server or SmolLM2 (LECTERN_LLAMA_SERVER, LECTERN_SMOLLM2_GGUF)",
+                                    setup: "scripts/setup.d/30-llama-server.sh")
+        }
+        let texts = try TestSupport.pubmedqaDocuments(ids: Self.ids)
+        let oneThread = ["--embeddings", "--pooling", "mean", "-c", "2048", "-np", "1", "-b", "1024", "-ub", "1024", "-t", "1", "--no-webui"]
+        let a = try LlamaServer(server: serverPath, model: modelPath, arguments: oneThread)
+        defer { a.stop() }
+        let b = try LlamaServer(server: serverPath, model: modelPath, arguments: oneThread)
+        defer { b.stop() }
+        let dead = URL(string: "http://127.0.0.1:\(try LlamaServer.freePort())")!
+
+        func options(_ urls: [URL]) -> OpenAIEmbeddingsClient.Options {
+            var o = OpenAIEmbeddingsClient.Options(urls: urls, model: "smollm2")
+            o.apiKeyVariable = "LECTERN_TEST_NO_KEY"
+            o.batchSize = 1      // one abstract per request: 20 requests to share
+            o.concurrency = 1    // one slot per server
+            o.dimension = 576
+            return o
+        }
+        func embedAll(_ client: OpenAIEmbeddingsClient) throws -> ([Int64: [Float]], Double) {
+            let store = try makeStore(documents: texts)
+            let stage = EmbedStage(store: store, embedder: client, kind: "openai", endpoint: client.endpointsDescription)
+            stage.batchSize = 20
+            stage.progress = false
+            let t0 = Date()
+            let s = try stage.run()
+            let seconds = Date().timeIntervalSince(t0)
+            XCTAssertEqual(s.embedded, 20)
+            let rows = try store.pool.read { db in
+                try Row.fetchAll(db, sql: """
+                    SELECT e.document_id AS doc, v.embedding AS emb FROM embeddings e JOIN \(s.vectorTable) v ON v.rowid = e.vector_rowid
+                    WHERE e.embedder_id = ?
+                    """, arguments: [s.embedderID])
+            }
+            var out: [Int64: [Float]] = [:]
+            for r in rows {
+                let blob: Data = r["emb"]
+                out[r["doc"]] = blob.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+            }
+            return (out, seconds)
+        }
+
+        let single = try OpenAIEmbeddingsClient(options: options([a.baseURL]))
+        let (alone, aloneSeconds) = try embedAll(single)
+        let pool = try OpenAIEmbeddingsClient(options: options([dead, a.baseURL, b.baseURL]))
+        let (pooled, poolSeconds) = try embedAll(pool)
+
+        XCTAssertEqual(alone.count, 20)
+        XCTAssertEqual(pooled.count, 20, "a document lost in the pool")
+        for (doc, v) in alone {
+            let w = try XCTUnwrap(pooled[doc], "document \(doc)")
+            XCTAssertGreaterThanOrEqual(TestSupport.cosine(v[...], w[...]), 0.9999, "document \(doc): pool and one server disagree")
+        }
+        let served = try runBlocking { await pool.requestsServed() }
+        XCTAssertEqual(served[0], 0, "the dead endpoint answered")
+        XCTAssertEqual(served.reduce(0, +), 20, "\(served)")
+        XCTAssertGreaterThanOrEqual(served[1], 5, "the work is not shared: \(served)")
+        XCTAssertGreaterThanOrEqual(served[2], 5, "the work is not shared: \(served)")
+        let speedup = aloneSeconds / poolSeconds
+        print(String(format: "embeddings pool: one server %.1f docs/s, two servers and a dead one %.1f docs/s (%.2fx), served %@",
+                     20 / aloneSeconds, 20 / poolSeconds, speedup, "\(served)"))
+        XCTAssertGreaterThan(speedup, 1.25, "two one-thread servers on two cores should nearly double the throughput")
     }
 
     /// A fresh store with `documents` inserted in order (ids 1, 2, ...), no titles.

@@ -5,6 +5,7 @@ import FoundationNetworking   // Data(contentsOf:) on http URLs, for the test's 
 import XCTest
 @testable import LecternEmbed
 import LecternHTTP
+import LecternCore
 
 /// The embeddings client against a fault-injecting fake server (Fixtures/fake_embeddings_server.py).
 final class OpenAIClientTests: XCTestCase {
@@ -96,6 +97,35 @@ final class OpenAIClientTests: XCTestCase {
         let now = Date(timeIntervalSince1970: 1_445_412_450)  // Wed, 21 Oct 2015 07:27:30 GMT
         XCTAssertEqual(RetryAfter.seconds("Wed, 21 Oct 2015 07:28:00 GMT", now: now), 30)
         XCTAssertThrowsError(try OpenAIEmbeddingsClient(options: .init(url: URL(string: "ftp://x")!, model: "m")))
+    }
+
+    /// Synchronous on purpose: FakeServer's deinit waits for its process, which spins forever on
+    /// a Swift-concurrency thread here (Foundation's Process on Linux), so no async test owns one.
+    func testPoolFailsOverFromADeadAndABrokenServerWithoutLosingABatch() throws {
+        // Fault injection only; the pool's real proof is LlamaServerEmbeddingsTests (two llama-servers).
+        let broken = try FakeServer(scenario: "always500")
+        let healthy = try FakeServer(scenario: "ok")
+        var o = options(URL(string: "http://127.0.0.1:9")!)   // nothing listens on the discard port
+        o.urls = [URL(string: "http://127.0.0.1:9")!, broken.url, healthy.url]
+        o.maxAttempts = 3   // a batch may meet both bad servers before the healthy one
+        o.batchSize = 2
+        o.concurrency = 2
+        let client = try OpenAIEmbeddingsClient(options: o)
+        XCTAssertEqual(client.endpoints.count, 3)
+        let texts = (0..<40).map { "text number \($0) " + String(repeating: "x", count: $0) }
+        let flat = try client.embed(texts)
+        XCTAssertEqual(flat.count, 40 * 3)
+        for (i, t) in texts.enumerated() {
+            XCTAssertEqual(Array(flat[(i * 3)..<(i * 3 + 3)]), [Float(t.count), Float(t.unicodeScalars.reduce(0) { $0 + Int($1.value) } % 1000), 1],
+                           "text \(i) got another text's vector")
+        }
+        let served = try runBlocking { await client.requestsServed() }
+        XCTAssertEqual(served, [0, 0, 20], "every batch answered by the healthy server, once")
+        XCTAssertEqual(try healthy.stats()["requests"] as? Int, 20)
+        XCTAssertThrowsError(try OpenAIEmbeddingsClient(options: .init(urls: [healthy.url, healthy.url], model: "m"))) {
+            XCTAssertTrue("\($0)".contains("given twice"), "\($0)")
+        }
+        XCTAssertThrowsError(try OpenAIEmbeddingsClient(options: .init(urls: [], model: "m")))
     }
 
     func testConnectionRefusedIsRetriedThenReported() throws {

@@ -12,7 +12,8 @@ struct EmbedCommand: AsyncParsableCommand {
         discussion: """
         The built-in embedder is all-MiniLM-L6-v2 run in Swift (installed on first use into \
         $LECTERN_CACHE/models, see `lectern models install minilm`). With --url, any OpenAI-compatible \
-        /v1/embeddings server is used instead; its API key is read from the environment variable named by \
+        /v1/embeddings server is used instead (several --url values form a pool of servers of the same model, \
+        with load balancing and fail-over); its API key is read from the environment variable named by \
         --api-key-env and never stored. Vectors go into the table lectern_vectors_<dimension> (partitioned by \
         embedder id); several embedders coexist. Re-running after an interruption embeds only what is missing.
         """)
@@ -38,8 +39,8 @@ struct EmbedArguments: PipelineStage {
     @Option(help: "Built-in embedder.")
     var embedder = BuiltinEmbedder.minilm
 
-    @Option(help: "Base URL of an OpenAI-compatible embeddings server (e.g. http://127.0.0.1:8080).")
-    var url: String?
+    @Option(help: "Base URL of an OpenAI-compatible embeddings server (e.g. http://127.0.0.1:8080); repeat for a pool of servers of the same model.")
+    var url: [String] = []
 
     @Option(help: "Served model name (with --url).")
     var model: String?
@@ -47,7 +48,7 @@ struct EmbedArguments: PipelineStage {
     @Option(help: "Environment variable holding the API key (with --url).")
     var apiKeyEnv = "OPENAI_API_KEY"
 
-    @Option(help: "Concurrent requests (with --url).")
+    @Option(help: "Concurrent requests per server (with --url).")
     var concurrency = 4
 
     @Option(help: "Texts per request (with --url).")
@@ -69,8 +70,8 @@ struct EmbedArguments: PipelineStage {
     var commitSeconds: Double = 5
 
     func validate() throws {
-        if url != nil, model == nil { throw ValidationError("--url needs --model NAME (the served model)") }
-        if url != nil, precision != .fp32 { throw ValidationError("--precision applies to the built-in embedder only") }
+        if !url.isEmpty, model == nil { throw ValidationError("--url needs --model NAME (the served model)") }
+        if !url.isEmpty, precision != .fp32 { throw ValidationError("--precision applies to the built-in embedder only") }
         guard batchSize > 0, concurrency > 0, requestBatch > 0, commitSeconds > 0 else { throw ValidationError("sizes must be positive") }
     }
 
@@ -79,16 +80,21 @@ struct EmbedArguments: PipelineStage {
         let chosen: any Embedder
         let kind: String
         var endpoint: String?
-        if let url, let model {
-            guard let u = URL(string: url) else { throw ValidationError("--url '\(url)' is not a URL") }
-            var o = OpenAIEmbeddingsClient.Options(url: u, model: model)
+        var remote: OpenAIEmbeddingsClient?
+        if !url.isEmpty, let model {
+            let urls = try url.map { s -> URL in
+                guard let u = URL(string: s), u.host != nil else { throw ValidationError("--url '\(s)' is not a URL") }
+                return u
+            }
+            var o = OpenAIEmbeddingsClient.Options(urls: urls, model: model)
             o.apiKeyVariable = apiKeyEnv
             o.concurrency = concurrency
             o.batchSize = requestBatch
             let client = try OpenAIEmbeddingsClient(options: o)
+            remote = client
             chosen = client
             kind = "openai"
-            endpoint = client.endpoint.absoluteString
+            endpoint = client.endpointsDescription
         } else {
             chosen = try MiniLMEmbedder(install: true, maxTokens: maxTokens, longDocuments: meanOfChunks ? .meanOfChunks : .truncate,
                                         precision: precision)
@@ -99,6 +105,11 @@ struct EmbedArguments: PipelineStage {
         stage.commitInterval = commitSeconds
         let s = try StageRunner.run(stage)
         print("\(store.path): embedder \(s.embedderID) (\(chosen.name), \(chosen.dimension) dims, table \(s.vectorTable)): \(s.embedded) embedded, \(s.alreadyDone) already done")
+        if let remote, remote.endpoints.count > 1 {
+            let served = await remote.requestsServed()
+            let parts = zip(remote.endpoints, served).map { "\($0.absoluteString) \($1)" }
+            print("  requests answered per server: " + parts.joined(separator: ", "))
+        }
         made.embedder = s.fingerprint
     }
 }
