@@ -145,6 +145,25 @@ final class ShardMergeTests: XCTestCase {
         XCTAssertEqual(members, 300)
         XCTAssertEqual(runs, 5, "the four shards' embed runs are kept as history, plus the merged file's own")
         XCTAssertEqual(merges, 4)
+        // The clustering reads documents in content-hash order, so the merged file (other ids)
+        // makes the same clusters, member for member, and the same training texts.
+        func clustersAndTexts(_ path: String) throws -> ([String], [String]) {
+            let s = try Store.open(path: path, access: .read)
+            defer { try? s.pool.close() }
+            return try s.pool.read { db in
+                (try String.fetchAll(db, sql: """
+                    SELECT c.ordinal || ':' || m.position || ':' || hex(d.content_hash) FROM cluster_members m
+                    JOIN clusters c ON c.id = m.cluster_id JOIN documents d ON d.id = m.document_id ORDER BY c.ordinal, m.position
+                    """),
+                 try String.fetchAll(db, sql: "SELECT text FROM training_examples ORDER BY training_set_id, position"))
+            }
+        }
+        let (mergedClusters, mergedTexts) = try clustersAndTexts(main)
+        let (singleClusters, singleTexts) = try clustersAndTexts(f.dir.appendingPathComponent("single.lectern").path)
+        XCTAssertEqual(mergedClusters.count, 300)
+        XCTAssertEqual(mergedClusters, singleClusters, "the merged file clusters as one process")
+        XCTAssertFalse(mergedTexts.isEmpty)
+        XCTAssertEqual(mergedTexts, singleTexts, "the merged file builds the same training texts")
 
         // A derived stage alone in shards: mine with another seed, in 2 shards seeded from the
         // merged file, equals mining the single file.
