@@ -97,7 +97,7 @@ private func bestIndex(_ t: VecTable, _ vtab: UnsafeMutablePointer<sqlite3_vtab>
         let c = info.pointee.aConstraint[i]
         let usable = c.usable != 0
         let op = Int32(c.op)
-        if c.iColumn == 0 && op == SQLITE_INDEX_CONSTRAINT_MATCH {
+        if c.iColumn == VecTable.vectorCol && op == SQLITE_INDEX_CONSTRAINT_MATCH {
             if usable { match = i } else { matchUnusable = true }
         } else if c.iColumn == t.kCol && op == SQLITE_INDEX_CONSTRAINT_EQ {
             if usable { k = i } else { kUnusable = true }
@@ -105,7 +105,7 @@ private func bestIndex(_ t: VecTable, _ vtab: UnsafeMutablePointer<sqlite3_vtab>
             nprobe = i
         } else if t.partitionCol >= 0 && c.iColumn == t.partitionCol && op == SQLITE_INDEX_CONSTRAINT_EQ && usable {
             part = i
-        } else if c.iColumn == -1 && op == SQLITE_INDEX_CONSTRAINT_EQ && usable {
+        } else if (c.iColumn == -1 || c.iColumn == VecTable.rowidCol) && op == SQLITE_INDEX_CONSTRAINT_EQ && usable {
             rowid = i
         }
     }
@@ -158,16 +158,12 @@ private func filter(_ c: VecCursor, _ idxNum: Int32, _ idxStr: String, _ argv: [
     c.distances = nil
     switch idxNum {
     case 3:
-        var query: OpaquePointer? = nil, k: Int64 = 0, part: OpaquePointer? = nil, hasPart = false, nprobe: Int64? = nil
+        var query: OpaquePointer? = nil, k: Int64? = 0, part: OpaquePointer? = nil, hasPart = false, nprobe: Int64? = nil
         let blocks = Array(idxStr.utf8.dropFirst())
         for (i, v) in argv.enumerated() where i * 4 < blocks.count {
             switch blocks[i * 4] {
             case UInt8(ascii: "{"): query = v
-            case UInt8(ascii: "}"):
-                guard lx_value_type(v) == SQLITE_INTEGER else {
-                    throw VecError("lectern_vec: k must be an INTEGER in a KNN query on \(t.name), got \(typeName(lx_value_type(v)))")
-                }
-                k = lx_value_int64(v)
+            case UInt8(ascii: "}"): k = try knnCount(v, table: t.name)
             case UInt8(ascii: "]"): part = v; hasPart = true
             case UInt8(ascii: "#"):
                 guard lx_value_type(v) == SQLITE_INTEGER else { throw VecError("lectern_vec: nprobe must be an INTEGER, got \(typeName(lx_value_type(v)))") }
@@ -175,25 +171,65 @@ private func filter(_ c: VecCursor, _ idxNum: Int32, _ idxStr: String, _ argv: [
             default: break
             }
         }
-        let r = try t.knnQuery(vector: query, k: k, partition: part, hasPartition: hasPart, nprobe: nprobe)
+        // k = NULL compares with nothing, as any `= NULL`: no rows (sqlite-vec's behaviour too).
+        let r = try k.map { try t.knnQuery(vector: query, k: $0, partition: part, hasPartition: hasPart, nprobe: nprobe) } ?? []
         c.rowids = r.map { $0.rowid }
         c.distances = r.map { $0.distance }
     case 2:
         try t.checkUsable(ivf: false)
         let v = argv.first ?? nil
-        c.rowids = lx_value_type(v) == SQLITE_INTEGER ? try t.allRowids(point: lx_value_int64(v)) : []
+        c.rowids = try integerKey(v).map { try t.allRowids(point: $0) } ?? []
     default:
         try t.checkUsable(ivf: false)
         c.rowids = try t.allRowids(point: nil)
     }
 }
 
+/// `k` of a KNN query, coerced as SQLite compares numbers: an INTEGER, a FLOAT (truncated toward
+/// zero, as sqlite-vec does) or TEXT holding a number; nil for NULL. Anything else is an error.
+func knnCount(_ v: OpaquePointer?, table: String) throws -> Int64? {
+    func bad(_ what: String) -> VecError {
+        VecError("lectern_vec: k must be an integer in a KNN query on \(table), got \(what)")
+    }
+    switch lx_value_type(v) {
+    case SQLITE_INTEGER: return lx_value_int64(v)
+    case SQLITE_NULL: return nil
+    case SQLITE_FLOAT:
+        let d = lx_value_double(v)
+        guard d.isFinite, d > -9.2e18, d < 9.2e18 else { throw bad("\(d)") }
+        return Int64(d.rounded(.towardZero))
+    case SQLITE_TEXT:
+        let s = (lx_value_text(v).map { String(cString: $0) } ?? "").trimmed()
+        if let n = Int64(s) { return n }
+        if let d = Double(s), d.isFinite, d > -9.2e18, d < 9.2e18 { return Int64(d.rounded(.towardZero)) }
+        throw bad("the text '\(s.prefix(40))'")
+    default: throw bad("a BLOB")
+    }
+}
+
+/// A rowid to look up from `WHERE rowid = ?`: integers, and numbers written as text or as an
+/// integral FLOAT, as SQLite's own rowid lookups take them; nil (no row) for anything else.
+func integerKey(_ v: OpaquePointer?) -> Int64? {
+    switch lx_value_type(v) {
+    case SQLITE_INTEGER: return lx_value_int64(v)
+    case SQLITE_FLOAT:
+        let d = lx_value_double(v)
+        return d.isFinite && d == d.rounded() && abs(d) < 9.2e18 ? Int64(d) : nil
+    case SQLITE_TEXT:
+        let s = (lx_value_text(v).map { String(cString: $0) } ?? "").trimmed()
+        if let n = Int64(s) { return n }
+        if let d = Double(s), d.isFinite, d == d.rounded(), abs(d) < 9.2e18 { return Int64(d) }
+        return nil
+    default: return nil
+    }
+}
+
 private func update(_ t: VecTable, _ argc: Int32, _ argv: UnsafeMutablePointer<OpaquePointer?>, _ pRowid: UnsafeMutablePointer<sqlite3_int64>?) throws {
+    // As SQLite's own rowids: an integer, or text or a FLOAT holding one ('5', 5.0).
     func rowidArg(_ v: OpaquePointer?) throws -> Int64 {
-        guard lx_value_type(v) == SQLITE_INTEGER else {
-            throw VecError("lectern_vec: rowid of \(t.name) must be an INTEGER, got \(typeName(lx_value_type(v)))")
-        }
-        return lx_value_int64(v)
+        if let n = integerKey(v) { return n }
+        let shown = lx_value_type(v) == SQLITE_TEXT ? " '" + String((lx_value_text(v).map { String(cString: $0) } ?? "").prefix(40)) + "'" : ""
+        throw VecError("lectern_vec: rowid of \(t.name) must be an integer, got \(typeName(lx_value_type(v)))\(shown)")
     }
     try t.checkUsable(ivf: false)
     if argc == 1 {
@@ -202,9 +238,17 @@ private func update(_ t: VecTable, _ argc: Int32, _ argv: UnsafeMutablePointer<O
     }
     let cols = argv + 2
     let command = cols[Int(t.commandCol)]
-    let vector = cols[0]
+    let vector = cols[Int(VecTable.vectorCol)]
+    let rowidColumn = cols[Int(VecTable.rowidCol)]
     let partition: OpaquePointer? = t.partitionCol >= 0 ? cols[Int(t.partitionCol)] : nil
     let replace = lx_vtab_on_conflict(t.db) == SQLITE_REPLACE
+    // The hidden query columns are not stored: a value given for one would be lost silently.
+    // (An UPDATE passes distance at its current value when a KNN query chose the rows.)
+    let inserting = lx_value_type(argv[0]) == SQLITE_NULL
+    for (col, name) in [(t.distanceCol, "distance"), (t.kCol, "k"), (t.nprobeCol, "nprobe")]
+    where lx_value_type(cols[Int(col)]) != SQLITE_NULL && (inserting || name != "distance") {
+        throw VecError("lectern_vec: \(name) is a query column of \(t.name) and cannot be written (INSERT or UPDATE gave it a value)")
+    }
     if lx_value_type(argv[0]) == SQLITE_NULL {
         if lx_value_type(command) != SQLITE_NULL {
             let cmd = lx_value_text(command).map { String(cString: $0) } ?? ""
@@ -215,13 +259,19 @@ private func update(_ t: VecTable, _ argc: Int32, _ argv: UnsafeMutablePointer<O
             }
             return
         }
-        let rowid: Int64? = lx_value_type(argv[1]) == SQLITE_NULL ? nil : try rowidArg(argv[1])
+        // `INSERT INTO t(rowid, ...)` names the visible rowid column; `_rowid_` or `oid` the real one.
+        let given = lx_value_type(rowidColumn) != SQLITE_NULL ? rowidColumn : argv[1]
+        let rowid: Int64? = lx_value_type(given) == SQLITE_NULL ? nil : try rowidArg(given)
         pRowid?.pointee = try t.insert(rowid: rowid, vector: vector, partition: partition, replace: replace)
         return
     }
     // UPDATE: validate first so a bad value leaves the row as it was.
     try t.checkUsable(ivf: true)
-    let old = try rowidArg(argv[0]), new = try rowidArg(argv[1])
+    // An UPDATE passes unchanged columns at their current values: the visible rowid column moved
+    // when it differs from the old rowid, otherwise `_rowid_` may have.
+    let old = try rowidArg(argv[0])
+    let newColumn = try rowidArg(rowidColumn)
+    let new = newColumn != old ? newColumn : try rowidArg(argv[1])
     _ = try t.vectorArgument(vector)
     try t.checkPartition(partition)
     if new != old, try t.exists(new), !replace {
@@ -279,7 +329,8 @@ private let vecModule: UnsafeMutablePointer<sqlite3_module> = {
         let c = cursor(cur), t = c.table
         let rowid = c.rowids[c.pos]
         return guarded(cur!.pointee.pVtab) {
-            if i == 0 { try t.resultVector(ctx, rowid: rowid) }
+            if i == VecTable.rowidCol { lx_result_int64(ctx, rowid) }
+            else if i == VecTable.vectorCol { try t.resultVector(ctx, rowid: rowid) }
             else if i == t.partitionCol { try t.resultPartition(ctx, rowid: rowid) }
             else if i == t.distanceCol, let d = c.distances { lx_result_double(ctx, Double(d[c.pos])) }
             else { lx_result_null(ctx) }

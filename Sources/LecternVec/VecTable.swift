@@ -25,9 +25,12 @@ final class VecTable {
     var cacheVersion: UInt32 = 0
     var inWrite = false
 
-    // Column numbers in the declared schema.
-    var partitionCol: Int32 { config.partitionColumn == nil ? -1 : 1 }
-    var distanceCol: Int32 { config.partitionColumn == nil ? 1 : 2 }
+    // Column numbers in the declared schema. A visible `rowid` column comes first, as in
+    // sqlite-vec: `INSERT INTO t VALUES (1, '[1,2]')` and `SELECT *` see it.
+    static let rowidCol: Int32 = 0
+    static let vectorCol: Int32 = 1
+    var partitionCol: Int32 { config.partitionColumn == nil ? -1 : 2 }
+    var distanceCol: Int32 { config.partitionColumn == nil ? 2 : 3 }
     var kCol: Int32 { distanceCol + 1 }
     var nprobeCol: Int32 { distanceCol + 2 }
     var commandCol: Int32 { distanceCol + 3 }
@@ -57,9 +60,10 @@ final class VecTable {
     var q: String { quoteIdent(schema) + "." }
     func shadow(_ suffix: String) -> String { q + quoteIdent(name + "_" + suffix) }
 
-    /// The schema SQLite sees (hidden columns: distance, k, nprobe, and the command column named after the table).
+    /// The schema SQLite sees: `rowid`, the vector, the partition key, then the hidden columns
+    /// (distance, k, nprobe, and the command column named after the table).
     var declaration: String {
-        var cols = [quoteIdent(config.vectorColumn)]
+        var cols = ["rowid", quoteIdent(config.vectorColumn)]
         if let p = config.partitionColumn { cols.append(quoteIdent(p)) }
         cols += ["distance HIDDEN", "k HIDDEN", "nprobe HIDDEN", quoteIdent(name) + " HIDDEN"]
         return "CREATE TABLE x(" + cols.joined(separator: ", ") + ")"
@@ -192,15 +196,13 @@ final class VecTable {
         }
         let v: Vector
         do {
-            switch config.type {
-            case .float32:
-                let st = lx_value_subtype(value)
-                if st == ElementType.int8.rawValue || st == ElementType.bit.rawValue {
-                    throw VecError("expected a float32 vector, got \(st == ElementType.int8.rawValue ? "int8" : "bit")")
-                }
-                v = try float32FromValue(value)
-            case .int8: v = try int8FromValue(value)
-            case .bit: v = try bitFromValue(value)
+            // The value's subtype says its element type, as in sqlite-vec: a plain BLOB or JSON
+            // text is float32, so int8 and bit vectors must come wrapped in vec_int8() / vec_bit().
+            // Reading a float32 BLOB as int8 bytes would store four wrong elements per float.
+            v = try vectorFromValue(value)
+            guard v.type == config.type else {
+                let wrap = config.type == .int8 ? " (wrap int8 values in vec_int8(...))" : config.type == .bit ? " (wrap bit vectors in vec_bit(...))" : ""
+                throw VecError("expected a \(config.type.name) vector, got a \(v.type.name) vector\(wrap)")
             }
         } catch let e as VecError {
             throw VecError("lectern_vec: \(name).\(config.vectorColumn): \(e.message)")
@@ -211,9 +213,12 @@ final class VecTable {
         return v
     }
 
+    /// A typed partition key takes values of its type or NULL (as sqlite-vec's "allow nulls"); a
+    /// NULL-keyed vector is found by unfiltered queries only, since `key = NULL` matches nothing.
     func checkPartition(_ value: OpaquePointer?) throws {
         guard let col = config.partitionColumn else { return }
         let t = lx_value_type(value)
+        if t == SQLITE_NULL { return }
         switch config.partitionType {
         case "integer" where t != SQLITE_INTEGER:
             throw VecError("lectern_vec: partition key \(name).\(col) must be an INTEGER, got \(typeName(t))")

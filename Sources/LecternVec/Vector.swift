@@ -166,8 +166,11 @@ func typeName(_ t: Int32) -> String {
     }
 }
 
-/// Parses a strict JSON array of numbers (`[1, 2.5e-3]`): anything else is an error naming the
-/// offending byte offset, so a truncated or garbled vector never reads as a shorter one.
+/// Parses a vector written as a JSON-like array of numbers, with sqlite-vec's leniencies:
+/// `[1, 2.5e-3]`, and also a leading `+` or `.` (`[+1, .5]`), hexadecimal (`[0x10]`) and one
+/// trailing comma (`[1, 2,]`), which sqlite-vec's `strtod` loop reads. Refused, with the byte
+/// offset: `nan`/`inf` (a vector must be finite), empty elements (`[1,,2]`), a missing `]`, and
+/// text after it, so a truncated or garbled vector never reads as a shorter one.
 func parseJSONArray(
     _ value: OpaquePointer?, elementName: String,
     number: (UnsafePointer<CChar>) -> (Double, UnsafeMutablePointer<CChar>?)
@@ -192,8 +195,11 @@ func parseJSONArray(
             skipSpace()
             guard i < len else { throw VecError("JSON parsing error: unterminated array (missing ']')") }
             let c = s[i]
-            // strtod also accepts "nan", "inf", hex and leading '+': JSON does not.
-            guard c == 0x2D || (c >= 0x30 && c <= 0x39) else {
+            // strtod also reads "nan" and "inf" (and "+nan"...): only a digit may follow the sign or '.'.
+            func digit(_ j: Int) -> Bool { j < len && s[j] >= 0x30 && s[j] <= 0x39 }
+            let start = c == 0x2D || c == 0x2B ? i + 1 : i
+            let numeric = digit(start) || (start < len && s[start] == 0x2E && digit(start + 1))
+            guard numeric else {
                 throw VecError("JSON parsing error: expected a number at byte \(i) of the \(elementName) vector")
             }
             let (d, end) = number(s + i)
@@ -205,7 +211,12 @@ func parseJSONArray(
             out.append(d)
             skipSpace()
             guard i < len else { throw VecError("JSON parsing error: unterminated array (missing ']')") }
-            if s[i] == 0x2C /* , */ { i += 1; continue }
+            if s[i] == 0x2C /* , */ {
+                i += 1
+                skipSpace()
+                if i < len, s[i] == 0x5D { i += 1; break }   // one trailing comma, as sqlite-vec reads it
+                continue
+            }
             if s[i] == 0x5D { i += 1; break }
             throw VecError("JSON parsing error: expected ',' or ']' at byte \(i) of the \(elementName) vector")
         }
