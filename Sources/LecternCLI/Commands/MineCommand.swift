@@ -63,6 +63,9 @@ struct MineArguments: PipelineStage {
     @Flag(help: "Documents without a title: take their first line as the title (AdaptLLM's convention).")
     var firstLineTitle = false
 
+    @Flag(help: "Join the lines of each paragraph before mining: for hard-wrapped corpora (man pages, RFCs, plain-text books), where the regexes, which look for sentences on one line, find almost nothing.")
+    var unwrap = false
+
     @Option(help: "Documents per transaction.")
     var batchSize = 256
 
@@ -87,6 +90,7 @@ struct MineArguments: PipelineStage {
         config.domain = domain ?? store.domain ?? "biomedicine"
         config.tokenBudget = tokenBudget
         config.firstLineIsTitle = firstLineTitle
+        if unwrap { config.unwrap = true }
         var vocabulary: DomainVocabulary?
         if let d = domainSpm, let g = generalSpm {
             vocabulary = DomainVocabulary.adaptLLM(domain: try SentencePieceModel(contentsOf: URL(fileURLWithPath: d)),
@@ -111,6 +115,12 @@ struct MineArguments: PipelineStage {
                               threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
         let summary = try StageRunner.run(stage)
         print("\(store.path): mined \(summary.mined) of \(summary.pending) pending documents, \(summary.tasks) tasks (fingerprint \(summary.fingerprint.prefix(12)))")
+        if summary.hardWrapped > 0 {
+            let share = Double(summary.hardWrapped) / Double(max(1, summary.mined))
+            print(String(format: "note: %d of %d documents (%.0f%%) look hard-wrapped (short lines, sentences broken across them); ",
+                         summary.hardWrapped, summary.mined, share * 100)
+                  + "the task regexes look for sentences on one line and find little there: `lectern mine --unwrap` joins each paragraph's lines first")
+        }
     }
 }
 

@@ -115,7 +115,8 @@ public struct Miner: Sendable {
     /// The reading-comprehension text of one document. `key` (the document's id) and the
     /// configured seed fix every random choice, so the result is reproducible.
     public func mine(document: String, title: String? = nil, key: UInt64) -> RCText {
-        let (title, rawBody) = splitTitle(document: document, title: title)
+        let (title, wrapped) = splitTitle(document: document, title: title)
+        let rawBody = config.unwrap == true ? HardWrap.unwrap(wrapped) : wrapped
         let body = truncate(rawBody, toTokens: config.tokenBudget, counter: counter)
         let sentences = splitter.split(body)
         var rng = SplitMix64(seed: config.seed, stream: key)

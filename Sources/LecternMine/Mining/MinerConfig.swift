@@ -20,6 +20,10 @@ public struct MinerConfig: Codable, Sendable, Hashable {
     public var firstLineIsTitle = true
     /// Version of ``Templates``.
     public var templates = Templates.version
+    /// Join the lines of each paragraph before mining (``HardWrap/unwrap(_:)``), for hard-wrapped
+    /// corpora. Optional so that a configuration without it keeps the fingerprint it had before
+    /// the option existed (nil is not encoded).
+    public var unwrap: Bool?
 
     public init() {}
 }

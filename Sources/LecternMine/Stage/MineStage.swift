@@ -37,6 +37,8 @@ public struct MineStage: Stage, Sendable {
         public var pending: Int
         public var mined: Int
         public var tasks: Int
+        /// Documents mined without `unwrap` that look hard-wrapped (``HardWrap/looksHardWrapped(_:)``).
+        public var hardWrapped = 0
         public var counts: [String: Int] { ["texts": mined, "tasks": tasks] }
     }
 
@@ -93,6 +95,9 @@ public struct MineStage: Stage, Sendable {
             }
             summary.mined += docs.count
             summary.tasks += nTasks
+            if miner.config.unwrap != true {
+                summary.hardWrapped += docs.reduce(0) { $0 + (HardWrap.looksHardWrapped($1.text) ? 1 : 0) }
+            }
             reporter?.advance(by: docs.count)
             run.report(counts: summary.counts)
         }
