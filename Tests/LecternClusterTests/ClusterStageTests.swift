@@ -141,8 +141,15 @@ final class ClusterStageTests: XCTestCase {
         let store = try makeFile("vec.lectern", n: 120, vectorExtension: true)
         let loaded = try ClusterInputReader.read(store, .init(embedder: "minilm", tokenizer: "llama"))
         let expected = try Fixture.corpus(n: 120, dim: 32)
-        XCTAssertEqual(loaded.input.ids, (1...120).map { Int64($0) })
-        for i in 0..<120 * 32 { XCTAssertEqual(loaded.input.vectors[i], expected.vectors[i], accuracy: 1e-6) }
+        // In content-hash order: document i + 1 has the hash "\(i)", so "0", "1", "10", "100", ...
+        let order = (1...120).map { Int64($0) }.sorted { Array("\($0 - 1)".utf8).lexicographicallyPrecedes(Array("\($1 - 1)".utf8)) }
+        XCTAssertEqual(Array(order.prefix(4)), [1, 2, 11, 101])
+        XCTAssertEqual(loaded.input.ids, order)
+        for (j, id) in order.enumerated() {
+            for k in 0..<32 {
+                XCTAssertEqual(loaded.input.vectors[j * 32 + k], expected.vectors[Int(id - 1) * 32 + k], accuracy: 1e-6, "document \(id)")
+            }
+        }
         let r = try ClusterStage.run(store, source: .init(embedder: "minilm", tokenizer: "llama", qaBudget: 50),
                                      options: ClusterOptions(maxTokens: 2048, maxDocuments: 8, seed: 1))
         XCTAssertEqual(try members(store, r.clusteringID).flatMap { $0 }.count, 120)

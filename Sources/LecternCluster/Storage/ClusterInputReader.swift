@@ -86,12 +86,7 @@ public enum ClusterInputReader {
     /// documents a second copy would be another 1.5 GB.
     static func sortByContentHash(_ db: Database, ids: inout [Int64], vectors: inout [Float], dim: Int,
                                   docTokens: inout [Int], docChars: inout [Int]) throws {
-        var rank: [Int64: Int] = [:]
-        rank.reserveCapacity(ids.count)
-        // The UNIQUE index on content_hash hands the ids over in hash order without reading texts.
-        let cursor = try Int64.fetchCursor(db, sql: "SELECT id FROM documents ORDER BY content_hash")
-        var r = 0
-        while let id = try cursor.next() { rank[id] = r; r += 1 }
+        let rank = try StoredDocument.contentHashRanks(db)
         let order = ids.indices.sorted {
             let a = rank[ids[$0]] ?? Int.max, b = rank[ids[$1]] ?? Int.max
             return a != b ? a < b : ids[$0] < ids[$1]

@@ -106,6 +106,17 @@ extension StoredDocument {
         try String.fetchAll(db, select(Columns.text).order(Columns.id))
     }
 
+    /// Every document's rank in content-hash order (0, 1, 2, ...), by id: an order that does not
+    /// depend on when a document arrived or which shard brought it. The UNIQUE index on
+    /// `content_hash` gives it without reading the texts.
+    public static func contentHashRanks(_ db: Database) throws -> [Int64: Int] {
+        var rank: [Int64: Int] = [:]
+        let cursor = try Int64.fetchCursor(db, select(Columns.id).order(Columns.contentHash))
+        var r = 0
+        while let id = try cursor.next() { rank[id] = r; r += 1 }
+        return rank
+    }
+
     /// Length in Unicode scalars of every document, by id.
     public static func lengths(_ db: Database) throws -> [Int64: Int] {
         var out: [Int64: Int] = [:]
