@@ -84,6 +84,6 @@ public enum HardWrap {
         guard let mark = head.firstIndex(where: { $0 == "." || $0 == ")" }), mark > head.startIndex,
               t[t.index(after: mark)...].first == " " else { return false }
         let label = head[head.startIndex..<mark]
-        return label.allSatisfy(\.isNumber) || (label.count == 1 && label.first!.isLowercase && head[mark] == ")")
+        return label.allSatisfy(\.isNumber) || (label.count == 1 && label.first?.isLowercase == true && head[mark] == ")")
     }
 }
