@@ -25,18 +25,25 @@ final class LlamaServerEmbeddingsTests: XCTestCase {
     /// -np 2 and no unified KV cache this llama-server build returns a different vector (cosine
     /// ~0.967 to the text embedded alone) for the first of two inputs decoded together, which is
     /// the server's fault, not the client's.
-    static func embeddingServer(server: String, model: String) throws -> LlamaServer {
+    static func embeddingServer(server: String, model: String, threads: Int = 2) throws -> LlamaServer {
         try LlamaServer(server: server, model: model, arguments: ["--embeddings", "--pooling", "mean", "-c", "2048", "-np", "1",
-                                                                  "-b", "1024", "-ub", "1024", "-t", "2", "--no-webui"])
+                                                                  "-b", "1024", "-ub", "1024", "-t", "\(threads)", "--no-webui"])
     }
 
-    func testRealEmbeddingsFromLlamaServerSmolLM2() throws {
+    /// llama-server and the SmolLM2 GGUF from the environment, or the test is skipped (failed
+    /// under LECTERN_REQUIRE_COMPONENTS=1).
+    static func paths() throws -> (server: String, model: String) {
         let env = ProcessInfo.processInfo.environment
-        guard let serverPath = env["LECTERN_LLAMA_SERVER"], let modelPath = env["LECTERN_SMOLLM2_GGUF"],
-              FileManager.default.isExecutableFile(atPath: serverPath), FileManager.default.fileExists(atPath: modelPath) else {
+        guard let server = env["LECTERN_LLAMA_SERVER"], let model = env["LECTERN_SMOLLM2_GGUF"],
+              FileManager.default.isExecutableFile(atPath: server), FileManager.default.fileExists(atPath: model) else {
             try TestSupport.require("llama-server or SmolLM2 (LECTERN_LLAMA_SERVER, LECTERN_SMOLLM2_GGUF)",
                                     setup: "scripts/setup.d/30-llama-server.sh")
         }
+        return (server, model)
+    }
+
+    func testRealEmbeddingsFromLlamaServerSmolLM2() throws {
+        let (serverPath, modelPath) = try Self.paths()
         let texts = try TestSupport.pubmedqaDocuments(ids: Self.ids)
         let server = try Self.embeddingServer(server: serverPath, model: modelPath)
         defer { server.stop() }
@@ -129,17 +136,11 @@ final class LlamaServerEmbeddingsTests: XCTestCase {
     /// endpoint answers nothing, both servers share the work, and the throughput is measured
     /// against one server of the same size in the same test.
     func testPoolOfTwoServersAndADeadOneEmbedsEverythingFaster() throws {
-        let env = ProcessInfo.processInfo.environment
-        guard let serverPath = env["LECTERN_LLAMA_SERVER"], let modelPath = env["LECTERN_SMOLLM2_GGUF"],
-              FileManager.default.isExecutableFile(atPath: serverPath), FileManager.default.fileExists(atPath: modelPath) else {
-            try TestSupport.require("llama-server or SmolLM2 (LECTERN_LLAMA_SERVER, LECTERN_SMOLLM2_GGUF)",
-                                    setup: "scripts/setup.d/30-llama-server.sh")
-        }
+        let (serverPath, modelPath) = try Self.paths()
         let texts = try TestSupport.pubmedqaDocuments(ids: Self.ids)
-        let oneThread = ["--embeddings", "--pooling", "mean", "-c", "2048", "-np", "1", "-b", "1024", "-ub", "1024", "-t", "1", "--no-webui"]
-        let a = try LlamaServer(server: serverPath, model: modelPath, arguments: oneThread)
+        let a = try Self.embeddingServer(server: serverPath, model: modelPath, threads: 1)
         defer { a.stop() }
-        let b = try LlamaServer(server: serverPath, model: modelPath, arguments: oneThread)
+        let b = try Self.embeddingServer(server: serverPath, model: modelPath, threads: 1)
         defer { b.stop() }
         let dead = URL(string: "http://127.0.0.1:\(try LlamaServer.freePort())")!
 
