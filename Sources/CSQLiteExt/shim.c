@@ -26,6 +26,12 @@ int lx_vtab_config_constraint_support(sqlite3 *db) {
 }
 int lx_vtab_on_conflict(sqlite3 *db) { return sqlite3_vtab_on_conflict(db); }
 int lx_vtab_nochange(sqlite3_context *ctx) { return sqlite3_vtab_nochange(ctx); }
+// The IN routines exist from SQLite 3.38 on; older hosts' api tables lack the slots.
+int lx_vtab_in(sqlite3_index_info *info, int i, int handle) {
+  return sqlite3_libversion_number() >= 3038000 ? sqlite3_vtab_in(info, i, handle) : 0;
+}
+int lx_vtab_in_first(sqlite3_value *list, sqlite3_value **out) { return sqlite3_vtab_in_first(list, out); }
+int lx_vtab_in_next(sqlite3_value *list, sqlite3_value **out) { return sqlite3_vtab_in_next(list, out); }
 
 void lx_result_blob(sqlite3_context *c, const void *p, int n) { sqlite3_result_blob(c, p, n, SQLITE_TRANSIENT); }
 void lx_result_text(sqlite3_context *c, const char *p, int n) { sqlite3_result_text(c, p, n, SQLITE_TRANSIENT); }

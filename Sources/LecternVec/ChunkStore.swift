@@ -10,6 +10,8 @@ final class ChunkData {
     let rowids: [Int64]
     let vectors: UnsafeMutableRawPointer
     let byteCount: Int
+    /// Set on a filtered view: the chunk whose vector memory this one shares (and keeps alive).
+    private let owner: ChunkData?
 
     init(chunkId: Int64, used: Int, validity: [UInt8], rowids: [Int64], vectors: UnsafeRawBufferPointer, usedBytes: Int) {
         precondition(usedBytes <= vectors.count && validity.count * 8 >= used && rowids.count == used)
@@ -20,9 +22,22 @@ final class ChunkData {
         byteCount = max(64, usedBytes)
         self.vectors = UnsafeMutableRawPointer.allocate(byteCount: byteCount, alignment: 64)
         if usedBytes > 0, let src = vectors.baseAddress { self.vectors.copyMemory(from: src, byteCount: usedBytes) }
+        owner = nil
     }
 
-    deinit { vectors.deallocate() }
+    /// A view of `base` that keeps only the valid slots also set in `mask` (a KNN row filter):
+    /// the vectors are shared, not copied, so a filtered scan streams the cached chunk itself.
+    init(_ base: ChunkData, keeping mask: [UInt8]) {
+        chunkId = base.chunkId
+        used = base.used
+        rowids = base.rowids
+        vectors = base.vectors
+        byteCount = 0   // owned by base: not counted twice in the cache
+        validity = base.validity.indices.map { $0 < mask.count ? base.validity[$0] & mask[$0] : 0 }
+        owner = base
+    }
+
+    deinit { if owner == nil { vectors.deallocate() } }
 
     @inline(__always) func isValid(_ i: Int) -> Bool { (validity[i >> 3] >> UInt8(i & 7)) & 1 == 1 }
 }

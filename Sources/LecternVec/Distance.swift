@@ -15,11 +15,12 @@ func distance(_ metric: Metric, _ type: ElementType, _ a: UnsafeRawPointer, _ b:
         switch metric {
         case .l2: return Double(l2sqF32(x, y, dims).squareRoot())
         case .cosine:
-            // Sums in float32, the quotient in Double: sqlite-vec's arithmetic (its sqrt() is
-            // C's double sqrt), so `vec_distance_cosine('[1.1,1.0]','[1.2,1.2]')` is 0.0011318983.
+            // Sums in float32, the quotient in Double, the result rounded to float32: sqlite-vec's
+            // arithmetic (C's double sqrt(), returned as f32), so
+            // `vec_distance_cosine('[1.1,1.0]','[1.2,1.2]')` is 0.001131898257881 to the last bit.
             let (d, nb) = dotAndNormF32(x, y, dims)
             let na = dot(x, x, dims)
-            return 1 - Double(d) / (Double(na).squareRoot() * Double(nb).squareRoot())
+            return Double(Float(1 - Double(d) / (Double(na).squareRoot() * Double(nb).squareRoot())))
         case .l1: return l1F32(x, y, dims)
         case .dot: return Double(-dot(x, y, dims))
         case .hamming: return .nan

@@ -1,6 +1,7 @@
 import CSQLiteExt
 
-/// Initialises the extension on one connection: the `vec_*` functions and the `lectern_vec` module.
+/// Initialises the extension on one connection: the `vec_*` functions, the `lectern_vec` module and
+/// the `vec_each` table-valued function.
 /// This is the body of every entry point; `api` is what SQLite hands an extension.
 public func lecternVecInit(
     _ db: OpaquePointer?, _ pzErrMsg: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
@@ -10,6 +11,7 @@ public func lecternVecInit(
     guard lx_has_api() != 0 else { return SQLITE_ERROR }
     var rc = registerScalarFunctions(db)
     if rc == SQLITE_OK { rc = registerVecModule(db) }
+    if rc == SQLITE_OK { rc = registerVecEach(db) }
     if rc != SQLITE_OK, let pzErrMsg {
         pzErrMsg.pointee = lx_strdup("lectern_vec: registration failed: \(String(cString: lx_errmsg(db)))")
     }

@@ -25,7 +25,10 @@ func registerScalarFunctions(_ db: OpaquePointer?) -> Int32 {
         ("vec_distance_dot", 2, { c, _, v in run(c) { try distanceFunction(c, v![0], v![1], .dot) } }),
         ("vec_quantize_int8", 2, { c, _, v in run(c) { try resultVector(c, quantizeInt8(float32FromValue(v![0]), v![1])) } }),
         ("vec_quantize_binary", 1, { c, _, v in run(c) { try resultVector(c, quantizeBinary(vectorFromValue(v![0]))) } }),
+        ("vec_type", 1, { c, _, v in run(c) { lx_result_text(c, try vectorFromValue(v![0]).type.name, -1) } }),
         ("lectern_vec_version", 0, { c, _, _ in lx_result_text(c, lecternVecVersion, -1) }),
+        ("vec_version", 0, { c, _, _ in lx_result_text(c, sqliteVecCompatVersion, -1) }),
+        ("vec_debug", 0, { c, _, _ in lx_result_text(c, vecDebug(), -1) }),
     ]
     for (name, n, f) in functions {
         let rc = lx_create_function(db, name, n, deterministicFlags, nil, f)
@@ -36,6 +39,22 @@ func registerScalarFunctions(_ db: OpaquePointer?) -> Int32 {
 
 /// The extension's version, returned by `lectern_vec_version()`.
 public let lecternVecVersion = "0.1.0"
+
+/// What `vec_version()` returns: the sqlite-vec release whose SQL surface this extension follows,
+/// marked as ours (a "v" first, as tools that parse sqlite-vec's version expect; the suffix keeps
+/// it from passing for sqlite-vec itself).
+public let sqliteVecCompatVersion = "v0.1.6-lectern.\(lecternVecVersion)"
+
+/// `vec_debug()`: four lines, as sqlite-vec's (version, date, commit, build flags).
+private func vecDebug() -> String {
+    var flags = ["swift"]
+    #if arch(x86_64)
+    flags.append("x86_64")
+    #elseif arch(arm64)
+    flags.append("arm64")
+    #endif
+    return "Version: \(sqliteVecCompatVersion)\nDate: (not recorded)\nCommit: (not recorded)\nBuild flags: \(flags.joined(separator: " "))"
+}
 
 @inline(__always)
 private func run(_ c: OpaquePointer?, _ body: () throws -> Void) {

@@ -1,5 +1,55 @@
+/// The type of a metadata column (`genre text`): stored beside the vector's rowid, checked on
+/// write, and filtered inside a KNN scan (`... AND k = 10 AND genre = 'x'`).
+enum MetadataType: String {
+    case boolean, integer, float, text
+
+    /// sqlite-vec's spellings of each type.
+    init?(declared t: String) {
+        switch t {
+        case "boolean", "bool": self = .boolean
+        case "int", "integer", "int64", "integer64": self = .integer
+        case "float", "double", "float64", "f64": self = .float
+        case "text": self = .text
+        default: return nil
+        }
+    }
+}
+
+/// The type of an auxiliary column (`+title text`): stored and returned, never filtered in a scan.
+enum AuxiliaryType: String {
+    case text, integer, float, blob, any
+
+    init?(declared t: String) {
+        switch t {
+        case "text": self = .text
+        case "int", "integer": self = .integer
+        case "float", "double": self = .float
+        case "blob": self = .blob
+        case "any": self = .any
+        default: return nil
+        }
+    }
+}
+
+/// What one declared column is.
+enum ColumnKind: Equatable {
+    case vector, partition, metadata(MetadataType), auxiliary(AuxiliaryType)
+}
+
+/// A column as declared, in declaration order (the order `SELECT *` shows, as in sqlite-vec).
+struct UserColumn {
+    let name: String
+    let kind: ColumnKind
+    /// Its column in the shadow table that stores it (`m0`.. in `<t>_rowids`, `a0`.. in `<t>_auxiliary`).
+    var storage: String = ""
+}
+
 /// The parsed arguments of `CREATE VIRTUAL TABLE t USING lectern_vec(...)`.
 struct TableConfig {
+    /// The user's columns in declaration order (the rowid or primary key column is not among them).
+    var columns: [UserColumn] = []
+    /// The name of the visible rowid column: `rowid`, or the `name integer primary key` column.
+    var rowidName = "rowid"
     var vectorColumn = ""
     var type = ElementType.float32
     var dims = 0
@@ -14,10 +64,16 @@ struct TableConfig {
     var cacheMB = 2048
 
     var vectorBytes: Int { type.byteCount(dims: dims) }
+    var metadata: [UserColumn] { columns.filter { if case .metadata = $0.kind { return true } else { return false } } }
+    var auxiliary: [UserColumn] { columns.filter { if case .auxiliary = $0.kind { return true } else { return false } } }
+
+    /// As sqlite-vec 0.1.6.
+    static let maxMetadataColumns = 16
+    static let maxAuxiliaryColumns = 16
 
     static let usage = """
         expected e.g. lectern_vec(embedding float[384] distance_metric=cosine [indexed by ivf(nlist=1024, nprobe=16)], \
-        model integer partition key, chunk_size=1024)
+        model integer partition key, genre text, +title text, chunk_size=1024)
         """
 
     init(args: [String]) throws {
@@ -41,27 +97,75 @@ struct TableConfig {
                 }
                 continue
             }
-            let words = arg.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).map(String.init)
-            guard words.count >= 2 else { throw VecError("lectern_vec: cannot parse column '\(arg)'; \(TableConfig.usage)") }
-            let name = words[0]
+            var words = arg.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).map(String.init)
+            // `+name type`: an auxiliary column (the `+` may stand apart from the name).
+            var auxiliary = false
+            if let f = words.first, f.hasPrefix("+") {
+                auxiliary = true
+                if f == "+" { words.removeFirst() } else { words[0] = String(f.dropFirst()) }
+            }
+            guard let name = words.first, words.count >= (auxiliary ? 1 : 2) else {
+                throw VecError("lectern_vec: cannot parse column '\(arg)'; \(TableConfig.usage)")
+            }
             guard name.isIdentifier else { throw VecError("lectern_vec: invalid column name '\(name)'") }
+            let lowerName = name.lowercased()
+            guard !["rowid", "_rowid_", "oid", "distance", "k", "nprobe"].contains(lowerName) else {
+                throw VecError("lectern_vec: '\(name)' cannot be a column name (rowid, distance, k and nprobe are the table's own)")
+            }
+            guard !columns.contains(where: { $0.name.lowercased() == lowerName }), rowidName.lowercased() != lowerName else {
+                throw VecError("lectern_vec: column '\(name)' is declared twice")
+            }
             let lw = words.map { $0.lowercased() }
+            if auxiliary {
+                let declared = lw.count >= 2 ? lw[1] : "any"
+                guard lw.count <= 2, let t = AuxiliaryType(declared: declared) else {
+                    throw VecError("lectern_vec: auxiliary column '+\(name)' has an unknown type '\(lw.dropFirst().joined(separator: " "))'; text, integer, float, blob or any")
+                }
+                guard self.auxiliary.count < TableConfig.maxAuxiliaryColumns else {
+                    throw VecError("lectern_vec: more than \(TableConfig.maxAuxiliaryColumns) auxiliary columns")
+                }
+                columns.append(UserColumn(name: name, kind: .auxiliary(t), storage: "a\(self.auxiliary.count)"))
+                continue
+            }
             if lw.count >= 4, lw[lw.count - 2] == "partition", lw[lw.count - 1] == "key" {
-                guard partitionColumn == nil else { throw VecError("lectern_vec: only one partition key column is supported") }
+                guard partitionColumn == nil else { throw VecError("lectern_vec: only one partition key column is supported (found '\(partitionColumn ?? "")' and '\(name)')") }
                 partitionColumn = name
                 let t = lw[1]
                 partitionType = t.hasPrefix("int") ? "integer" : (t == "text" ? "text" : "any")
+                columns.append(UserColumn(name: name, kind: .partition))
                 continue
             }
             if lw.count == 3, lw[1] == "partition", lw[2] == "key" {
-                guard partitionColumn == nil else { throw VecError("lectern_vec: only one partition key column is supported") }
+                guard partitionColumn == nil else { throw VecError("lectern_vec: only one partition key column is supported (found '\(partitionColumn ?? "")' and '\(name)')") }
                 partitionColumn = name
+                columns.append(UserColumn(name: name, kind: .partition))
+                continue
+            }
+            if lw.count >= 3, lw[lw.count - 2] == "primary", lw[lw.count - 1] == "key" {
+                guard lw.count == 4, ["int", "integer"].contains(lw[1]) else {
+                    throw VecError("lectern_vec: only an INTEGER primary key is supported ('\(arg)'); keep text ids in a table of your own that maps them to rowids")
+                }
+                guard rowidName == "rowid" else {
+                    throw VecError("lectern_vec: only one primary key column is allowed")
+                }
+                rowidName = name
+                continue
+            }
+            if lw.count == 2, !lw[1].contains("[") {
+                guard let t = MetadataType(declared: lw[1]) else {
+                    throw VecError("lectern_vec: column '\(name)' has an unknown type '\(words[1])'; a metadata column is boolean, integer, float or text, a vector column float[N], int8[N] or bit[N]")
+                }
+                guard metadata.count < TableConfig.maxMetadataColumns else {
+                    throw VecError("lectern_vec: more than \(TableConfig.maxMetadataColumns) metadata columns")
+                }
+                columns.append(UserColumn(name: name, kind: .metadata(t), storage: "m\(metadata.count)"))
                 continue
             }
             // A vector column: name type[N] options...
             guard !sawVector else { throw VecError("lectern_vec: only one vector column is supported, found a second: '\(arg)'") }
             sawVector = true
             vectorColumn = name
+            columns.append(UserColumn(name: name, kind: .vector))
             try parseVectorType(lw[1])
             var rest = Array(lw.dropFirst(2))
             var explicitMetric = false

@@ -5,8 +5,10 @@ import CSQLiteExt
 //
 // Query plans (see docs/vector-extension.md, "idxNum and idxStr"): idxNum 1 = full scan,
 // 2 = point lookup by rowid, 3 = KNN. idxStr is the plan digit followed by one 4-character
-// block per xFilter argument, in argv order: "{___" query vector, "}___" k, "]A=_" partition
-// key equality, "#___" nprobe, "!___" rowid.
+// block per condition, in argv order: "{___" query vector, "}___" k, "]A=_" partition key
+// equality, "#___" nprobe, "!___" rowid, and "&CO_" a row filter of a KNN query: column C
+// ('A' + column number) and operator O (see filterOps; "m" is IN, handed over whole). The unary
+// filters (IS NULL, IS NOT NULL) take no argument; every other block takes the next one.
 
 final class VecCursor {
     let table: VecTable
@@ -89,6 +91,26 @@ private func release(_ p: UnsafeMutablePointer<sqlite3_vtab>?) {
     v.deallocate()
 }
 
+/// The operators a KNN query's row filter takes, with the character that encodes each in idxStr.
+/// Unary ones (IS NULL, IS NOT NULL) take no argument.
+private let filterOps: [Int32: (code: UInt8, sql: String)] = [
+    Int32(SQLITE_INDEX_CONSTRAINT_EQ): (UInt8(ascii: "a"), "="),
+    Int32(SQLITE_INDEX_CONSTRAINT_GT): (UInt8(ascii: "b"), ">"),
+    Int32(SQLITE_INDEX_CONSTRAINT_LE): (UInt8(ascii: "c"), "<="),
+    Int32(SQLITE_INDEX_CONSTRAINT_LT): (UInt8(ascii: "d"), "<"),
+    Int32(SQLITE_INDEX_CONSTRAINT_GE): (UInt8(ascii: "e"), ">="),
+    Int32(SQLITE_INDEX_CONSTRAINT_NE): (UInt8(ascii: "f"), "!="),
+    Int32(SQLITE_INDEX_CONSTRAINT_LIKE): (UInt8(ascii: "g"), "LIKE"),
+    Int32(SQLITE_INDEX_CONSTRAINT_GLOB): (UInt8(ascii: "h"), "GLOB"),
+    Int32(SQLITE_INDEX_CONSTRAINT_IS): (UInt8(ascii: "i"), "IS"),
+    Int32(SQLITE_INDEX_CONSTRAINT_ISNOT): (UInt8(ascii: "j"), "IS NOT"),
+    Int32(SQLITE_INDEX_CONSTRAINT_ISNULL): (UInt8(ascii: "k"), "IS NULL"),
+    Int32(SQLITE_INDEX_CONSTRAINT_ISNOTNULL): (UInt8(ascii: "l"), "IS NOT NULL"),
+]
+/// `x IN (...)` handed over whole (sqlite3_vtab_in).
+private let inCode = UInt8(ascii: "m")
+private let unaryCodes: Set<UInt8> = [UInt8(ascii: "k"), UInt8(ascii: "l")]
+
 private func bestIndex(_ t: VecTable, _ vtab: UnsafeMutablePointer<sqlite3_vtab>?, _ info: UnsafeMutablePointer<sqlite3_index_info>) -> Int32 {
     let n = Int(info.pointee.nConstraint)
     var match: Int? = nil, k: Int? = nil, nprobe: Int? = nil, part: Int? = nil, rowid: Int? = nil
@@ -97,24 +119,28 @@ private func bestIndex(_ t: VecTable, _ vtab: UnsafeMutablePointer<sqlite3_vtab>
         let c = info.pointee.aConstraint[i]
         let usable = c.usable != 0
         let op = Int32(c.op)
-        if c.iColumn == VecTable.vectorCol && op == SQLITE_INDEX_CONSTRAINT_MATCH {
+        if c.iColumn == t.vectorCol && op == SQLITE_INDEX_CONSTRAINT_MATCH {
             if usable { match = i } else { matchUnusable = true }
         } else if c.iColumn == t.kCol && op == SQLITE_INDEX_CONSTRAINT_EQ {
             if usable { k = i } else { kUnusable = true }
         } else if c.iColumn == t.nprobeCol && op == SQLITE_INDEX_CONSTRAINT_EQ && usable {
             nprobe = i
-        } else if t.partitionCol >= 0 && c.iColumn == t.partitionCol && op == SQLITE_INDEX_CONSTRAINT_EQ && usable {
+        } else if t.partitionCol >= 0 && c.iColumn == t.partitionCol && op == SQLITE_INDEX_CONSTRAINT_EQ && usable
+                    && part == nil && lx_vtab_in(info, Int32(i), -1) == 0 {
             part = i
-        } else if (c.iColumn == -1 || c.iColumn == VecTable.rowidCol) && op == SQLITE_INDEX_CONSTRAINT_EQ && usable {
+        } else if (c.iColumn == -1 || c.iColumn == VecTable.rowidCol) && op == SQLITE_INDEX_CONSTRAINT_EQ && usable
+                    && lx_vtab_in(info, Int32(i), -1) == 0 {
             rowid = i
         }
     }
     if match == nil && matchUnusable { return SQLITE_CONSTRAINT }
     var plan = "1"
     var argi: Int32 = 0
-    func use(_ i: Int, _ block: String) {
-        argi += 1
-        info.pointee.aConstraintUsage[i].argvIndex = argi
+    func use(_ i: Int, _ block: String, argument: Bool = true) {
+        if argument {
+            argi += 1
+            info.pointee.aConstraintUsage[i].argvIndex = argi
+        }
         info.pointee.aConstraintUsage[i].omit = 1
         plan += block
     }
@@ -129,6 +155,40 @@ private func bestIndex(_ t: VecTable, _ vtab: UnsafeMutablePointer<sqlite3_vtab>
         use(k, "}___")
         if let part { use(part, "]A=_") }
         if let nprobe { use(nprobe, "#___") }
+        // Every other constraint on rowid, the partition key or a metadata column filters rows
+        // inside the scan: left to SQLite, it would drop rows from the k found and return fewer.
+        for i in 0..<n where i != part {
+            let c = info.pointee.aConstraint[i]
+            let col = c.iColumn == -1 ? VecTable.rowidCol : c.iColumn
+            let filterable: Bool
+            if col == VecTable.rowidCol || col == t.partitionCol {
+                filterable = true
+            } else if let u = t.userColumn(col) {
+                switch u.kind {
+                case .metadata: filterable = true
+                case .auxiliary:
+                    setError(vtab, "lectern_vec: \(t.name).\(u.name) is an auxiliary column: a KNN query cannot filter on it (declare it without '+' as a metadata column to filter inside the scan)")
+                    return SQLITE_ERROR
+                case .vector, .partition: filterable = false
+                }
+            } else {
+                filterable = false
+            }
+            guard filterable else { continue }
+            let name = col == VecTable.rowidCol ? t.config.rowidName : (t.userColumn(col)?.name ?? "?")
+            guard c.usable != 0 else { return SQLITE_CONSTRAINT }
+            let colCode = String(UnicodeScalar(UInt8(ascii: "A") + UInt8(col)))
+            let op = Int32(c.op)
+            if op == SQLITE_INDEX_CONSTRAINT_EQ && lx_vtab_in(info, Int32(i), -1) != 0 {
+                _ = lx_vtab_in(info, Int32(i), 1)
+                use(i, "&" + colCode + String(UnicodeScalar(inCode)) + "_")
+            } else if let f = filterOps[op] {
+                use(i, "&" + colCode + String(UnicodeScalar(f.code)) + "_", argument: !unaryCodes.contains(f.code))
+            } else {
+                setError(vtab, "lectern_vec: a KNN query on \(t.name) cannot filter \(name) with this operator; use =, !=, <, <=, >, >=, IN, LIKE, GLOB, IS [NOT] or IS [NOT] NULL")
+                return SQLITE_ERROR
+            }
+        }
         info.pointee.idxNum = 3
         info.pointee.estimatedCost = 10
         info.pointee.estimatedRows = 10
@@ -152,6 +212,16 @@ private func bestIndex(_ t: VecTable, _ vtab: UnsafeMutablePointer<sqlite3_vtab>
     return SQLITE_OK
 }
 
+/// One condition of a KNN query's row filter: `column op value(s)`, evaluated on the rowid map.
+struct RowFilter {
+    /// The SQL expression over `<t>_rowids r`: `r.rowid`, `r.partition` or `r.m<i>`.
+    let column: String
+    let op: String
+    /// The right-hand side: one value, several (IN), or none (IS [NOT] NULL).
+    let values: [SQLArg]
+    let isIn: Bool
+}
+
 private func filter(_ c: VecCursor, _ idxNum: Int32, _ idxStr: String, _ argv: [OpaquePointer?]) throws {
     let t = c.table
     c.pos = 0
@@ -159,20 +229,58 @@ private func filter(_ c: VecCursor, _ idxNum: Int32, _ idxStr: String, _ argv: [
     switch idxNum {
     case 3:
         var query: OpaquePointer? = nil, k: Int64? = 0, part: OpaquePointer? = nil, hasPart = false, nprobe: Int64? = nil
+        var filters: [RowFilter] = []
         let blocks = Array(idxStr.utf8.dropFirst())
-        for (i, v) in argv.enumerated() where i * 4 < blocks.count {
-            switch blocks[i * 4] {
+        var a = 0
+        var b = 0
+        while b + 4 <= blocks.count {
+            let kind = blocks[b], colCode = blocks[b + 1], opCode = blocks[b + 2]
+            b += 4
+            let takesArgument = !(kind == UInt8(ascii: "&") && unaryCodes.contains(opCode))
+            var v: OpaquePointer? = nil
+            if takesArgument {
+                guard a < argv.count else { throw VecError("lectern_vec: internal error: the query plan of \(t.name) names more arguments than SQLite passed") }
+                v = argv[a]
+                a += 1
+            }
+            switch kind {
             case UInt8(ascii: "{"): query = v
             case UInt8(ascii: "}"): k = try knnCount(v, table: t.name)
             case UInt8(ascii: "]"): part = v; hasPart = true
             case UInt8(ascii: "#"):
                 guard lx_value_type(v) == SQLITE_INTEGER else { throw VecError("lectern_vec: nprobe must be an INTEGER, got \(typeName(lx_value_type(v)))") }
                 nprobe = lx_value_int64(v)
+            case UInt8(ascii: "&"):
+                let col = Int32(colCode) - Int32(UInt8(ascii: "A"))
+                let column: String
+                if col == VecTable.rowidCol { column = "r.rowid" }
+                else if col == t.partitionCol { column = "r.partition" }
+                else if let u = t.userColumn(col), case .metadata = u.kind { column = "r." + u.storage }
+                else { throw VecError("lectern_vec: internal error: bad filter column \(col) in the query plan of \(t.name)") }
+                if opCode == inCode {
+                    // SQLite hands each IN value in the same sqlite3_value, overwritten by the next
+                    // call: copy each one out.
+                    var values: [SQLArg] = []
+                    var x: OpaquePointer? = nil
+                    var rc = lx_vtab_in_first(v, &x)
+                    while rc == SQLITE_OK, let value = x {
+                        values.append(copiedArg(value))
+                        rc = lx_vtab_in_next(v, &x)
+                    }
+                    guard rc == SQLITE_OK || rc == SQLITE_DONE else {
+                        throw VecError("lectern_vec: reading the IN list of a KNN query on \(t.name) failed (SQLite error \(rc))")
+                    }
+                    filters.append(RowFilter(column: column, op: "IN", values: values, isIn: true))
+                } else if let f = filterOps.values.first(where: { $0.code == opCode }) {
+                    filters.append(RowFilter(column: column, op: f.sql, values: takesArgument ? [.value(v)] : [], isIn: false))
+                } else {
+                    throw VecError("lectern_vec: internal error: bad filter operator in the query plan of \(t.name)")
+                }
             default: break
             }
         }
         // k = NULL compares with nothing, as any `= NULL`: no rows (sqlite-vec's behaviour too).
-        let r = try k.map { try t.knnQuery(vector: query, k: $0, partition: part, hasPartition: hasPart, nprobe: nprobe) } ?? []
+        let r = try k.map { try t.knnQuery(vector: query, k: $0, partition: part, hasPartition: hasPart, nprobe: nprobe, filters: filters) } ?? []
         c.rowids = r.map { $0.rowid }
         c.distances = r.map { $0.distance }
     case 2:
@@ -182,6 +290,19 @@ private func filter(_ c: VecCursor, _ idxNum: Int32, _ idxStr: String, _ argv: [
     default:
         try t.checkUsable(ivf: false)
         c.rowids = try t.allRowids(point: nil)
+    }
+}
+
+/// A value copied out of SQLite's memory, to bind after the sqlite3_value it came from is reused.
+private func copiedArg(_ v: OpaquePointer) -> SQLArg {
+    switch lx_value_type(v) {
+    case SQLITE_INTEGER: return .int(lx_value_int64(v))
+    case SQLITE_FLOAT: return .double(lx_value_double(v))
+    case SQLITE_TEXT: return .text(lx_value_text(v).map { String(cString: $0) } ?? "")
+    case SQLITE_BLOB:
+        let n = Int(lx_value_bytes(v))
+        return .blob(n > 0 ? Array(UnsafeRawBufferPointer(start: lx_value_blob(v), count: n)) : [])
+    default: return .null
     }
 }
 
@@ -238,9 +359,16 @@ private func update(_ t: VecTable, _ argc: Int32, _ argv: UnsafeMutablePointer<O
     }
     let cols = argv + 2
     let command = cols[Int(t.commandCol)]
-    let vector = cols[Int(VecTable.vectorCol)]
+    let vector = cols[Int(t.vectorCol)]
     let rowidColumn = cols[Int(VecTable.rowidCol)]
-    let partition: OpaquePointer? = t.partitionCol >= 0 ? cols[Int(t.partitionCol)] : nil
+    var values = ColumnValues(partition: t.partitionCol >= 0 ? cols[Int(t.partitionCol)] : nil)
+    for (i, c) in t.config.columns.enumerated() {
+        switch c.kind {
+        case .metadata: values.metadata.append(cols[i + 1])
+        case .auxiliary: values.auxiliary.append(cols[i + 1])
+        case .vector, .partition: break
+        }
+    }
     let replace = lx_vtab_on_conflict(t.db) == SQLITE_REPLACE
     // The hidden query columns are not stored: a value given for one would be lost silently.
     // (An UPDATE passes distance at its current value when a KNN query chose the rows.)
@@ -262,7 +390,7 @@ private func update(_ t: VecTable, _ argc: Int32, _ argv: UnsafeMutablePointer<O
         // `INSERT INTO t(rowid, ...)` names the visible rowid column; `_rowid_` or `oid` the real one.
         let given = lx_value_type(rowidColumn) != SQLITE_NULL ? rowidColumn : argv[1]
         let rowid: Int64? = lx_value_type(given) == SQLITE_NULL ? nil : try rowidArg(given)
-        pRowid?.pointee = try t.insert(rowid: rowid, vector: vector, partition: partition, replace: replace)
+        pRowid?.pointee = try t.insert(rowid: rowid, vector: vector, values: values, replace: replace)
         return
     }
     // UPDATE: validate first so a bad value leaves the row as it was.
@@ -273,14 +401,15 @@ private func update(_ t: VecTable, _ argc: Int32, _ argv: UnsafeMutablePointer<O
     let newColumn = try rowidArg(rowidColumn)
     let new = newColumn != old ? newColumn : try rowidArg(argv[1])
     _ = try t.vectorArgument(vector)
-    try t.checkPartition(partition)
+    try t.checkPartition(values.partition)
+    try t.checkColumns(values)
     if new != old, try t.exists(new), !replace {
         throw ConstraintError("UNIQUE constraint failed on \(t.name) primary key (rowid \(new))")
     }
     // Copy the new values before deleting: they may point into the row being removed.
     let vbytes = try t.vectorArgument(vector).bytes
     try t.delete(rowid: old)
-    try t.insertBytes(rowid: new, bytes: vbytes, partition: partition, replace: replace)
+    try t.insertBytes(rowid: new, bytes: vbytes, values: values, replace: replace)
 }
 
 /// The `lectern_vec` module, allocated once for the process.
@@ -330,8 +459,7 @@ private let vecModule: UnsafeMutablePointer<sqlite3_module> = {
         let rowid = c.rowids[c.pos]
         return guarded(cur!.pointee.pVtab) {
             if i == VecTable.rowidCol { lx_result_int64(ctx, rowid) }
-            else if i == VecTable.vectorCol { try t.resultVector(ctx, rowid: rowid) }
-            else if i == t.partitionCol { try t.resultPartition(ctx, rowid: rowid) }
+            else if let col = t.userColumn(i) { try t.resultColumn(ctx, col, rowid: rowid) }
             else if i == t.distanceCol, let d = c.distances { lx_result_double(ctx, Double(d[c.pos])) }
             else { lx_result_null(ctx) }
         }

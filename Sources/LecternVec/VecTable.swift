@@ -26,22 +26,30 @@ final class VecTable {
     var inWrite = false
 
     // Column numbers in the declared schema. A visible `rowid` column comes first, as in
-    // sqlite-vec: `INSERT INTO t VALUES (1, '[1,2]')` and `SELECT *` see it.
+    // sqlite-vec: `INSERT INTO t VALUES (1, '[1,2]')` and `SELECT *` see it. The user's columns
+    // follow in declaration order, then the hidden ones.
     static let rowidCol: Int32 = 0
-    static let vectorCol: Int32 = 1
-    var partitionCol: Int32 { config.partitionColumn == nil ? -1 : 2 }
-    var distanceCol: Int32 { config.partitionColumn == nil ? 2 : 3 }
+    let vectorCol: Int32
+    let partitionCol: Int32
+    var distanceCol: Int32 { Int32(config.columns.count) + 1 }
     var kCol: Int32 { distanceCol + 1 }
     var nprobeCol: Int32 { distanceCol + 2 }
     var commandCol: Int32 { distanceCol + 3 }
 
-    static let shadowSuffixes = ["info", "rowids", "chunks", "vectors", "ivf_centroids", "ivf_chunks", "ivf_vectors", "ivf_rowids"]
+    /// The declared column behind a column number, nil for rowid and the hidden columns.
+    func userColumn(_ i: Int32) -> UserColumn? {
+        i >= 1 && Int(i) <= config.columns.count ? config.columns[Int(i) - 1] : nil
+    }
+
+    static let shadowSuffixes = ["info", "rowids", "chunks", "vectors", "ivf_centroids", "ivf_chunks", "ivf_vectors", "ivf_rowids", "auxiliary"]
 
     init(db: OpaquePointer, schema: String, name: String, config: TableConfig) {
         self.db = db
         self.schema = schema
         self.name = name
         self.config = config
+        vectorCol = Int32(config.columns.firstIndex { $0.kind == .vector } ?? 0) + 1
+        partitionCol = config.columns.firstIndex { $0.kind == .partition }.map { Int32($0) + 1 } ?? -1
         main = VecTable.mainStore(db, schema, name, config)
         ivfStore = VecTable.ivfStore(db, schema, name, config)
     }
@@ -60,22 +68,27 @@ final class VecTable {
     var q: String { quoteIdent(schema) + "." }
     func shadow(_ suffix: String) -> String { q + quoteIdent(name + "_" + suffix) }
 
-    /// The schema SQLite sees: `rowid`, the vector, the partition key, then the hidden columns
-    /// (distance, k, nprobe, and the command column named after the table).
+    /// The schema SQLite sees: `rowid` (or the primary key's name), the declared columns in their
+    /// order, then the hidden columns (distance, k, nprobe, and the command column named after the table).
     var declaration: String {
-        var cols = ["rowid", quoteIdent(config.vectorColumn)]
-        if let p = config.partitionColumn { cols.append(quoteIdent(p)) }
+        var cols = [quoteIdent(config.rowidName)] + config.columns.map { quoteIdent($0.name) }
         cols += ["distance HIDDEN", "k HIDDEN", "nprobe HIDDEN", quoteIdent(name) + " HIDDEN"]
         return "CREATE TABLE x(" + cols.joined(separator: ", ") + ")"
     }
 
     func createShadowTables() throws {
+        // Metadata lives in the rowid map, so a KNN filter is one query over it that yields the
+        // (chunk, slot) pairs to scan; auxiliary values, never filtered, get a table of their own.
+        let meta = config.metadata.map { ", " + $0.storage }.joined()
         var sql = [
             "CREATE TABLE \(shadow("info"))(key TEXT PRIMARY KEY, value)",
-            "CREATE TABLE \(shadow("rowids"))(rowid INTEGER PRIMARY KEY, partition, chunk_id INTEGER NOT NULL, chunk_offset INTEGER NOT NULL)",
+            "CREATE TABLE \(shadow("rowids"))(rowid INTEGER PRIMARY KEY, partition, chunk_id INTEGER NOT NULL, chunk_offset INTEGER NOT NULL\(meta))",
             "CREATE TABLE \(shadow("ivf_centroids"))(list_id INTEGER PRIMARY KEY, centroid BLOB NOT NULL)",
             "CREATE TABLE \(shadow("ivf_rowids"))(rowid INTEGER PRIMARY KEY, chunk_id INTEGER NOT NULL, chunk_offset INTEGER NOT NULL)",
         ]
+        if !config.auxiliary.isEmpty {
+            sql.append("CREATE TABLE \(shadow("auxiliary"))(rowid INTEGER PRIMARY KEY\(config.auxiliary.map { ", " + $0.storage }.joined()))")
+        }
         sql += ChunkStore.createSQL(schema: schema, prefix: name)
         sql += ChunkStore.createSQL(schema: schema, prefix: name + "_ivf")
         sql.append("INSERT INTO \(shadow("info"))(key, value) VALUES ('format', 1), ('ivf_trained', 0)")
@@ -235,15 +248,49 @@ final class VecTable {
         return try st.step()
     }
 
-    func insert(rowid: Int64?, vector: OpaquePointer?, partition: OpaquePointer?, replace: Bool) throws -> Int64 {
-        let v = try vectorArgument(vector)
-        try checkPartition(partition)
-        return try insertBytes(rowid: rowid, bytes: v.bytes, partition: partition, replace: replace)
+    /// Checks the metadata and auxiliary values of a row against their declared types, with
+    /// sqlite-vec's rules: a boolean is the integer 0 or 1, an integer an INTEGER, a float a REAL
+    /// (or an INTEGER, widened: a superset), text TEXT, a blob a BLOB. NULL is accepted in both
+    /// kinds (sqlite-vec 0.1.6 refuses it in metadata); it matches no comparison in a KNN filter.
+    func checkColumns(_ values: ColumnValues) throws {
+        for (c, v) in zip(config.metadata, values.metadata) {
+            guard case .metadata(let t) = c.kind else { continue }
+            let vt = lx_value_type(v)
+            if vt == SQLITE_NULL { continue }
+            let ok: Bool
+            switch t {
+            case .boolean: ok = vt == SQLITE_INTEGER && (lx_value_int64(v) == 0 || lx_value_int64(v) == 1)
+            case .integer: ok = vt == SQLITE_INTEGER
+            case .float: ok = vt == SQLITE_FLOAT || vt == SQLITE_INTEGER
+            case .text: ok = vt == SQLITE_TEXT
+            }
+            guard ok else {
+                let want = t == .boolean ? "0 or 1" : t.rawValue.uppercased()
+                throw VecError("lectern_vec: metadata column \(name).\(c.name) is \(t.rawValue.uppercased()): expected \(want), got \(t == .boolean && vt == SQLITE_INTEGER ? String(lx_value_int64(v)) : typeName(vt))")
+            }
+        }
+        for (c, v) in zip(config.auxiliary, values.auxiliary) {
+            guard case .auxiliary(let t) = c.kind else { continue }
+            let vt = lx_value_type(v)
+            if vt == SQLITE_NULL || t == .any { continue }
+            let want: Int32 = t == .text ? SQLITE_TEXT : t == .integer ? SQLITE_INTEGER : t == .float ? SQLITE_FLOAT : SQLITE_BLOB
+            guard vt == want || (t == .float && vt == SQLITE_INTEGER) else {
+                throw VecError("lectern_vec: auxiliary column \(name).\(c.name) is \(t.rawValue.uppercased()), got \(typeName(vt))")
+            }
+        }
     }
 
-    /// Inserts an already validated vector.
+    func insert(rowid: Int64?, vector: OpaquePointer?, values: ColumnValues, replace: Bool) throws -> Int64 {
+        let v = try vectorArgument(vector)
+        try checkPartition(values.partition)
+        try checkColumns(values)
+        return try insertBytes(rowid: rowid, bytes: v.bytes, values: values, replace: replace)
+    }
+
+    /// Inserts an already validated vector with already validated column values.
     @discardableResult
-    func insertBytes(rowid: Int64?, bytes: [UInt8], partition: OpaquePointer?, replace: Bool) throws -> Int64 {
+    func insertBytes(rowid: Int64?, bytes: [UInt8], values: ColumnValues, replace: Bool) throws -> Int64 {
+        let partition = values.partition
         let v = Vector(type: config.type, dims: config.dims, bytes: bytes)
         let id: Int64
         if let rowid {
@@ -266,8 +313,22 @@ final class VecTable {
         try checkUsable(ivf: true)
         dropCache()
         let (chunk, slot) = try v.bytes.withUnsafeBytes { try main.append(listId: 0, partition: partition, rowid: id, vector: $0.baseAddress!) }
-        try main.statement("INSERT INTO \(shadow("rowids"))(rowid, partition, chunk_id, chunk_offset) VALUES (?, ?, ?, ?)")
-            .bind([.int(id), .value(partition), .int(chunk), .int(Int64(slot))]).run()
+        let meta = config.metadata
+        // A float metadata column stores REAL even when given an integer, so comparisons and
+        // reads see one type (sqlite-vec's column is f64).
+        let metaValues: [SQLArg] = zip(meta, values.metadata).map { c, v in
+            c.kind == .metadata(.float) && lx_value_type(v) == SQLITE_INTEGER ? .double(lx_value_double(v)) : .value(v)
+        }
+        try main.statement("INSERT INTO \(shadow("rowids"))(rowid, partition, chunk_id, chunk_offset\(meta.map { ", " + $0.storage }.joined())) VALUES (?, ?, ?, ?\(String(repeating: ", ?", count: meta.count)))")
+            .bind([.int(id), .value(partition), .int(chunk), .int(Int64(slot))] + metaValues).run()
+        let aux = config.auxiliary
+        if !aux.isEmpty {
+            let auxValues: [SQLArg] = zip(aux, values.auxiliary).map { c, v in
+                c.kind == .auxiliary(.float) && lx_value_type(v) == SQLITE_INTEGER ? .double(lx_value_double(v)) : .value(v)
+            }
+            try main.statement("INSERT INTO \(shadow("auxiliary"))(rowid\(aux.map { ", " + $0.storage }.joined())) VALUES (?\(String(repeating: ", ?", count: aux.count)))")
+                .bind([.int(id)] + auxValues).run()
+        }
         if ivfTrained {
             let list = nearestCentroids(v.floats, count: 1)[0]
             let (ic, islot) = try v.bytes.withUnsafeBytes { try ivfStore.append(listId: Int64(list), partition: partition, rowid: id, vector: $0.baseAddress!) }
@@ -285,6 +346,9 @@ final class VecTable {
         if let (c, s) = ivfLoc { _ = try ivfStore.verifySlot(chunkId: c, slot: s, rowid: rowid, mapTable: name + "_ivf_rowids", useCache: false) }
         try main.remove(chunkId: chunk, slot: slot, rowid: rowid, mapTable: name + "_rowids")
         try main.statement("DELETE FROM \(shadow("rowids")) WHERE rowid = ?").bind([.int(rowid)]).run()
+        if !config.auxiliary.isEmpty {
+            try main.statement("DELETE FROM \(shadow("auxiliary")) WHERE rowid = ?").bind([.int(rowid)]).run()
+        }
         if let (c, s) = ivfLoc {
             try ivfStore.remove(chunkId: c, slot: s, rowid: rowid, mapTable: name + "_ivf_rowids")
             try main.statement("DELETE FROM \(shadow("ivf_rowids")) WHERE rowid = ?").bind([.int(rowid)]).run()
@@ -313,8 +377,16 @@ final class VecTable {
         lx_result_subtype(ctx, config.type.rawValue)
     }
 
-    func resultPartition(_ ctx: OpaquePointer?, rowid: Int64) throws {
-        let st = try main.statement("SELECT partition FROM \(shadow("rowids")) WHERE rowid = ?")
+    /// A metadata or auxiliary column's value (or the partition key's) for one row.
+    func resultColumn(_ ctx: OpaquePointer?, _ column: UserColumn, rowid: Int64) throws {
+        let sql: String
+        switch column.kind {
+        case .metadata: sql = "SELECT \(column.storage) FROM \(shadow("rowids")) WHERE rowid = ?"
+        case .auxiliary: sql = "SELECT \(column.storage) FROM \(shadow("auxiliary")) WHERE rowid = ?"
+        case .partition: sql = "SELECT partition FROM \(shadow("rowids")) WHERE rowid = ?"
+        case .vector: return try resultVector(ctx, rowid: rowid)
+        }
+        let st = try main.statement(sql)
         try st.bind([.int(rowid)])
         defer { st.reset() }
         if try st.step() { lx_result_value(ctx, st.value(0)) } else { lx_result_null(ctx) }
@@ -334,7 +406,8 @@ final class VecTable {
     /// Largest k accepted, as in sqlite-vec: a bigger k is almost always a mistake.
     static let maxK: Int64 = 4096
 
-    func knnQuery(vector value: OpaquePointer?, k: Int64, partition: OpaquePointer?, hasPartition: Bool, nprobe: Int64?) throws -> [(rowid: Int64, distance: Float)] {
+    func knnQuery(vector value: OpaquePointer?, k: Int64, partition: OpaquePointer?, hasPartition: Bool, nprobe: Int64?,
+                  filters: [RowFilter] = []) throws -> [(rowid: Int64, distance: Float)] {
         try checkUsable(ivf: false)
         if k < 0 { throw VecError("lectern_vec: k must be >= 0 in a KNN query on \(name), got \(k)") }
         if k > VecTable.maxK { throw VecError("lectern_vec: k value in KNN query on \(name) too large: \(k) (the limit is \(VecTable.maxK))") }
@@ -351,17 +424,65 @@ final class VecTable {
         if probes > 0 { try checkUsable(ivf: true) }
         if ivfTrained && probes > 0 {
             let lists = nearestCentroids(v.floats, count: min(Int(probes), centroids.count / config.dims))
-            let ids = try ivfStore.chunkIds(listIds: lists.map { Int64($0) }, partition: partition, filterPartition: hasPartition)
-            let scanned = try chunks(ids, ivf: true)
+            var ids = try ivfStore.chunkIds(listIds: lists.map { Int64($0) }, partition: partition, filterPartition: hasPartition)
+            let masks = filters.isEmpty ? nil : try filterMasks(filters, ivf: true, partition: hasPartition ? partition : nil)
+            if let masks { ids = ids.filter { masks[$0] != nil } }
+            let scanned = try chunks(ids, ivf: true).map { c in masks.map { ChunkData(c, keeping: $0[c.chunkId] ?? []) } ?? c }
             let hits = knn(scanned, query, k: Int(k), vectorBytes: config.vectorBytes)
             try verify(hits, scanned, ivf: true, partition: hasPartition ? partition : nil)
             return hits.map { ($0.rowid, $0.distance) }
         }
-        let ids = try main.chunkIds(listIds: [0], partition: partition, filterPartition: hasPartition)
-        let scanned = try chunks(ids, ivf: false)
+        var ids = try main.chunkIds(listIds: [0], partition: partition, filterPartition: hasPartition)
+        let masks = filters.isEmpty ? nil : try filterMasks(filters, ivf: false, partition: hasPartition ? partition : nil)
+        if let masks { ids = ids.filter { masks[$0] != nil } }
+        let scanned = try chunks(ids, ivf: false).map { c in masks.map { ChunkData(c, keeping: $0[c.chunkId] ?? []) } ?? c }
         let hits = knn(scanned, query, k: Int(k), vectorBytes: config.vectorBytes)
         try verify(hits, scanned, ivf: false, partition: hasPartition ? partition : nil)
         return hits.map { ($0.rowid, $0.distance) }
+    }
+
+    /// The slots a KNN query's row filter keeps, per chunk (a validity-shaped bitmap): one query
+    /// over the rowid map, where the metadata lives, joined to the IVF map for an IVF scan. Chunks
+    /// with no kept slot are not read at all.
+    private func filterMasks(_ filters: [RowFilter], ivf: Bool, partition: OpaquePointer?) throws -> [Int64: [UInt8]] {
+        var sql = ivf
+            ? "SELECT i.chunk_id, i.chunk_offset FROM \(shadow("rowids")) r JOIN \(shadow("ivf_rowids")) i ON i.rowid = r.rowid"
+            : "SELECT r.chunk_id, r.chunk_offset FROM \(shadow("rowids")) r"
+        var conds: [String] = []
+        var args: [SQLArg] = []
+        if partition != nil {
+            conds.append("r.partition = ?")
+            args.append(.value(partition))
+        }
+        for f in filters {
+            if f.isIn {
+                conds.append(f.values.isEmpty ? "0" : "\(f.column) IN (" + Array(repeating: "?", count: f.values.count).joined(separator: ", ") + ")")
+                args += f.values
+            } else if f.values.isEmpty {
+                conds.append("\(f.column) \(f.op)")
+            } else {
+                conds.append("\(f.column) \(f.op) ?")
+                args += f.values
+            }
+        }
+        sql += " WHERE " + conds.joined(separator: " AND ")
+        // IN lists vary in length: their statements are not worth caching.
+        let st = filters.contains { $0.isIn } ? try Statement(db, sql) : try main.statement(sql)
+        try st.bind(args)
+        defer { st.reset() }
+        let size = ivf ? VecTable.ivfChunkSize : config.chunkSize
+        let map = name + (ivf ? "_ivf_rowids" : "_rowids")
+        var masks: [Int64: [UInt8]] = [:]
+        while try st.step() {
+            let chunk = try st.integer(0, map, "chunk_id", "a filtered row")
+            let slot = try st.integer(1, map, "chunk_offset", "chunk \(chunk)")
+            guard slot >= 0, slot < Int64(size) else {
+                throw corrupt(map, "chunk_offset \(slot) of chunk \(chunk) is outside 0..<\(size)")
+            }
+            let s = Int(slot)
+            masks[chunk, default: [UInt8](repeating: 0, count: size / 8)][s >> 3] |= 1 << UInt8(s & 7)
+        }
+        return masks
     }
 
     /// Checks the k results of a scan (not every scanned vector: the scan validated its chunks as
@@ -407,4 +528,12 @@ extension String {
     func replacingFirst(_ a: String, with b: String) -> String {
         hasPrefix(a) ? b + String(dropFirst(a.count)) : self
     }
+}
+
+/// The values of one row's non-vector columns, as SQLite hands them to xUpdate: the partition
+/// key (nil when the table has none), then metadata and auxiliary values in declaration order.
+struct ColumnValues {
+    var partition: OpaquePointer? = nil
+    var metadata: [OpaquePointer?] = []
+    var auxiliary: [OpaquePointer?] = []
 }

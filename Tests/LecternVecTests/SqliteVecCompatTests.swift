@@ -70,6 +70,30 @@ final class SqliteVecCompatTests: XCTestCase {
         ("DELETE by rowid",
          ["CREATE VIRTUAL TABLE t USING vec0(e float[2])", "INSERT INTO t VALUES (1, '[1,2]'), (2, '[3,4]'), (3, '[5,6]')", "DELETE FROM t WHERE rowid = 2"],
          "SELECT rowid FROM t WHERE e MATCH '[3,4.2]' AND k = 3 ORDER BY distance"),
+        // Item 2: metadata, auxiliary and primary key columns, vec_each, vec_type.
+        ("metadata and auxiliary columns: SELECT * in declaration order",
+         movies, "SELECT * FROM t ORDER BY id"),
+        ("metadata filter = inside the scan", movies, "SELECT id, distance FROM t WHERE e MATCH '[0]' AND k = 2 AND g = 'b'"),
+        ("metadata filter != and <", movies, "SELECT id FROM t WHERE e MATCH '[0]' AND k = 3 AND g != 'a' AND n < 40"),
+        ("metadata filter >= on a float", movies, "SELECT id FROM t WHERE e MATCH '[0]' AND k = 3 AND f >= 2.5"),
+        ("metadata filter IN on text", movies, "SELECT id FROM t WHERE e MATCH '[0]' AND k = 5 AND g IN ('a', 'c')"),
+        ("metadata filter IN on integers", movies, "SELECT id FROM t WHERE e MATCH '[0]' AND k = 5 AND n IN (10, 50, -1)"),
+        ("boolean metadata", movies, "SELECT id FROM t WHERE e MATCH '[0]' AND k = 5 AND b = 1"),
+        ("an auxiliary column cannot filter a KNN query", movies, "SELECT id FROM t WHERE e MATCH '[0]' AND k = 5 AND x = 'one'"),
+        ("a metadata type mismatch is refused", movies + ["INSERT INTO t(id, e, g, n, f, b) VALUES (9, '[9]', 5, 1, 1.0, 0)"], "SELECT count(*) FROM t"),
+        ("a boolean other than 0 or 1 is refused", movies + ["INSERT INTO t(id, e, g, n, f, b) VALUES (9, '[9]', 'a', 1, 1.0, 2)"], "SELECT count(*) FROM t"),
+        ("UPDATE of metadata and auxiliary values", movies + ["UPDATE t SET g = 'z', x = 'new', n = 1 WHERE id = 2"],
+         "SELECT id, g, x, n FROM t WHERE e MATCH '[0]' AND k = 1 AND g = 'z'"),
+        ("the primary key names the rowid", movies, "SELECT id FROM t WHERE id = 3"),
+        ("vec_each over a float32 vector", [], "SELECT rowid, value FROM vec_each(vec_f32('[1,2.5,-3]'))"),
+        ("vec_each over an int8 vector", [], "SELECT rowid, value FROM vec_each(vec_int8('[1,-2]'))"),
+        ("vec_type", [], "SELECT vec_type('[1]'), vec_type(vec_int8('[1]')), vec_type(vec_bit(X'aa'))"),
+    ]
+
+    static let movies = [
+        "CREATE VIRTUAL TABLE t USING vec0(id integer primary key, g text, e float[1], +x text, n integer, f float, b boolean, chunk_size=8)",
+        "INSERT INTO t(id, e, g, x, n, f, b) VALUES (1, '[1]', 'a', 'one', 10, 1.5, 0), (2, '[2]', 'b', 'two', 20, 2.5, 1), (3, '[3]', 'c', 'three', 30, 3.5, 0), " +
+        "(4, '[4]', 'a', 'four', 40, 4.5, 1), (5, '[5]', 'b', 'five', 50, 5.5, 0), (6, '[6]', 'c', 'six', 60, 6.5, 1)",
     ]
 
     static let script = """

@@ -33,6 +33,10 @@ int lx_declare_vtab(sqlite3 *db, const char *sql);
 int lx_vtab_config_constraint_support(sqlite3 *db);
 int lx_vtab_on_conflict(sqlite3 *db);
 int lx_vtab_nochange(sqlite3_context *ctx);
+/// sqlite3_vtab_in: 0 on hosts older than SQLite 3.38 (no all-at-once IN there).
+int lx_vtab_in(sqlite3_index_info *info, int i, int handle);
+int lx_vtab_in_first(sqlite3_value *list, sqlite3_value **out);
+int lx_vtab_in_next(sqlite3_value *list, sqlite3_value **out);
 
 // Results.
 void lx_result_blob(sqlite3_context *ctx, const void *p, int n);

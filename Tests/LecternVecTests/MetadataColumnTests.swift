@@ -1,0 +1,190 @@
+import Foundation
+import GRDB
+import XCTest
+
+/// Metadata columns (filtered inside a KNN scan), auxiliary `+columns`, an integer primary key
+/// column, declaration order, `vec_each`, `vec_type` and `vec_version`: sqlite-vec's table surface.
+final class MetadataColumnTests: XCTestCase {
+    static let genres = ["horror", "comedy", "scifi", "fantasy", "documentary", "drama"]
+
+    /// A table with every column kind, rows with seeded random values (some NULL).
+    private func movies(_ db: Database, name: String = "m", rows: Int, dims: Int, ivf: Bool = false, seed: UInt64 = 7) throws {
+        let index = ivf ? " indexed by ivf(nlist=8, nprobe=8)" : ""
+        try db.execute(sql: """
+            CREATE VIRTUAL TABLE \(name) USING lectern_vec(
+              movie_id integer primary key,
+              genre text,
+              e float[\(dims)]\(index),
+              +title text,
+              fav boolean,
+              user integer partition key,
+              reviews int,
+              rating float,
+              chunk_size=16)
+            """)
+        var rng = TestRNG(seed)
+        for i in 1...rows {
+            let genre: String? = rng.int(10) == 0 ? nil : Self.genres[rng.int(Self.genres.count)]
+            try db.execute(sql: "INSERT INTO \(name)(movie_id, e, genre, title, fav, user, reviews, rating) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                           arguments: [i, blob(rng.vector(dims)), genre, "title \(i)", rng.int(2), rng.int(3), rng.int(500), Double(rng.int(50)) / 10])
+        }
+        if ivf { try db.execute(sql: "INSERT INTO \(name)(\(name)) VALUES ('compute-centroids')") }
+    }
+
+    /// Filters of every operator the scan takes; each KNN answer must equal the same filter applied
+    /// by SQLite itself in a full scan ordered by the distance function (the brute-force oracle).
+    static let filters = [
+        "genre = 'horror'", "genre != 'horror'", "genre < 'd'", "genre >= 'fantasy'", "genre IN ('scifi', 'drama')",
+        "genre LIKE 'h%'", "genre GLOB '*o*'", "genre IS NULL", "genre IS NOT NULL", "genre IS 'comedy'",
+        "reviews < 100", "reviews <= 10", "reviews > 450 AND fav = 1", "reviews IN (1, 2, 3, 400, 401, 402)",
+        "rating >= 4.5", "rating = 2.5", "fav = 0 AND genre = 'comedy' AND rating < 3",
+        "movie_id IN (5, 50, 150, 250, 1000)", "movie_id > 280", "movie_id <= 3",
+        "user = 1 AND genre = 'scifi'", "user IN (0, 2) AND reviews < 50", "user > 0", "genre IN ()",
+    ]
+
+    private func checkFiltersMatchBruteForce(_ db: Database, table: String, dims: Int, extra: String = "") throws {
+        var rng = TestRNG(99)
+        for f in Self.filters {
+            for k in [1, 7, 40] {
+                let q = blob(rng.vector(dims))
+                let knn = try Row.fetchAll(db, sql: "SELECT movie_id, distance FROM \(table) WHERE e MATCH ? AND k = ? \(extra) AND \(f) ORDER BY distance", arguments: [q, k])
+                let brute = try Row.fetchAll(db, sql: "SELECT movie_id, vec_distance_l2(e, ?) AS d FROM \(table) WHERE \(f) ORDER BY d, movie_id LIMIT ?", arguments: [q, k])
+                XCTAssertEqual(knn.map { $0[0] as Int64 }, brute.map { $0[0] as Int64 }, "\(table) WHERE \(f), k = \(k)")
+                for (a, b) in zip(knn, brute) {
+                    XCTAssertEqual(a[1] as Double, b[1] as Double, accuracy: 1e-4, "\(f): distance")
+                }
+            }
+        }
+    }
+
+    func testFilteredKNNEqualsBruteForceForEveryOperator() throws {
+        let q = try openQueue()
+        try q.write { db in try movies(db, rows: 300, dims: 8) }
+        try q.read { db in
+            try checkFiltersMatchBruteForce(db, table: "m", dims: 8)
+            // The filtered answer is k rows when k rows pass: no row lost to a filter applied after the scan.
+            XCTAssertEqual(try Int.fetchOne(db, sql: "SELECT count(*) FROM m WHERE e MATCH ? AND k = 20 AND genre = 'drama'", arguments: [blob([Float](repeating: 0, count: 8))]), 20)
+            // Declaration order: rowid (the primary key's name), then the columns as written.
+            let row = try XCTUnwrap(Row.fetchOne(db, sql: "SELECT * FROM m WHERE movie_id = 3"))
+            XCTAssertEqual(Array(row.columnNames), ["movie_id", "genre", "e", "title", "fav", "user", "reviews", "rating"])
+            XCTAssertEqual(row["title"] as String, "title 3")
+            XCTAssertEqual(try Int64.fetchAll(db, sql: "SELECT rowid FROM m WHERE movie_id IN (4, 2) ORDER BY 1"), [2, 4])
+        }
+    }
+
+    func testIVFScanHonoursTheSameFilters() throws {
+        let q = try openQueue()
+        try q.write { db in try movies(db, name: "iv", rows: 300, dims: 8, ivf: true) }
+        // nprobe = nlist: every list is probed, so the IVF answer is exact and must equal brute force.
+        try q.read { db in try checkFiltersMatchBruteForce(db, table: "iv", dims: 8, extra: "AND nprobe = 8") }
+        // Rows inserted after training go to their lists with their metadata.
+        try q.write { db in
+            try db.execute(sql: "INSERT INTO iv(movie_id, e, genre, fav, user, reviews, rating) VALUES (1001, ?, 'western', 1, 0, 7, 1.5)",
+                           arguments: [blob([Float](repeating: 0.5, count: 8))])
+        }
+        try q.read { db in
+            XCTAssertEqual(try Int64.fetchAll(db, sql: "SELECT movie_id FROM iv WHERE e MATCH ? AND k = 5 AND nprobe = 1 AND genre = 'western'",
+                                              arguments: [blob([Float](repeating: 0.5, count: 8))]), [1001])
+        }
+    }
+
+    func testWritesCheckTypesAndKeepRowsWhole() throws {
+        let path = tempPath("metadata.db")
+        let q = try openQueue(path)
+        try q.write { db in try movies(db, rows: 20, dims: 4) }
+        let v = blob([Float](repeating: 1, count: 4))
+        let bad: [(String, StatementArguments, String)] = [
+            ("INSERT INTO m(movie_id, e, fav) VALUES (100, ?, 44)", [v], "metadata column m.fav is BOOLEAN: expected 0 or 1, got 44"),
+            ("INSERT INTO m(movie_id, e, fav) VALUES (100, ?, 'yes')", [v], "m.fav is BOOLEAN: expected 0 or 1, got TEXT"),
+            ("INSERT INTO m(movie_id, e, reviews) VALUES (100, ?, 'many')", [v], "metadata column m.reviews is INTEGER: expected INTEGER, got TEXT"),
+            ("INSERT INTO m(movie_id, e, rating) VALUES (100, ?, 'high')", [v], "m.rating is FLOAT: expected FLOAT, got TEXT"),
+            ("INSERT INTO m(movie_id, e, genre) VALUES (100, ?, 5)", [v], "m.genre is TEXT: expected TEXT, got INTEGER"),
+            ("INSERT INTO m(movie_id, e, title) VALUES (100, ?, 5)", [v], "auxiliary column m.title is TEXT, got INTEGER"),
+            ("UPDATE m SET reviews = 'x' WHERE movie_id = 1", [], "m.reviews is INTEGER"),
+            ("SELECT movie_id FROM m WHERE e MATCH ? AND k = 3 AND title = 'title 1'", [v], "m.title is an auxiliary column: a KNN query cannot filter on it"),
+            ("SELECT movie_id FROM m WHERE e MATCH ? AND k = 3 AND genre MATCH 'x'", [v], "cannot filter genre with this operator"),
+        ]
+        for (sql, args, fragment) in bad {
+            XCTAssertThrowsError(try q.write { try $0.execute(sql: sql, arguments: args) }, sql) { error in
+                let m = (error as? DatabaseError)?.message ?? "\(error)"
+                XCTAssertTrue(m.contains(fragment), "\(sql): \(m)")
+            }
+        }
+        try q.write { db in
+            // A refused INSERT left nothing behind; a refused UPDATE left the row as it was.
+            XCTAssertEqual(try Int.fetchOne(db, sql: "SELECT count(*) FROM m"), 20)
+            XCTAssertNil(try Row.fetchOne(db, sql: "SELECT * FROM m WHERE movie_id = 100"))
+            // An integer into a float column is widened (sqlite-vec 0.1.6 refuses it).
+            try db.execute(sql: "INSERT INTO m(movie_id, e, rating, genre) VALUES (100, ?, 4, NULL)", arguments: [v])
+            XCTAssertEqual(try String.fetchOne(db, sql: "SELECT typeof(rating) FROM m WHERE movie_id = 100"), "real")
+            XCTAssertEqual(try Int64.fetchAll(db, sql: "SELECT movie_id FROM m WHERE e MATCH ? AND k = 3 AND rating = 4.0", arguments: [v]), [100])
+            // UPDATE of metadata and auxiliary values only; the vector stays.
+            let before = try Data.fetchOne(db, sql: "SELECT e FROM m WHERE movie_id = 2")
+            try db.execute(sql: "UPDATE m SET genre = 'noir', title = 'renamed', reviews = 9999 WHERE movie_id = 2")
+            let row = try XCTUnwrap(Row.fetchOne(db, sql: "SELECT genre, title, reviews, e FROM m WHERE movie_id = 2"))
+            XCTAssertEqual(row[0] as String, "noir")
+            XCTAssertEqual(row[1] as String, "renamed")
+            XCTAssertEqual(row[2] as Int64, 9999)
+            XCTAssertEqual(row[3] as Data, before)
+            XCTAssertEqual(try Int64.fetchAll(db, sql: "SELECT movie_id FROM m WHERE e MATCH ? AND k = 5 AND genre = 'noir'", arguments: [v]), [2])
+            // DELETE by a metadata column (a full scan filtered by SQLite) removes every match and its auxiliary row.
+            let horror = try Int.fetchOne(db, sql: "SELECT count(*) FROM m WHERE genre = 'horror'") ?? 0
+            try db.execute(sql: "DELETE FROM m WHERE genre = 'horror'")
+            XCTAssertEqual(try Int.fetchOne(db, sql: "SELECT count(*) FROM m"), 21 - horror)
+            XCTAssertEqual(try Int.fetchOne(db, sql: "SELECT count(*) FROM m_auxiliary"), 21 - horror)
+        }
+        // The values survive closing and reopening the file.
+        let reopened = try openQueue(path)
+        try reopened.read { db in
+            XCTAssertEqual(try String.fetchOne(db, sql: "SELECT title FROM m WHERE movie_id = 2"), "renamed")
+            XCTAssertEqual(try Int64.fetchAll(db, sql: "SELECT movie_id FROM m WHERE e MATCH ? AND k = 5 AND reviews = 9999", arguments: [v]), [2])
+        }
+    }
+
+    func testDeclarationErrors() throws {
+        let q = try openQueue()
+        let cases: [(String, String)] = [
+            ("e float[2], " + (0...16).map { "m\($0) integer" }.joined(separator: ", "), "more than 16 metadata columns"),
+            ("e float[2], " + (0...16).map { "+a\($0) text" }.joined(separator: ", "), "more than 16 auxiliary columns"),
+            ("e float[2], g text, g integer", "column 'g' is declared twice"),
+            ("e float[2], g varchar", "column 'g' has an unknown type 'varchar'"),
+            ("id text primary key, e float[2]", "only an INTEGER primary key is supported"),
+            ("e float[2], +note json", "auxiliary column '+note' has an unknown type 'json'"),
+            ("e float[2], distance float", "'distance' cannot be a column name"),
+        ]
+        for (args, fragment) in cases {
+            XCTAssertThrowsError(try q.write { try $0.execute(sql: "CREATE VIRTUAL TABLE bad USING lectern_vec(\(args))") }, args) { error in
+                let m = (error as? DatabaseError)?.message ?? "\(error)"
+                XCTAssertTrue(m.contains(fragment), "\(args): \(m)")
+            }
+        }
+    }
+
+    func testVecEachVecTypeAndVecVersion() throws {
+        let q = try openQueue()
+        try q.read { db in
+            let f = try Row.fetchAll(db, sql: "SELECT rowid, value FROM vec_each(vec_f32('[1.5, -2, 3]'))")
+            XCTAssertEqual(f.map { $0[0] as Int64 }, [0, 1, 2])
+            XCTAssertEqual(f.map { $0[1] as Double }, [1.5, -2, 3])
+            XCTAssertEqual(try Int64.fetchAll(db, sql: "SELECT value FROM vec_each(vec_int8('[7, -8]'))"), [7, -8])
+            // Bits in the order vec_to_json and vec_quantize_binary use (least significant bit first).
+            XCTAssertEqual(try Int64.fetchAll(db, sql: "SELECT value FROM vec_each(vec_bit(X'05'))"), [1, 0, 1, 0, 0, 0, 0, 0])
+            XCTAssertEqual(try String.fetchOne(db, sql: "SELECT vec_to_json(vec_bit(X'05'))"), "[1,0,1,0,0,0,0,0]")
+            // As a join: one row per element per vector.
+            XCTAssertEqual(try Double.fetchOne(db, sql: "SELECT sum(e.value) FROM (SELECT '[1,2]' AS v UNION ALL SELECT '[3,4]') t, vec_each(t.v) e"), 10)
+            XCTAssertEqual(try String.fetchAll(db, sql: "SELECT vec_type('[1]') UNION ALL SELECT vec_type(vec_int8('[1]')) UNION ALL SELECT vec_type(vec_bit(X'aa'))"),
+                           ["float32", "int8", "bit"])
+            let version = try XCTUnwrap(String.fetchOne(db, sql: "SELECT vec_version()"))
+            XCTAssertTrue(version.hasPrefix("v0.1.6-lectern."), version)
+            XCTAssertEqual(try String.fetchOne(db, sql: "SELECT vec_debug()")?.split(separator: "\n").count, 4)
+        }
+        for (sql, fragment) in [("SELECT vec_type(X'aa')", "invalid float32 vector"), ("SELECT vec_type(NULL)", "found NULL"),
+                                ("SELECT value FROM vec_each('[1,')", "vec_each: JSON parsing error"),
+                                ("SELECT value FROM vec_each", "vec_each: a vector argument is required")] {
+            XCTAssertThrowsError(try q.read { try Row.fetchAll($0, sql: sql) }, sql) { error in
+                let m = (error as? DatabaseError)?.message ?? "\(error)"
+                XCTAssertTrue(m.contains(fragment), "\(sql): \(m)")
+            }
+        }
+    }
+}
