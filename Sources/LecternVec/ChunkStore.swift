@@ -75,6 +75,11 @@ final class ChunkStore {
     private var statements: [String: Statement] = [:]
     /// Validated chunk rows, when the owner says the file cannot have changed (see VecTable.cachingAllowed).
     private var metaCache: [Int64: ChunkMeta] = [:]
+    /// Per (list, partition): chunks that may have an emptied slot below `used`, for `append` to
+    /// fill before it grows the chain. Found by one read of the chain's chunk rows (not their
+    /// BLOBs) the first time a transaction appends to it, then kept by `remove` and `append`;
+    /// forgotten at every transaction boundary, so another connection's writes are never missed.
+    private var holes: [HoleKey: [Int64]] = [:]
 
     var chunksTable: String { prefix + "_chunks" }
     var vectorsTable: String { prefix + "_vectors" }
@@ -112,6 +117,57 @@ final class ChunkStore {
     }
 
     func dropCache() { metaCache.removeAll() }
+
+    /// At BEGIN, COMMIT and ROLLBACK: the hole lists may be stale from here on.
+    func forgetHoles() { holes.removeAll() }
+
+    // MARK: slot reuse
+
+    /// Chunks of (list, partition) with an emptied slot below `used`, oldest first (the list is
+    /// used from its end, so the newest holes are filled first).
+    private func findHoles(listId: Int64, partition: OpaquePointer?) throws -> [Int64] {
+        let st = try statement("SELECT chunk_id, used, validity FROM \(q)\(quoteIdent(chunksTable)) WHERE list_id = ? AND partition IS ? ORDER BY chunk_id")
+        try st.bind([.int(listId), .value(partition)])
+        defer { st.reset() }
+        var out: [Int64] = []
+        while try st.step() {
+            let id = st.int(0)
+            // Only a hint: `takeHole` validates the chunk before it writes, so odd values here are skipped.
+            guard st.type(1) == SQLITE_INTEGER, st.type(2) == SQLITE_BLOB else { continue }
+            let used = st.int(1)
+            let v = st.bytes(2)
+            guard used > 0, used <= Int64(chunkSize), v.count == chunkSize / 8 else { continue }
+            var filled = 0
+            for b in v { filled += b.nonzeroBitCount }
+            if filled < Int(used) { out.append(id) }
+        }
+        return out
+    }
+
+    /// Whether chunk `c` holds this partition key value (a stale hint may name a reused chunk id).
+    private func inChain(_ c: Int64, _ partition: OpaquePointer?) throws -> Bool {
+        let st = try statement("SELECT partition IS ? FROM \(q)\(quoteIdent(chunksTable)) WHERE chunk_id = ?")
+        try st.bind([.value(partition), .int(c)])
+        defer { st.reset() }
+        return try st.step() && st.int(0) == 1
+    }
+
+    /// An emptied slot to fill in (list, partition), or nil: (chunk, slot, validity).
+    private func takeHole(_ key: HoleKey, listId: Int64, partition: OpaquePointer?) throws -> (Int64, Int, [UInt8])? {
+        if holes[key] == nil { holes[key] = try findHoles(listId: listId, partition: partition) }
+        while let c = holes[key]?.last {
+            // A hint can be stale (a statement rolled back, a chunk rebuilt): a chunk that is gone
+            // or does not validate is skipped here; appending to a chain validates its own chunk.
+            guard let m = try? meta(c, useCache: false), try inChain(c, partition) else { holes[key]?.removeLast(); continue }
+            if m.listId == listId, let slot = (0..<m.used).first(where: { !m.isValid($0) }) {
+                // Drop the chunk from the list when this was its last hole.
+                if !(slot + 1..<m.used).contains(where: { !m.isValid($0) }) { holes[key]?.removeLast() }
+                return (c, slot, m.validity)
+            }
+            holes[key]?.removeLast()
+        }
+        return nil
+    }
 
     // MARK: validation
 
@@ -209,11 +265,23 @@ final class ChunkStore {
         // The validity bitmap and the fill count change in one UPDATE of the small chunk row:
         // incremental BLOB handles cost a statement compile each, so only the two big BLOBs use them.
         // One statement finds the chunk and reads what validating it needs (not its BLOBs).
-        let find = try statement("SELECT c.chunk_id, \(ChunkStore.validatedColumns) FROM \(q)\(quoteIdent(chunksTable)) c LEFT JOIN \(q)\(quoteIdent(vectorsTable)) v ON v.chunk_id = c.chunk_id WHERE c.list_id = ? AND c.partition IS ? AND c.used < c.size ORDER BY c.chunk_id DESC LIMIT 1")
-        try find.bind([.int(listId), .value(partition)])
         let chunkId: Int64
         let slot: Int
         var validity: [UInt8]
+        // A slot emptied by a DELETE (or an UPDATE, which moves the row) is filled first, so a
+        // table that churns does not grow: its file stays the size of its live rows.
+        let key = HoleKey(listId: listId, partition: partition)
+        if let (c, s, v) = try takeHole(key, listId: listId, partition: partition) {
+            (chunkId, slot, validity) = (c, s, v)
+            try fill(chunkId: chunkId, slot: slot, rowid: rowid, vector: vector)
+            validity[slot >> 3] |= 1 << UInt8(slot & 7)
+            try statement("UPDATE \(q)\(quoteIdent(chunksTable)) SET validity = ? WHERE chunk_id = ?")
+                .bind([.blob(validity), .int(chunkId)]).run()
+            metaCache[chunkId] = nil
+            return (chunkId, slot)
+        }
+        let find = try statement("SELECT c.chunk_id, \(ChunkStore.validatedColumns) FROM \(q)\(quoteIdent(chunksTable)) c LEFT JOIN \(q)\(quoteIdent(vectorsTable)) v ON v.chunk_id = c.chunk_id WHERE c.list_id = ? AND c.partition IS ? AND c.used < c.size ORDER BY c.chunk_id DESC LIMIT 1")
+        try find.bind([.int(listId), .value(partition)])
         if try find.step() {
             defer { find.reset() }
             chunkId = find.int(0)
@@ -227,16 +295,22 @@ final class ChunkStore {
             slot = 0
             validity = [UInt8](repeating: 0, count: chunkSize / 8)
         }
+        let used = slot + 1
+        try fill(chunkId: chunkId, slot: slot, rowid: rowid, vector: vector)
+        validity[slot >> 3] |= 1 << UInt8(slot & 7)
+        try statement("UPDATE \(q)\(quoteIdent(chunksTable)) SET used = ?, validity = ? WHERE chunk_id = ?")
+            .bind([.int(Int64(used)), .blob(validity), .int(chunkId)]).run()
+        metaCache[chunkId] = nil
+        return (chunkId, slot)
+    }
+
+    /// Writes one slot's vector and rowid in place.
+    private func fill(chunkId: Int64, slot: Int, rowid: Int64, vector: UnsafeRawPointer) throws {
         let vectorsTotal = try checkedMul(chunkSize, vectorBytes, vectorsTable, "vectors size")
         try writeBlob(vectorsTable, "vectors", chunkId, offset: try checkedMul(slot, vectorBytes, vectorsTable, "slot offset"),
                       expectedLength: vectorsTotal, UnsafeRawBufferPointer(start: vector, count: vectorBytes))
         var r = rowid.littleEndian
         try withUnsafeBytes(of: &r) { try writeBlob(vectorsTable, "rowids", chunkId, offset: slot * 8, expectedLength: chunkSize * 8, $0) }
-        validity[slot >> 3] |= 1 << UInt8(slot & 7)
-        try statement("UPDATE \(q)\(quoteIdent(chunksTable)) SET used = ?, validity = ? WHERE chunk_id = ?")
-            .bind([.int(Int64(slot + 1)), .blob(validity), .int(chunkId)]).run()
-        metaCache[chunkId] = nil
-        return (chunkId, slot)
     }
 
     private func newChunk(listId: Int64, partition: OpaquePointer?) throws -> Int64 {
@@ -279,6 +353,16 @@ final class ChunkStore {
         try statement("UPDATE \(q)\(quoteIdent(chunksTable)) SET validity = ? WHERE chunk_id = ?")
             .bind([.blob(m.validity), .int(chunkId)]).run()
         metaCache[chunkId] = nil
+        // Known chains learn of the new hole; unknown ones find it when they are first read.
+        if !holes.isEmpty {
+            let st = try statement("SELECT partition FROM \(q)\(quoteIdent(chunksTable)) WHERE chunk_id = ?")
+            try st.bind([.int(chunkId)])
+            defer { st.reset() }
+            if try st.step() {
+                let key = HoleKey(listId: m.listId, partition: st.value(0))
+                if holes[key] != nil, holes[key]?.last != chunkId { holes[key]?.append(chunkId) }
+            }
+        }
     }
 
     // MARK: reads
@@ -336,6 +420,7 @@ final class ChunkStore {
         try statement("DELETE FROM \(q)\(quoteIdent(chunksTable))").run()
         try statement("DELETE FROM \(q)\(quoteIdent(vectorsTable))").run()
         metaCache.removeAll()
+        holes.removeAll()
     }
 
     /// Incremental BLOB I/O at `offset`, after checking the BLOB is the length a valid chunk has.
@@ -368,5 +453,35 @@ final class ChunkStore {
         guard offset >= 0, !o, end <= expectedLength else { throw corrupt(table, "offset \(offset) is outside \(column) of chunk \(rowid)") }
         let n = try cInt(buf.count, "BLOB write size"), off = try cInt(offset, "BLOB offset")
         try withBlob(table, column, rowid, writable: true, expectedLength: expectedLength) { lx_blob_write($0, buf.baseAddress, n, off) }
+    }
+}
+
+/// A chain of chunks: one IVF list (0 for the exact index) and one partition key value.
+struct HoleKey: Hashable {
+    let listId: Int64
+    let partition: PartitionValue
+
+    init(listId: Int64, partition: OpaquePointer?) {
+        self.listId = listId
+        self.partition = PartitionValue(partition)
+    }
+}
+
+/// A partition key value as a dictionary key, with SQLite's classes kept apart (1 and '1' differ, as in `IS`).
+enum PartitionValue: Hashable {
+    case null, int(Int64), real(Double), text(String), blob([UInt8])
+
+    init(_ value: OpaquePointer?) {
+        // nil: the table has no partition key (sqlite3_value_type must not see a NULL pointer).
+        guard let v = value else { self = .null; return }
+        switch lx_value_type(v) {
+        case SQLITE_INTEGER: self = .int(lx_value_int64(v))
+        case SQLITE_FLOAT: self = .real(lx_value_double(v))
+        case SQLITE_TEXT: self = .text(lx_value_text(v).map { String(cString: $0) } ?? "")
+        case SQLITE_BLOB:
+            let n = Int(lx_value_bytes(v))
+            self = .blob(n > 0 ? Array(UnsafeRawBufferPointer(start: lx_value_blob(v), count: n)) : [])
+        default: self = .null
+        }
     }
 }

@@ -161,7 +161,12 @@ private func bestIndex(_ t: VecTable, _ vtab: UnsafeMutablePointer<sqlite3_vtab>
             let c = info.pointee.aConstraint[i]
             let col = c.iColumn == -1 ? VecTable.rowidCol : c.iColumn
             let filterable: Bool
-            if col == VecTable.rowidCol || col == t.partitionCol {
+            if col == VecTable.rowidCol {
+                // `rowid = x` stays with SQLite: it is how a join reaches the table (`JOIN documents d
+                // ON d.id = v.rowid`), and filtering the scan by it would turn "the k nearest, then
+                // join" into one nearest per joined row. IN lists and ranges filter the scan.
+                filterable = Int32(c.op) != SQLITE_INDEX_CONSTRAINT_EQ || lx_vtab_in(info, Int32(i), -1) != 0
+            } else if col == t.partitionCol {
                 filterable = true
             } else if let u = t.userColumn(col) {
                 switch u.kind {
@@ -212,16 +217,6 @@ private func bestIndex(_ t: VecTable, _ vtab: UnsafeMutablePointer<sqlite3_vtab>
     return SQLITE_OK
 }
 
-/// One condition of a KNN query's row filter: `column op value(s)`, evaluated on the rowid map.
-struct RowFilter {
-    /// The SQL expression over `<t>_rowids r`: `r.rowid`, `r.partition` or `r.m<i>`.
-    let column: String
-    let op: String
-    /// The right-hand side: one value, several (IN), or none (IS [NOT] NULL).
-    let values: [SQLArg]
-    let isIn: Bool
-}
-
 private func filter(_ c: VecCursor, _ idxNum: Int32, _ idxStr: String, _ argv: [OpaquePointer?]) throws {
     let t = c.table
     c.pos = 0
@@ -252,10 +247,11 @@ private func filter(_ c: VecCursor, _ idxNum: Int32, _ idxStr: String, _ argv: [
                 nprobe = lx_value_int64(v)
             case UInt8(ascii: "&"):
                 let col = Int32(colCode) - Int32(UInt8(ascii: "A"))
-                let column: String
-                if col == VecTable.rowidCol { column = "r.rowid" }
-                else if col == t.partitionCol { column = "r.partition" }
-                else if let u = t.userColumn(col), case .metadata = u.kind { column = "r." + u.storage }
+                let column: String, index: Int
+                if col == VecTable.rowidCol { column = "r.rowid"; index = -1 }
+                else if col == t.partitionCol { column = "r.partition"; index = -2 }
+                else if let u = t.userColumn(col), case .metadata = u.kind,
+                        let i = t.config.metadata.firstIndex(where: { $0.name == u.name }) { column = "r." + u.storage; index = i }
                 else { throw VecError("lectern_vec: internal error: bad filter column \(col) in the query plan of \(t.name)") }
                 if opCode == inCode {
                     // SQLite hands each IN value in the same sqlite3_value, overwritten by the next
@@ -270,9 +266,9 @@ private func filter(_ c: VecCursor, _ idxNum: Int32, _ idxStr: String, _ argv: [
                     guard rc == SQLITE_OK || rc == SQLITE_DONE else {
                         throw VecError("lectern_vec: reading the IN list of a KNN query on \(t.name) failed (SQLite error \(rc))")
                     }
-                    filters.append(RowFilter(column: column, op: "IN", values: values, isIn: true))
+                    filters.append(RowFilter(column: column, metadataIndex: index, op: "IN", values: values, isIn: true))
                 } else if let f = filterOps.values.first(where: { $0.code == opCode }) {
-                    filters.append(RowFilter(column: column, op: f.sql, values: takesArgument ? [.value(v)] : [], isIn: false))
+                    filters.append(RowFilter(column: column, metadataIndex: index, op: f.sql, values: takesArgument ? [.value(v)] : [], isIn: false))
                 } else {
                     throw VecError("lectern_vec: internal error: bad filter operator in the query plan of \(t.name)")
                 }
@@ -468,10 +464,10 @@ private let vecModule: UnsafeMutablePointer<sqlite3_module> = {
         let t = table(vtab)
         return guarded(vtab) { try update(t, argc, argv!, pRowid) }
     }
-    m.pointee.xBegin = { vtab in let t = table(vtab); t.inWrite = true; t.dropCache(); return SQLITE_OK }
+    m.pointee.xBegin = { vtab in let t = table(vtab); t.inWrite = true; t.dropCache(); t.forgetHoles(); return SQLITE_OK }
     m.pointee.xSync = { _ in SQLITE_OK }
-    m.pointee.xCommit = { vtab in let t = table(vtab); t.inWrite = false; t.dropCache(); return SQLITE_OK }
-    m.pointee.xRollback = { vtab in let t = table(vtab); t.inWrite = false; t.dropCache(); return SQLITE_OK }
+    m.pointee.xCommit = { vtab in let t = table(vtab); t.inWrite = false; t.dropCache(); t.forgetHoles(); return SQLITE_OK }
+    m.pointee.xRollback = { vtab in let t = table(vtab); t.inWrite = false; t.dropCache(); t.forgetHoles(); return SQLITE_OK }
     m.pointee.xRename = { vtab, zNew in
         let t = table(vtab)
         let newName = String(cString: zNew!)

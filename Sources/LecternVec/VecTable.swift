@@ -22,6 +22,8 @@ final class VecTable {
     var cache: [Int64: ChunkData] = [:]
     var ivfCache: [Int64: ChunkData] = [:]
     var cachedBytes = 0
+    /// The rowid map's metadata in memory, for KNN filters (see MetadataFilter.swift); same validity as the chunk cache.
+    var metadataSnapshot: MetadataSnapshot? = nil
     var cacheVersion: UInt32 = 0
     var inWrite = false
 
@@ -156,6 +158,12 @@ final class VecTable {
         ivfStore = VecTable.ivfStore(db, schema, newName, config)
     }
 
+    /// At transaction boundaries: the stores' lists of emptied slots may be stale from here on.
+    func forgetHoles() {
+        main.forgetHoles()
+        ivfStore.forgetHoles()
+    }
+
     func close() {
         dropCache()
         main.close()
@@ -168,6 +176,7 @@ final class VecTable {
         cache.removeAll()
         ivfCache.removeAll()
         cachedBytes = 0
+        metadataSnapshot = nil
         main.dropCache()
         ivfStore.dropCache()
     }
@@ -439,50 +448,6 @@ final class VecTable {
         let hits = knn(scanned, query, k: Int(k), vectorBytes: config.vectorBytes)
         try verify(hits, scanned, ivf: false, partition: hasPartition ? partition : nil)
         return hits.map { ($0.rowid, $0.distance) }
-    }
-
-    /// The slots a KNN query's row filter keeps, per chunk (a validity-shaped bitmap): one query
-    /// over the rowid map, where the metadata lives, joined to the IVF map for an IVF scan. Chunks
-    /// with no kept slot are not read at all.
-    private func filterMasks(_ filters: [RowFilter], ivf: Bool, partition: OpaquePointer?) throws -> [Int64: [UInt8]] {
-        var sql = ivf
-            ? "SELECT i.chunk_id, i.chunk_offset FROM \(shadow("rowids")) r JOIN \(shadow("ivf_rowids")) i ON i.rowid = r.rowid"
-            : "SELECT r.chunk_id, r.chunk_offset FROM \(shadow("rowids")) r"
-        var conds: [String] = []
-        var args: [SQLArg] = []
-        if partition != nil {
-            conds.append("r.partition = ?")
-            args.append(.value(partition))
-        }
-        for f in filters {
-            if f.isIn {
-                conds.append(f.values.isEmpty ? "0" : "\(f.column) IN (" + Array(repeating: "?", count: f.values.count).joined(separator: ", ") + ")")
-                args += f.values
-            } else if f.values.isEmpty {
-                conds.append("\(f.column) \(f.op)")
-            } else {
-                conds.append("\(f.column) \(f.op) ?")
-                args += f.values
-            }
-        }
-        sql += " WHERE " + conds.joined(separator: " AND ")
-        // IN lists vary in length: their statements are not worth caching.
-        let st = filters.contains { $0.isIn } ? try Statement(db, sql) : try main.statement(sql)
-        try st.bind(args)
-        defer { st.reset() }
-        let size = ivf ? VecTable.ivfChunkSize : config.chunkSize
-        let map = name + (ivf ? "_ivf_rowids" : "_rowids")
-        var masks: [Int64: [UInt8]] = [:]
-        while try st.step() {
-            let chunk = try st.integer(0, map, "chunk_id", "a filtered row")
-            let slot = try st.integer(1, map, "chunk_offset", "chunk \(chunk)")
-            guard slot >= 0, slot < Int64(size) else {
-                throw corrupt(map, "chunk_offset \(slot) of chunk \(chunk) is outside 0..<\(size)")
-            }
-            let s = Int(slot)
-            masks[chunk, default: [UInt8](repeating: 0, count: size / 8)][s >> 3] |= 1 << UInt8(s & 7)
-        }
-        return masks
     }
 
     /// Checks the k results of a scan (not every scanned vector: the scan validated its chunks as

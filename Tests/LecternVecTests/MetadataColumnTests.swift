@@ -60,6 +60,13 @@ final class MetadataColumnTests: XCTestCase {
     func testFilteredKNNEqualsBruteForceForEveryOperator() throws {
         let q = try openQueue()
         try q.write { db in try movies(db, rows: 300, dims: 8) }
+        // Inside a write transaction that changed the table the filter is computed in SQL, not from
+        // the in-memory snapshot: both ways must give the brute-force answer.
+        try q.write { db in
+            try db.execute(sql: "INSERT INTO m(movie_id, e, genre, fav, user, reviews, rating) VALUES (301, ?, 'horror', 1, 1, 3, 4.75)",
+                           arguments: [blob([Float](repeating: 0.1, count: 8))])
+            try checkFiltersMatchBruteForce(db, table: "m", dims: 8)
+        }
         try q.read { db in
             try checkFiltersMatchBruteForce(db, table: "m", dims: 8)
             // The filtered answer is k rows when k rows pass: no row lost to a filter applied after the scan.
@@ -69,6 +76,14 @@ final class MetadataColumnTests: XCTestCase {
             XCTAssertEqual(Array(row.columnNames), ["movie_id", "genre", "e", "title", "fav", "user", "reviews", "rating"])
             XCTAssertEqual(row["title"] as String, "title 3")
             XCTAssertEqual(try Int64.fetchAll(db, sql: "SELECT rowid FROM m WHERE movie_id IN (4, 2) ORDER BY 1"), [2, 4])
+            // A join reaches the table through `rowid = outer.id`: still the k nearest, then the join.
+            let q = blob([Float](repeating: 0, count: 8))
+            let nearest = try Int64.fetchAll(db, sql: "SELECT movie_id FROM m WHERE e MATCH ? AND k = 3 ORDER BY distance", arguments: [q])
+            let joined = try Int64.fetchAll(db, sql: """
+                WITH ids(id) AS (SELECT value FROM json_each('[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20]') UNION ALL SELECT ?1 UNION ALL SELECT ?2 UNION ALL SELECT ?3)
+                SELECT v.movie_id FROM (SELECT movie_id, distance FROM m WHERE e MATCH ?4 AND k = 3) v JOIN ids ON ids.id = v.movie_id ORDER BY v.distance
+                """, arguments: [nearest[0], nearest[1], nearest[2], q])
+            XCTAssertEqual(joined, nearest)
         }
     }
 

@@ -18,6 +18,71 @@ final class TableTests: XCTestCase {
         return sortedPairs(all, k)
     }
 
+    /// Issue 19 item 3: a DELETE's emptied slot is filled by a later INSERT into the same chain
+    /// (the exact index's and the IVF list's, per partition), so a table that churns keeps its size.
+    func testDeletedSlotsAreReusedAndTheFileDoesNotGrow() throws {
+        let path = tempPath("churn.sqlite")
+        let q = try openQueue(path)
+        var rng = TestRNG(5)
+        var vectors: [Int64: [Float]] = [:]
+        var next: Int64 = 1
+        func insert(_ db: Database, _ n: Int) throws {
+            for _ in 0..<n {
+                let v = rng.vector(16)
+                vectors[next] = v
+                try db.execute(sql: "INSERT INTO c(rowid, e, p) VALUES (?, ?, ?)", arguments: [next, blob(v), next % 2])
+                next += 1
+            }
+        }
+        try q.write { db in
+            try db.execute(sql: "CREATE VIRTUAL TABLE c USING lectern_vec(e float[16] indexed by ivf(nlist=4, nprobe=4), p integer partition key, chunk_size=64)")
+            try insert(db, 2000)
+            try db.execute(sql: "INSERT INTO c(c) VALUES ('compute-centroids')")
+        }
+        func sizes() throws -> (chunks: Int, ivfChunks: Int, pages: Int) {
+            try q.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
+            return try q.read { db in
+                (try Int.fetchOne(db, sql: "SELECT count(*) FROM c_chunks") ?? 0,
+                 try Int.fetchOne(db, sql: "SELECT count(*) FROM c_ivf_chunks") ?? 0,
+                 try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 0)
+            }
+        }
+        let before = try sizes()
+        // Three rounds: delete every other live row of each partition (one transaction), insert as
+        // many new ones, half in each partition (another).
+        for round in 0..<3 {
+            try q.write { db in
+                for parity in [Int64(0), 1] {
+                    for (j, id) in vectors.keys.filter({ $0 % 2 == parity }).sorted().enumerated() where j % 2 == round % 2 {
+                        try db.execute(sql: "DELETE FROM c WHERE rowid = ?", arguments: [id])
+                        vectors[id] = nil
+                    }
+                }
+            }
+            try q.write { db in try insert(db, 1000) }
+        }
+        let after = try sizes()
+        XCTAssertEqual(after.chunks, before.chunks, "the exact index filled its holes instead of growing")
+        // New vectors go to their nearest list, not necessarily where the deleted ones were: a list
+        // may outgrow its holes by a chunk (4 lists x 2 partitions).
+        XCTAssertLessThanOrEqual(after.ivfChunks, before.ivfChunks + 8)
+        XCTAssertLessThanOrEqual(Double(after.pages), Double(before.pages) * 1.1, "file \(before.pages) -> \(after.pages) pages")
+        print("churn: chunks \(before.chunks) -> \(after.chunks), IVF chunks \(before.ivfChunks) -> \(after.ivfChunks), pages \(before.pages) -> \(after.pages)")
+        // Every answer is still right: exact and IVF (all lists probed), whole table and one partition.
+        try q.read { db in
+            XCTAssertEqual(try Int.fetchOne(db, sql: "SELECT count(*) FROM c"), 2000)
+            for _ in 0..<5 {
+                let qv = rng.vector(16)
+                for nprobe in [0, 4] {
+                    let got = try Row.fetchAll(db, sql: "SELECT rowid, distance FROM c WHERE e MATCH ? AND k = 10 AND nprobe = ? ORDER BY distance", arguments: [blob(qv), nprobe])
+                    assertSameKNN(got, bruteForce(vectors, qv, k: 10, metric: "l2"))
+                    let even = try Row.fetchAll(db, sql: "SELECT rowid, distance FROM c WHERE e MATCH ? AND k = 10 AND nprobe = ? AND p = 0 ORDER BY distance", arguments: [blob(qv), nprobe])
+                    assertSameKNN(even, bruteForce(vectors.filter { $0.key % 2 == 0 }, qv, k: 10, metric: "l2"))
+                }
+            }
+        }
+    }
+
     func assertSameKNN(_ got: [Row], _ want: [(Int64, Double)], file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertEqual(got.count, want.count, file: file, line: line)
         for (g, w) in zip(got, want) {

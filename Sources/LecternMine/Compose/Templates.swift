@@ -1,12 +1,14 @@
 /// Lectern's task templates. The paper's Table 2 gives one template per task; AdaptLLM's code
-/// paraphrases each into many. These paraphrases are written for Lectern (none is copied from
-/// AdaptLLM); a run picks one per example with its seeded generator. Slot names:
+/// paraphrases each into many. These paraphrases are written for Lectern in its own words (none
+/// is copied from AdaptLLM; version 2 rewrote the plain-article templates and the intro lines,
+/// whose version 1 wording followed AdaptLLM's too closely); a run picks one per example with
+/// its seeded generator. Slot names:
 /// `premise`, `hypothesis`, `verbalizer`, `cause`, `effect`, `sentence1`, `sentence2`,
 /// `keywords`, `sentence`, `word`, `definition`, `topic`, `domain`, `options`, `answer`,
 /// `connective`, `relation`; article templates use `context`, `title`, `first`, `second`, `qa`.
 public enum Templates {
     /// Version tag, part of the miner's fingerprint: change it when any template changes.
-    public static let version = "lectern-templates-1"
+    public static let version = "lectern-templates-2"
 
     // MARK: Natural language inference
 
@@ -142,19 +144,19 @@ public enum Templates {
     /// Neither: the article (with its title if any) followed by the questions.
     public static let plain: [Template] = [
         "{context}{qa}",
-        "Read this {domain} article and answer the questions.\n{context}{qa}",
-        "{domain} article: {context}{qa}",
-        "Article: {context}{qa}",
-        "Answer questions about this {domain} text:\n{context}{qa}",
+        "The following {domain} passage is followed by questions on it.\n{context}{qa}",
+        "From the {domain} literature:\n{context}{qa}",
+        "Text to study:\n{context}{qa}",
+        "Study the {domain} text below, then respond to what follows it.\n{context}{qa}",
     ]
 
     /// Lines that join the article to its task blocks.
     public static let intros: [Template] = [
         "\n\n",
-        "\nAnswer some questions about the {domain} article above:\n\n",
-        "\n\nNow answer these questions:\n\n",
-        "\nUse the article to respond to the following:\n\n",
-        "\n\nQuestions about the above {domain} text:\n",
-        "\nTest your understanding of the article:\n\n",
+        "\nWhat the {domain} passage above tells us, question by question:\n\n",
+        "\n\nWith that passage in mind, reply to each item below.\n\n",
+        "\nDrawing only on the text, respond to the following:\n\n",
+        "\n\nComprehension check on the {domain} text above:\n",
+        "\nSee how much of the passage you retained:\n\n",
     ]
 }
