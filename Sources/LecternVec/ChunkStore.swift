@@ -80,6 +80,8 @@ final class ChunkStore {
     /// BLOBs) the first time a transaction appends to it, then kept by `remove` and `append`;
     /// forgotten at every transaction boundary, so another connection's writes are never missed.
     private var holes: [HoleKey: [Int64]] = [:]
+    /// Called with each chunk `append` creates: the table's other vector columns add their BLOB rows.
+    var onNewChunk: ((Int64) throws -> Void)? = nil
 
     var chunksTable: String { prefix + "_chunks" }
     var vectorsTable: String { prefix + "_vectors" }
@@ -97,8 +99,10 @@ final class ChunkStore {
     static func createSQL(schema: String, prefix: String) -> [String] {
         let s = quoteIdent(schema) + "."
         return [
-            "CREATE TABLE \(s)\(quoteIdent(prefix + "_chunks"))(chunk_id INTEGER PRIMARY KEY, list_id INTEGER NOT NULL, partition, size INTEGER NOT NULL, used INTEGER NOT NULL, validity BLOB NOT NULL)",
-            "CREATE INDEX \(s)\(quoteIdent(prefix + "_chunks_list")) ON \(quoteIdent(prefix + "_chunks"))(list_id, partition)",
+            // The (list, partition) index is a table constraint, so its automatic index is renamed
+            // with the table by ALTER TABLE ... RENAME (a named index would keep the old name and
+            // block a new table of that name; files made before 2026-12-03 have such a named one).
+            "CREATE TABLE \(s)\(quoteIdent(prefix + "_chunks"))(chunk_id INTEGER PRIMARY KEY, list_id INTEGER NOT NULL, partition, size INTEGER NOT NULL, used INTEGER NOT NULL, validity BLOB NOT NULL, UNIQUE(list_id, partition, chunk_id))",
             "CREATE TABLE \(s)\(quoteIdent(prefix + "_vectors"))(chunk_id INTEGER PRIMARY KEY, rowids BLOB NOT NULL, vectors BLOB NOT NULL)",
         ]
     }
@@ -320,6 +324,7 @@ final class ChunkStore {
         let id = lx_last_insert_rowid(db)
         try statement("INSERT INTO \(q)\(quoteIdent(vectorsTable))(chunk_id, rowids, vectors) VALUES (?, zeroblob(?), zeroblob(?))")
             .bind([.int(id), .int(Int64(chunkSize * 8)), .int(Int64(vectorsTotal))]).run()
+        try onNewChunk?(id)
         return id
     }
 
@@ -441,14 +446,14 @@ final class ChunkStore {
         }
     }
 
-    private func readBlob(_ table: String, _ column: String, _ rowid: Int64, offset: Int, expectedLength: Int, _ buf: UnsafeMutableRawBufferPointer) throws {
+    func readBlob(_ table: String, _ column: String, _ rowid: Int64, offset: Int, expectedLength: Int, _ buf: UnsafeMutableRawBufferPointer) throws {
         let (end, o) = offset.addingReportingOverflow(buf.count)
         guard offset >= 0, !o, end <= expectedLength else { throw corrupt(table, "offset \(offset) is outside \(column) of chunk \(rowid)") }
         let n = try cInt(buf.count, "BLOB read size"), off = try cInt(offset, "BLOB offset")
         try withBlob(table, column, rowid, writable: false, expectedLength: expectedLength) { lx_blob_read($0, buf.baseAddress, n, off) }
     }
 
-    private func writeBlob(_ table: String, _ column: String, _ rowid: Int64, offset: Int, expectedLength: Int, _ buf: UnsafeRawBufferPointer) throws {
+    func writeBlob(_ table: String, _ column: String, _ rowid: Int64, offset: Int, expectedLength: Int, _ buf: UnsafeRawBufferPointer) throws {
         let (end, o) = offset.addingReportingOverflow(buf.count)
         guard offset >= 0, !o, end <= expectedLength else { throw corrupt(table, "offset \(offset) is outside \(column) of chunk \(rowid)") }
         let n = try cInt(buf.count, "BLOB write size"), off = try cInt(offset, "BLOB offset")
@@ -459,29 +464,12 @@ final class ChunkStore {
 /// A chain of chunks: one IVF list (0 for the exact index) and one partition key value.
 struct HoleKey: Hashable {
     let listId: Int64
-    let partition: PartitionValue
+    /// `partitionKey` of the value (SQLite's classes kept apart: 1 and '1' differ, as in `IS`).
+    let partition: String
 
     init(listId: Int64, partition: OpaquePointer?) {
         self.listId = listId
-        self.partition = PartitionValue(partition)
-    }
-}
-
-/// A partition key value as a dictionary key, with SQLite's classes kept apart (1 and '1' differ, as in `IS`).
-enum PartitionValue: Hashable {
-    case null, int(Int64), real(Double), text(String), blob([UInt8])
-
-    init(_ value: OpaquePointer?) {
         // nil: the table has no partition key (sqlite3_value_type must not see a NULL pointer).
-        guard let v = value else { self = .null; return }
-        switch lx_value_type(v) {
-        case SQLITE_INTEGER: self = .int(lx_value_int64(v))
-        case SQLITE_FLOAT: self = .real(lx_value_double(v))
-        case SQLITE_TEXT: self = .text(lx_value_text(v).map { String(cString: $0) } ?? "")
-        case SQLITE_BLOB:
-            let n = Int(lx_value_bytes(v))
-            self = .blob(n > 0 ? Array(UnsafeRawBufferPointer(start: lx_value_blob(v), count: n)) : [])
-        default: self = .null
-        }
+        self.partition = partition.map(partitionKey) ?? "n"
     }
 }

@@ -44,6 +44,15 @@ struct UserColumn {
     var storage: String = ""
 }
 
+/// One vector column's declaration.
+struct VectorSpec {
+    let name: String
+    let type: ElementType
+    let dims: Int
+    let metric: Metric
+    var bytes: Int { type.byteCount(dims: dims) }
+}
+
 /// The parsed arguments of `CREATE VIRTUAL TABLE t USING lectern_vec(...)`.
 struct TableConfig {
     /// The user's columns in declaration order (the rowid or primary key column is not among them).
@@ -67,7 +76,12 @@ struct TableConfig {
     var metadata: [UserColumn] { columns.filter { if case .metadata = $0.kind { return true } else { return false } } }
     var auxiliary: [UserColumn] { columns.filter { if case .auxiliary = $0.kind { return true } else { return false } } }
 
+    /// Every vector column in declaration order; the first is `vectorColumn`/`type`/`dims`/`metric`
+    /// (the one an IVF index may cover), the others are scanned exactly.
+    var vectors: [VectorSpec] = []
+
     /// As sqlite-vec 0.1.6.
+    static let maxVectorColumns = 16
     static let maxMetadataColumns = 16
     static let maxAuxiliaryColumns = 16
 
@@ -77,7 +91,6 @@ struct TableConfig {
         """
 
     init(args: [String]) throws {
-        var sawVector = false
         for raw in args {
             let arg = raw.trimmed()
             let lower = arg.lowercased()
@@ -161,11 +174,13 @@ struct TableConfig {
                 columns.append(UserColumn(name: name, kind: .metadata(t), storage: "m\(metadata.count)"))
                 continue
             }
-            // A vector column: name type[N] options...
-            guard !sawVector else { throw VecError("lectern_vec: only one vector column is supported, found a second: '\(arg)'") }
-            sawVector = true
-            vectorColumn = name
-            columns.append(UserColumn(name: name, kind: .vector))
+            // A vector column: name type[N] options... (parsed into type/dims/metric, then kept in `vectors`)
+            guard vectors.count < TableConfig.maxVectorColumns else {
+                throw VecError("lectern_vec: more than \(TableConfig.maxVectorColumns) vector columns")
+            }
+            let ivfBefore = ivf
+            (type, dims, metric) = (.float32, 0, .l2)
+            columns.append(UserColumn(name: name, kind: .vector, storage: vectors.isEmpty ? "vectors" : "vectors\(vectors.count)"))
             try parseVectorType(lw[1])
             var rest = Array(lw.dropFirst(2))
             var explicitMetric = false
@@ -192,8 +207,13 @@ struct TableConfig {
             } else if metric == .hamming {
                 throw VecError("lectern_vec: distance_metric=hamming needs a bit[N] column")
             }
+            if ivf && !ivfBefore && !vectors.isEmpty {
+                throw VecError("lectern_vec: only the first vector column can have an IVF index ('\(name)' is not the first)")
+            }
+            vectors.append(VectorSpec(name: name, type: type, dims: dims, metric: metric))
         }
-        guard sawVector else { throw VecError("lectern_vec: no vector column; \(TableConfig.usage)") }
+        guard let first = vectors.first else { throw VecError("lectern_vec: no vector column; \(TableConfig.usage)") }
+        (vectorColumn, type, dims, metric) = (first.name, first.type, first.dims, first.metric)
         if ivf && type != .float32 { throw VecError("lectern_vec: the IVF index supports float[N] columns only") }
     }
 

@@ -113,14 +113,18 @@ private let unaryCodes: Set<UInt8> = [UInt8(ascii: "k"), UInt8(ascii: "l")]
 
 private func bestIndex(_ t: VecTable, _ vtab: UnsafeMutablePointer<sqlite3_vtab>?, _ info: UnsafeMutablePointer<sqlite3_index_info>) -> Int32 {
     let n = Int(info.pointee.nConstraint)
-    var match: Int? = nil, k: Int? = nil, nprobe: Int? = nil, part: Int? = nil, rowid: Int? = nil
+    var match: Int? = nil, matchColumn = 0, k: Int? = nil, nprobe: Int? = nil, part: Int? = nil, rowid: Int? = nil
     var matchUnusable = false, kUnusable = false
     for i in 0..<n {
         let c = info.pointee.aConstraint[i]
         let usable = c.usable != 0
         let op = Int32(c.op)
-        if c.iColumn == t.vectorCol && op == SQLITE_INDEX_CONSTRAINT_MATCH {
-            if usable { match = i } else { matchUnusable = true }
+        if op == SQLITE_INDEX_CONSTRAINT_MATCH, let j = t.vectorIndex(ofColumn: c.iColumn) {
+            if match != nil && usable && j != matchColumn {
+                setError(vtab, "lectern_vec: a KNN query on \(t.name) can MATCH one vector column, not both \(t.config.vectors[matchColumn].name) and \(t.config.vectors[j].name)")
+                return SQLITE_ERROR
+            }
+            if usable { match = i; matchColumn = j } else { matchUnusable = true }
         } else if c.iColumn == t.kCol && op == SQLITE_INDEX_CONSTRAINT_EQ {
             if usable { k = i } else { kUnusable = true }
         } else if c.iColumn == t.nprobeCol && op == SQLITE_INDEX_CONSTRAINT_EQ && usable {
@@ -147,11 +151,11 @@ private func bestIndex(_ t: VecTable, _ vtab: UnsafeMutablePointer<sqlite3_vtab>
     if let match {
         guard let k else {
             if kUnusable { return SQLITE_CONSTRAINT }
-            setError(vtab, "lectern_vec: a KNN query on \(t.name) needs 'k = ?' (e.g. WHERE \(t.config.vectorColumn) MATCH :q AND k = 10); LIMIT is not passed to virtual tables before SQLite 3.41")
+            setError(vtab, "lectern_vec: a KNN query on \(t.name) needs 'k = ?' (e.g. WHERE \(t.config.vectors[matchColumn].name) MATCH :q AND k = 10); LIMIT is not passed to virtual tables before SQLite 3.41")
             return SQLITE_ERROR
         }
         plan = "3"
-        use(match, "{___")
+        use(match, "{" + String(UnicodeScalar(UInt8(ascii: "A") + UInt8(matchColumn))) + "__")
         use(k, "}___")
         if let part { use(part, "]A=_") }
         if let nprobe { use(nprobe, "#___") }
@@ -223,7 +227,7 @@ private func filter(_ c: VecCursor, _ idxNum: Int32, _ idxStr: String, _ argv: [
     c.distances = nil
     switch idxNum {
     case 3:
-        var query: OpaquePointer? = nil, k: Int64? = 0, part: OpaquePointer? = nil, hasPart = false, nprobe: Int64? = nil
+        var query: OpaquePointer? = nil, column = 0, k: Int64? = 0, part: OpaquePointer? = nil, hasPart = false, nprobe: Int64? = nil
         var filters: [RowFilter] = []
         let blocks = Array(idxStr.utf8.dropFirst())
         var a = 0
@@ -239,7 +243,12 @@ private func filter(_ c: VecCursor, _ idxNum: Int32, _ idxStr: String, _ argv: [
                 a += 1
             }
             switch kind {
-            case UInt8(ascii: "{"): query = v
+            case UInt8(ascii: "{"):
+                query = v
+                // Older plans wrote "{___": the first vector column.
+                let j = colCode == UInt8(ascii: "_") ? 0 : Int(colCode) - Int(UInt8(ascii: "A"))
+                guard j >= 0, j < t.config.vectors.count else { throw VecError("lectern_vec: internal error: bad vector column in the query plan of \(t.name)") }
+                column = j
             case UInt8(ascii: "}"): k = try knnCount(v, table: t.name)
             case UInt8(ascii: "]"): part = v; hasPart = true
             case UInt8(ascii: "#"):
@@ -276,7 +285,7 @@ private func filter(_ c: VecCursor, _ idxNum: Int32, _ idxStr: String, _ argv: [
             }
         }
         // k = NULL compares with nothing, as any `= NULL`: no rows (sqlite-vec's behaviour too).
-        let r = try k.map { try t.knnQuery(vector: query, k: $0, partition: part, hasPartition: hasPart, nprobe: nprobe, filters: filters) } ?? []
+        let r = try k.map { try t.knnQuery(vector: query, column: column, k: $0, partition: part, hasPartition: hasPart, nprobe: nprobe, filters: filters) } ?? []
         c.rowids = r.map { $0.rowid }
         c.distances = r.map { $0.distance }
     case 2:
@@ -362,7 +371,8 @@ private func update(_ t: VecTable, _ argc: Int32, _ argv: UnsafeMutablePointer<O
         switch c.kind {
         case .metadata: values.metadata.append(cols[i + 1])
         case .auxiliary: values.auxiliary.append(cols[i + 1])
-        case .vector, .partition: break
+        case .vector: if Int32(i + 1) != t.vectorCol { values.vectors.append(cols[i + 1]) }
+        case .partition: break
         }
     }
     let replace = lx_vtab_on_conflict(t.db) == SQLITE_REPLACE
@@ -397,6 +407,7 @@ private func update(_ t: VecTable, _ argc: Int32, _ argv: UnsafeMutablePointer<O
     let newColumn = try rowidArg(rowidColumn)
     let new = newColumn != old ? newColumn : try rowidArg(argv[1])
     _ = try t.vectorArgument(vector)
+    let extra = try t.extraVectorBytes(values)
     try t.checkPartition(values.partition)
     try t.checkColumns(values)
     if new != old, try t.exists(new), !replace {
@@ -405,7 +416,7 @@ private func update(_ t: VecTable, _ argc: Int32, _ argv: UnsafeMutablePointer<O
     // Copy the new values before deleting: they may point into the row being removed.
     let vbytes = try t.vectorArgument(vector).bytes
     try t.delete(rowid: old)
-    try t.insertBytes(rowid: new, bytes: vbytes, values: values, replace: replace)
+    try t.insertBytes(rowid: new, bytes: vbytes, extra: extra, values: values, replace: replace)
 }
 
 /// The `lectern_vec` module, allocated once for the process.
@@ -419,7 +430,7 @@ private let vecModule: UnsafeMutablePointer<sqlite3_module> = {
     m.pointee.xDisconnect = { vtab in release(vtab); return SQLITE_OK }
     m.pointee.xDestroy = { vtab in
         let t = table(vtab)
-        for s in VecTable.shadowSuffixes {
+        for s in t.allShadowSuffixes {
             if lx_exec(t.db, "DROP TABLE IF EXISTS \(t.shadow(s))") != SQLITE_OK {
                 setError(vtab, "lectern_vec: \(String(cString: lx_errmsg(t.db)))")
                 return SQLITE_ERROR
@@ -472,9 +483,9 @@ private let vecModule: UnsafeMutablePointer<sqlite3_module> = {
         let t = table(vtab)
         let newName = String(cString: zNew!)
         return guarded(vtab) {
-            for s in VecTable.shadowSuffixes {
-                let sql = "ALTER TABLE \(t.shadow(s)) RENAME TO \(quoteIdent(newName + "_" + s))"
-                guard lx_exec(t.db, sql) == SQLITE_OK else { throw VecError("lectern_vec: \(String(cString: lx_errmsg(t.db)))") }
+            let sql = t.allShadowSuffixes.map { "ALTER TABLE \(t.shadow($0)) RENAME TO \(quoteIdent(newName + "_" + $0))" }
+            for s in sql {
+                guard lx_exec(t.db, s) == SQLITE_OK else { throw VecError("lectern_vec: \(String(cString: lx_errmsg(t.db)))") }
             }
             t.close()
             t.rename(to: newName)
@@ -482,7 +493,7 @@ private let vecModule: UnsafeMutablePointer<sqlite3_module> = {
     }
     m.pointee.xShadowName = { name in
         guard let name else { return 0 }
-        return VecTable.shadowSuffixes.contains(String(cString: name)) ? 1 : 0
+        return VecTable.isShadowSuffix(String(cString: name)) ? 1 : 0
     }
     return m
 }()

@@ -44,6 +44,25 @@ final class VecTable {
     }
 
     static let shadowSuffixes = ["info", "rowids", "chunks", "vectors", "ivf_centroids", "ivf_chunks", "ivf_vectors", "ivf_rowids", "auxiliary"]
+    /// This table's shadow tables: the common ones, `auxiliary` when it has such columns, and one
+    /// `vectors<j>` per further vector column.
+    var allShadowSuffixes: [String] {
+        VecTable.shadowSuffixes.filter { $0 != "auxiliary" || !config.auxiliary.isEmpty }
+            + config.vectors.indices.dropFirst().map { "vectors\($0)" }
+    }
+    /// Whether `suffix` names one of lectern_vec's shadow tables (xShadowName).
+    static func isShadowSuffix(_ suffix: String) -> Bool {
+        if shadowSuffixes.contains(suffix) { return true }
+        guard suffix.hasPrefix("vectors"), let j = Int(suffix.dropFirst(7)) else { return false }
+        return j >= 1 && j < TableConfig.maxVectorColumns
+    }
+
+    /// The column numbers of the vector columns, in `config.vectors` order.
+    let vectorCols: [Int32]
+    /// The second, third... vector columns' stores (`sides[j - 1]` for `config.vectors[j]`).
+    var sides: [SideVectors] = []
+    /// Cached chunks of the further vector columns, per column (same rules as `cache`).
+    var sideCaches: [[Int64: ChunkData]] = []
 
     init(db: OpaquePointer, schema: String, name: String, config: TableConfig) {
         self.db = db
@@ -52,9 +71,24 @@ final class VecTable {
         self.config = config
         vectorCol = Int32(config.columns.firstIndex { $0.kind == .vector } ?? 0) + 1
         partitionCol = config.columns.firstIndex { $0.kind == .partition }.map { Int32($0) + 1 } ?? -1
+        vectorCols = config.columns.indices.filter { config.columns[$0].kind == .vector }.map { Int32($0) + 1 }
         main = VecTable.mainStore(db, schema, name, config)
         ivfStore = VecTable.ivfStore(db, schema, name, config)
+        makeSides()
     }
+
+    /// The further vector columns' stores, tied to `main`'s chunks (a new chunk gets a BLOB in each).
+    private func makeSides() {
+        sides = config.vectors.indices.dropFirst().map { j in
+            SideVectors(main: main, table: name + "_vectors\(j)", column: j, vectorBytes: config.vectors[j].bytes)
+        }
+        sideCaches = Array(repeating: [:], count: sides.count)
+        let s = sides
+        main.onNewChunk = s.isEmpty ? nil : { id in for x in s { try x.addChunk(id) } }
+    }
+
+    /// Which vector column (index into `config.vectors`) column number `col` is, if any.
+    func vectorIndex(ofColumn col: Int32) -> Int? { vectorCols.firstIndex(of: col) }
 
     static func mainStore(_ db: OpaquePointer, _ schema: String, _ name: String, _ config: TableConfig) -> ChunkStore {
         ChunkStore(db: db, schema: schema, prefix: name, chunkSize: config.chunkSize, vectorBytes: config.vectorBytes, fixedListId: 0)
@@ -91,6 +125,7 @@ final class VecTable {
         if !config.auxiliary.isEmpty {
             sql.append("CREATE TABLE \(shadow("auxiliary"))(rowid INTEGER PRIMARY KEY\(config.auxiliary.map { ", " + $0.storage }.joined()))")
         }
+        for side in sides { sql.append(SideVectors.createSQL(schema: schema, table: side.table)) }
         sql += ChunkStore.createSQL(schema: schema, prefix: name)
         sql += ChunkStore.createSQL(schema: schema, prefix: name + "_ivf")
         sql.append("INSERT INTO \(shadow("info"))(key, value) VALUES ('format', 1), ('ivf_trained', 0)")
@@ -156,6 +191,7 @@ final class VecTable {
         name = newName
         main = VecTable.mainStore(db, schema, newName, config)
         ivfStore = VecTable.ivfStore(db, schema, newName, config)
+        makeSides()
     }
 
     /// At transaction boundaries: the stores' lists of emptied slots may be stale from here on.
@@ -175,6 +211,7 @@ final class VecTable {
     func dropCache() {
         cache.removeAll()
         ivfCache.removeAll()
+        for j in sideCaches.indices { sideCaches[j].removeAll() }
         cachedBytes = 0
         metadataSnapshot = nil
         main.dropCache()
@@ -188,6 +225,25 @@ final class VecTable {
         let v = lx_data_version(db, schema)
         if v != cacheVersion { dropCache(); cacheVersion = v }
         return true
+    }
+
+    /// The chunks with these ids holding vector column `column` (0: the first, whose chunks carry
+    /// validity and rowids; j > 0: those chunks with column j's vectors), cached like `chunks`.
+    func chunks(_ ids: [Int64], column: Int) throws -> [ChunkData] {
+        if column == 0 { return try chunks(ids, ivf: false) }
+        let side = sides[column - 1]
+        let bases = try chunks(ids, ivf: false)
+        if !cachingAllowed() { return try bases.map { try side.load($0) } }
+        let limit = config.cacheMB << 20
+        return try bases.map { b in
+            if let c = sideCaches[column - 1][b.chunkId] { return c }
+            let c = try side.load(b)
+            if cachedBytes + c.byteCount <= limit {
+                sideCaches[column - 1][b.chunkId] = c
+                cachedBytes += c.byteCount
+            }
+            return c
+        }
     }
 
     /// The chunks with these ids, from the cache when it is current.
@@ -211,10 +267,11 @@ final class VecTable {
 
     // MARK: writes
 
-    /// Validates a vector for this table: type, dimensions, finite values.
-    func vectorArgument(_ value: OpaquePointer?) throws -> Vector {
+    /// Validates a vector for vector column `column` (index into `config.vectors`): type, dimensions, finite values.
+    func vectorArgument(_ value: OpaquePointer?, column: Int = 0) throws -> Vector {
+        let spec = config.vectors[column]
         if lx_value_type(value) == SQLITE_NULL {
-            throw VecError("lectern_vec: \(name).\(config.vectorColumn) cannot be NULL")
+            throw VecError("lectern_vec: \(name).\(spec.name) cannot be NULL")
         }
         let v: Vector
         do {
@@ -222,17 +279,22 @@ final class VecTable {
             // text is float32, so int8 and bit vectors must come wrapped in vec_int8() / vec_bit().
             // Reading a float32 BLOB as int8 bytes would store four wrong elements per float.
             v = try vectorFromValue(value)
-            guard v.type == config.type else {
-                let wrap = config.type == .int8 ? " (wrap int8 values in vec_int8(...))" : config.type == .bit ? " (wrap bit vectors in vec_bit(...))" : ""
-                throw VecError("expected a \(config.type.name) vector, got a \(v.type.name) vector\(wrap)")
+            guard v.type == spec.type else {
+                let wrap = spec.type == .int8 ? " (wrap int8 values in vec_int8(...))" : spec.type == .bit ? " (wrap bit vectors in vec_bit(...))" : ""
+                throw VecError("expected a \(spec.type.name) vector, got a \(v.type.name) vector\(wrap)")
             }
         } catch let e as VecError {
-            throw VecError("lectern_vec: \(name).\(config.vectorColumn): \(e.message)")
+            throw VecError("lectern_vec: \(name).\(spec.name): \(e.message)")
         }
-        guard v.dims == config.dims else {
-            throw VecError("lectern_vec: dimension mismatch for \(name).\(config.vectorColumn): expected \(config.dims) dimensions, got \(v.dims)")
+        guard v.dims == spec.dims else {
+            throw VecError("lectern_vec: dimension mismatch for \(name).\(spec.name): expected \(spec.dims) dimensions, got \(v.dims)")
         }
         return v
+    }
+
+    /// The further vector columns' values of a row, validated, as bytes (`values.vectors` order).
+    func extraVectorBytes(_ values: ColumnValues) throws -> [[UInt8]] {
+        try values.vectors.enumerated().map { try vectorArgument($0.element, column: $0.offset + 1).bytes }
     }
 
     /// A typed partition key takes values of its type or NULL (as sqlite-vec's "allow nulls"); a
@@ -291,14 +353,16 @@ final class VecTable {
 
     func insert(rowid: Int64?, vector: OpaquePointer?, values: ColumnValues, replace: Bool) throws -> Int64 {
         let v = try vectorArgument(vector)
+        let extra = try extraVectorBytes(values)
         try checkPartition(values.partition)
         try checkColumns(values)
-        return try insertBytes(rowid: rowid, bytes: v.bytes, values: values, replace: replace)
+        return try insertBytes(rowid: rowid, bytes: v.bytes, extra: extra, values: values, replace: replace)
     }
 
-    /// Inserts an already validated vector with already validated column values.
+    /// Inserts already validated vectors (the first column's `bytes`, the others' `extra`) with
+    /// already validated column values.
     @discardableResult
-    func insertBytes(rowid: Int64?, bytes: [UInt8], values: ColumnValues, replace: Bool) throws -> Int64 {
+    func insertBytes(rowid: Int64?, bytes: [UInt8], extra: [[UInt8]], values: ColumnValues, replace: Bool) throws -> Int64 {
         let partition = values.partition
         let v = Vector(type: config.type, dims: config.dims, bytes: bytes)
         let id: Int64
@@ -322,6 +386,7 @@ final class VecTable {
         try checkUsable(ivf: true)
         dropCache()
         let (chunk, slot) = try v.bytes.withUnsafeBytes { try main.append(listId: 0, partition: partition, rowid: id, vector: $0.baseAddress!) }
+        for (side, b) in zip(sides, extra) { try side.write(chunkId: chunk, slot: slot, b) }
         let meta = config.metadata
         // A float metadata column stores REAL even when given an integer, so comparisons and
         // reads see one type (sqlite-vec's column is f64).
@@ -377,13 +442,14 @@ final class VecTable {
         return (try st.integer(0, table, "chunk_id", "rowid \(rowid)"), try st.integer(1, table, "chunk_offset", "rowid \(rowid)"))
     }
 
-    func resultVector(_ ctx: OpaquePointer?, rowid: Int64) throws {
+    func resultVector(_ ctx: OpaquePointer?, rowid: Int64, column: Int = 0) throws {
         guard let (chunk, slot) = try locate(rowid) else { lx_result_null(ctx); return }
         _ = try main.verifySlot(chunkId: chunk, slot: slot, rowid: rowid, mapTable: name + "_rowids", useCache: cachingAllowed())
-        let bytes = try main.readVector(chunkId: chunk, slot: Int(slot))
+        let bytes = column == 0 ? try main.readVector(chunkId: chunk, slot: Int(slot))
+                                : try sides[column - 1].read(chunkId: chunk, slot: Int(slot))
         let n = try cInt(bytes.count, "vector size")
         bytes.withUnsafeBytes { lx_result_blob(ctx, $0.baseAddress, n) }
-        lx_result_subtype(ctx, config.type.rawValue)
+        lx_result_subtype(ctx, config.vectors[column].type.rawValue)
     }
 
     /// A metadata or auxiliary column's value (or the partition key's) for one row.
@@ -393,7 +459,9 @@ final class VecTable {
         case .metadata: sql = "SELECT \(column.storage) FROM \(shadow("rowids")) WHERE rowid = ?"
         case .auxiliary: sql = "SELECT \(column.storage) FROM \(shadow("auxiliary")) WHERE rowid = ?"
         case .partition: sql = "SELECT partition FROM \(shadow("rowids")) WHERE rowid = ?"
-        case .vector: return try resultVector(ctx, rowid: rowid)
+        case .vector:
+            let j = config.vectors.firstIndex { $0.name == column.name } ?? 0
+            return try resultVector(ctx, rowid: rowid, column: j)
         }
         let st = try main.statement(sql)
         try st.bind([.int(rowid)])
@@ -415,20 +483,22 @@ final class VecTable {
     /// Largest k accepted, as in sqlite-vec: a bigger k is almost always a mistake.
     static let maxK: Int64 = 4096
 
-    func knnQuery(vector value: OpaquePointer?, k: Int64, partition: OpaquePointer?, hasPartition: Bool, nprobe: Int64?,
+    func knnQuery(vector value: OpaquePointer?, column: Int = 0, k: Int64, partition: OpaquePointer?, hasPartition: Bool, nprobe: Int64?,
                   filters: [RowFilter] = []) throws -> [(rowid: Int64, distance: Float)] {
         try checkUsable(ivf: false)
         if k < 0 { throw VecError("lectern_vec: k must be >= 0 in a KNN query on \(name), got \(k)") }
         if k > VecTable.maxK { throw VecError("lectern_vec: k value in KNN query on \(name) too large: \(k) (the limit is \(VecTable.maxK))") }
         let v: Vector
-        do { v = try vectorArgument(value) } catch let e as VecError {
+        do { v = try vectorArgument(value, column: column) } catch let e as VecError {
             throw VecError(e.message.replacingFirst("lectern_vec: ", with: "lectern_vec: query vector: "))
         }
         if k == 0 { return [] }
         if hasPartition && lx_value_type(partition) == SQLITE_NULL { return [] }
-        let query = Query(vector: v, metric: config.metric)
+        let spec = config.vectors[column]
+        let query = Query(vector: v, metric: spec.metric)
         defer { query.deallocate() }
-        let probes = nprobe ?? Int64(config.nprobe)
+        // The IVF index covers the first vector column; the others are always scanned exactly.
+        let probes = column > 0 ? 0 : nprobe ?? Int64(config.nprobe)
         if probes < 0 { throw VecError("lectern_vec: nprobe must be >= 0, got \(probes)") }
         if probes > 0 { try checkUsable(ivf: true) }
         if ivfTrained && probes > 0 {
@@ -444,8 +514,8 @@ final class VecTable {
         var ids = try main.chunkIds(listIds: [0], partition: partition, filterPartition: hasPartition)
         let masks = filters.isEmpty ? nil : try filterMasks(filters, ivf: false, partition: hasPartition ? partition : nil)
         if let masks { ids = ids.filter { masks[$0] != nil } }
-        let scanned = try chunks(ids, ivf: false).map { c in masks.map { ChunkData(c, keeping: $0[c.chunkId] ?? []) } ?? c }
-        let hits = knn(scanned, query, k: Int(k), vectorBytes: config.vectorBytes)
+        let scanned = try chunks(ids, column: column).map { c in masks.map { ChunkData(c, keeping: $0[c.chunkId] ?? []) } ?? c }
+        let hits = knn(scanned, query, k: Int(k), vectorBytes: spec.bytes)
         try verify(hits, scanned, ivf: false, partition: hasPartition ? partition : nil)
         return hits.map { ($0.rowid, $0.distance) }
     }
@@ -501,4 +571,6 @@ struct ColumnValues {
     var partition: OpaquePointer? = nil
     var metadata: [OpaquePointer?] = []
     var auxiliary: [OpaquePointer?] = []
+    /// The second, third... vector columns' values.
+    var vectors: [OpaquePointer?] = []
 }

@@ -156,6 +156,73 @@ final class MetadataColumnTests: XCTestCase {
         }
     }
 
+    /// Several vector columns in one table (sqlite-vec's `vec0(a float[4], b int8[8], ...)`): each
+    /// with its own type and metric, each searchable by MATCH, filters included.
+    func testSeveralVectorColumns() throws {
+        let q = try openQueue()
+        var rng = TestRNG(11)
+        try q.write { db in
+            try db.execute(sql: "CREATE VIRTUAL TABLE mv USING lectern_vec(a float[4], g text, b int8[8] distance_metric=cosine, c bit[16], chunk_size=8)")
+            for i in 1...60 {
+                let b = (0..<8).map { _ in Int8(rng.int(200) - 100) }
+                let c = [UInt8(rng.int(256)), UInt8(rng.int(256))]
+                try db.execute(sql: "INSERT INTO mv(rowid, a, g, b, c) VALUES (?, ?, ?, vec_int8(?), vec_bit(?))",
+                               arguments: [i, blob(rng.vector(4)), ["x", "y"][i % 2], blob(b), Data(c)])
+            }
+        }
+        let qa = blob(rng.vector(4)), qb = blob((0..<8).map { _ in Int8(rng.int(200) - 100) }), qc = Data([0x5a, 0xa5])
+        try q.read { db in
+            XCTAssertEqual(Array(try XCTUnwrap(Row.fetchOne(db, sql: "SELECT * FROM mv WHERE rowid = 1")).columnNames), ["rowid", "a", "g", "b", "c"])
+            for (col, arg, fn) in [("a", "?", "vec_distance_l2"), ("b", "vec_int8(?)", "vec_distance_cosine"), ("c", "vec_bit(?)", "vec_distance_hamming")] {
+                let v: DatabaseValueConvertible = col == "a" ? qa : col == "b" ? qb : qc
+                for filter in ["", "AND g = 'x'"] {
+                    let knn = try Row.fetchAll(db, sql: "SELECT rowid, distance FROM mv WHERE \(col) MATCH \(arg) AND k = 7 \(filter) ORDER BY distance", arguments: [v])
+                    let brute = try Row.fetchAll(db, sql: "SELECT rowid, \(fn)(\(col), \(arg)) AS d FROM mv WHERE 1 \(filter) ORDER BY d, rowid LIMIT 7", arguments: [v])
+                    XCTAssertEqual(knn.map { $0[0] as Int64 }, brute.map { $0[0] as Int64 }, "\(col) \(filter)")
+                    for (x, y) in zip(knn, brute) { XCTAssertEqual(x[1] as Double, y[1] as Double, accuracy: 1e-5, "\(col)") }
+                }
+            }
+        }
+        try q.write { db in
+            // UPDATE one vector column: the others stay; the row moves slots together.
+            let before = try Row.fetchOne(db, sql: "SELECT a, c FROM mv WHERE rowid = 3")!
+            try db.execute(sql: "UPDATE mv SET b = vec_int8('[1,2,3,4,5,6,7,8]') WHERE rowid = 3")
+            let after = try Row.fetchOne(db, sql: "SELECT a, vec_to_json(b), c FROM mv WHERE rowid = 3")!
+            XCTAssertEqual(after[0] as Data, before[0] as Data)
+            XCTAssertEqual(after[1] as String, "[1,2,3,4,5,6,7,8]")
+            XCTAssertEqual(after[2] as Data, before[1] as Data)
+            XCTAssertEqual(try Int64.fetchAll(db, sql: "SELECT rowid FROM mv WHERE b MATCH vec_int8('[1,2,3,4,5,6,7,8]') AND k = 1"), [3])
+            // Deleted slots are refilled with all of a new row's vectors.
+            try db.execute(sql: "DELETE FROM mv WHERE rowid <= 10")
+            try db.execute(sql: "INSERT INTO mv(rowid, a, g, b, c) VALUES (100, '[9,9,9,9]', 'z', vec_int8('[9,9,9,9,9,9,9,9]'), vec_bit(X'ffff'))")
+            XCTAssertEqual(try Int64.fetchAll(db, sql: "SELECT rowid FROM mv WHERE c MATCH vec_bit(X'ffff') AND k = 1 AND g = 'z'"), [100])
+            XCTAssertEqual(try String.fetchOne(db, sql: "SELECT vec_to_json(b) FROM mv WHERE rowid = 100"), "[9,9,9,9,9,9,9,9]")
+        }
+        let bad: [(String, String)] = [
+            ("INSERT INTO mv(rowid, a, g, c) VALUES (200, '[1,1,1,1]', 'x', vec_bit(X'0000'))", "mv.b cannot be NULL"),
+            ("INSERT INTO mv(rowid, a, g, b, c) VALUES (200, '[1,1,1,1]', 'x', '[1,2]', vec_bit(X'0000'))", "mv.b: expected a int8 vector"),
+            ("SELECT rowid FROM mv WHERE a MATCH '[1,1,1,1]' AND b MATCH vec_int8('[1,1,1,1,1,1,1,1]') AND k = 3", "can MATCH one vector column"),
+            ("CREATE VIRTUAL TABLE bad USING lectern_vec(a float[4], b float[4] indexed by ivf(nlist=2, nprobe=1))", "only the first vector column can have an IVF index"),
+        ]
+        for (sql, fragment) in bad {
+            XCTAssertThrowsError(try q.write { try $0.execute(sql: sql) }, sql) { error in
+                let m = (error as? DatabaseError)?.message ?? "\(error)"
+                XCTAssertTrue(m.contains(fragment), "\(sql): \(m)")
+            }
+        }
+        // RENAME and DROP carry every shadow table, the further vector columns' included.
+        try q.write { db in
+            try db.execute(sql: "ALTER TABLE mv RENAME TO mv2")
+            XCTAssertEqual(try Int64.fetchAll(db, sql: "SELECT rowid FROM mv2 WHERE c MATCH vec_bit(X'ffff') AND k = 1"), [100])
+            XCTAssertEqual(try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master WHERE name LIKE 'mv\\_%' ESCAPE '\\'"), 0)
+            // The old name is free again: a new table can take it.
+            try db.execute(sql: "CREATE VIRTUAL TABLE mv USING lectern_vec(a float[4])")
+            try db.execute(sql: "DROP TABLE mv")
+            try db.execute(sql: "DROP TABLE mv2")
+            XCTAssertEqual(try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master WHERE name LIKE 'mv2%'"), 0)
+        }
+    }
+
     func testDeclarationErrors() throws {
         let q = try openQueue()
         let cases: [(String, String)] = [
