@@ -59,6 +59,8 @@ struct TableConfig {
     var columns: [UserColumn] = []
     /// The name of the visible rowid column: `rowid`, or the `name integer primary key` column.
     var rowidName = "rowid"
+    /// `name text primary key`: column 0 holds a text id, unique, mapped to an internal rowid.
+    var textPrimaryKey = false
     var vectorColumn = ""
     var type = ElementType.float32
     var dims = 0
@@ -155,13 +157,14 @@ struct TableConfig {
                 continue
             }
             if lw.count >= 3, lw[lw.count - 2] == "primary", lw[lw.count - 1] == "key" {
-                guard lw.count == 4, ["int", "integer"].contains(lw[1]) else {
-                    throw VecError("lectern_vec: only an INTEGER primary key is supported ('\(arg)'); keep text ids in a table of your own that maps them to rowids")
+                guard lw.count == 4, ["int", "integer", "text"].contains(lw[1]) else {
+                    throw VecError("lectern_vec: a primary key is INTEGER or TEXT ('\(arg)')")
                 }
                 guard rowidName == "rowid" else {
                     throw VecError("lectern_vec: only one primary key column is allowed")
                 }
                 rowidName = name
+                textPrimaryKey = lw[1] == "text"
                 continue
             }
             if lw.count == 2, !lw[1].contains("[") {

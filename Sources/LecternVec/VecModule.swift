@@ -113,7 +113,7 @@ private let unaryCodes: Set<UInt8> = [UInt8(ascii: "k"), UInt8(ascii: "l")]
 
 private func bestIndex(_ t: VecTable, _ vtab: UnsafeMutablePointer<sqlite3_vtab>?, _ info: UnsafeMutablePointer<sqlite3_index_info>) -> Int32 {
     let n = Int(info.pointee.nConstraint)
-    var match: Int? = nil, matchColumn = 0, k: Int? = nil, nprobe: Int? = nil, part: Int? = nil, rowid: Int? = nil
+    var match: Int? = nil, matchColumn = 0, k: Int? = nil, nprobe: Int? = nil, part: Int? = nil, rowid: Int? = nil, key: Int? = nil
     var matchUnusable = false, kUnusable = false
     for i in 0..<n {
         let c = info.pointee.aConstraint[i]
@@ -134,7 +134,7 @@ private func bestIndex(_ t: VecTable, _ vtab: UnsafeMutablePointer<sqlite3_vtab>
             part = i
         } else if (c.iColumn == -1 || c.iColumn == VecTable.rowidCol) && op == SQLITE_INDEX_CONSTRAINT_EQ && usable
                     && lx_vtab_in(info, Int32(i), -1) == 0 {
-            rowid = i
+            if c.iColumn == VecTable.rowidCol && t.config.textPrimaryKey { key = i } else { rowid = i }
         }
     }
     if match == nil && matchUnusable { return SQLITE_CONSTRAINT }
@@ -163,6 +163,8 @@ private func bestIndex(_ t: VecTable, _ vtab: UnsafeMutablePointer<sqlite3_vtab>
         // inside the scan: left to SQLite, it would drop rows from the k found and return fewer.
         for i in 0..<n where i != part {
             let c = info.pointee.aConstraint[i]
+            // With a text primary key, column 0 is the key and the hidden rowid is left to SQLite.
+            if c.iColumn == -1 && t.config.textPrimaryKey { continue }
             let col = c.iColumn == -1 ? VecTable.rowidCol : c.iColumn
             let filterable: Bool
             if col == VecTable.rowidCol {
@@ -204,9 +206,9 @@ private func bestIndex(_ t: VecTable, _ vtab: UnsafeMutablePointer<sqlite3_vtab>
         if info.pointee.nOrderBy == 1, info.pointee.aOrderBy[0].iColumn == t.distanceCol, info.pointee.aOrderBy[0].desc == 0 {
             info.pointee.orderByConsumed = 1
         }
-    } else if let rowid {
+    } else if let rowid = rowid ?? key {
         plan = "2"
-        use(rowid, "!___")
+        use(rowid, rowid == key ? "!K__" : "!___")
         info.pointee.idxNum = 2
         info.pointee.estimatedCost = 1
         info.pointee.estimatedRows = 1
@@ -257,7 +259,8 @@ private func filter(_ c: VecCursor, _ idxNum: Int32, _ idxStr: String, _ argv: [
             case UInt8(ascii: "&"):
                 let col = Int32(colCode) - Int32(UInt8(ascii: "A"))
                 let column: String, index: Int
-                if col == VecTable.rowidCol { column = "r.rowid"; index = -1 }
+                if col == VecTable.rowidCol && t.config.textPrimaryKey { column = "r.pk"; index = -3 }
+                else if col == VecTable.rowidCol { column = "r.rowid"; index = -1 }
                 else if col == t.partitionCol { column = "r.partition"; index = -2 }
                 else if let u = t.userColumn(col), case .metadata = u.kind,
                         let i = t.config.metadata.firstIndex(where: { $0.name == u.name }) { column = "r." + u.storage; index = i }
@@ -291,7 +294,11 @@ private func filter(_ c: VecCursor, _ idxNum: Int32, _ idxStr: String, _ argv: [
     case 2:
         try t.checkUsable(ivf: false)
         let v = argv.first ?? nil
-        c.rowids = try integerKey(v).map { try t.allRowids(point: $0) } ?? []
+        if idxStr.utf8.dropFirst(2).first == UInt8(ascii: "K") {   // "2!K__": the text primary key
+            c.rowids = try t.rowidOfKey(v).map { [$0] } ?? []
+        } else {
+            c.rowids = try integerKey(v).map { try t.allRowids(point: $0) } ?? []
+        }
     default:
         try t.checkUsable(ivf: false)
         c.rowids = try t.allRowids(point: nil)
@@ -367,6 +374,7 @@ private func update(_ t: VecTable, _ argc: Int32, _ argv: UnsafeMutablePointer<O
     let vector = cols[Int(t.vectorCol)]
     let rowidColumn = cols[Int(VecTable.rowidCol)]
     var values = ColumnValues(partition: t.partitionCol >= 0 ? cols[Int(t.partitionCol)] : nil)
+    if t.config.textPrimaryKey { values.primaryKey = rowidColumn }
     for (i, c) in t.config.columns.enumerated() {
         switch c.kind {
         case .metadata: values.metadata.append(cols[i + 1])
@@ -394,7 +402,7 @@ private func update(_ t: VecTable, _ argc: Int32, _ argv: UnsafeMutablePointer<O
             return
         }
         // `INSERT INTO t(rowid, ...)` names the visible rowid column; `_rowid_` or `oid` the real one.
-        let given = lx_value_type(rowidColumn) != SQLITE_NULL ? rowidColumn : argv[1]
+        let given = lx_value_type(rowidColumn) != SQLITE_NULL && !t.config.textPrimaryKey ? rowidColumn : argv[1]
         let rowid: Int64? = lx_value_type(given) == SQLITE_NULL ? nil : try rowidArg(given)
         pRowid?.pointee = try t.insert(rowid: rowid, vector: vector, values: values, replace: replace)
         return
@@ -404,14 +412,19 @@ private func update(_ t: VecTable, _ argc: Int32, _ argv: UnsafeMutablePointer<O
     // An UPDATE passes unchanged columns at their current values: the visible rowid column moved
     // when it differs from the old rowid, otherwise `_rowid_` may have.
     let old = try rowidArg(argv[0])
-    let newColumn = try rowidArg(rowidColumn)
+    let newColumn = t.config.textPrimaryKey ? old : try rowidArg(rowidColumn)
     let new = newColumn != old ? newColumn : try rowidArg(argv[1])
+    try t.checkPrimaryKey(values)
     _ = try t.vectorArgument(vector)
     let extra = try t.extraVectorBytes(values)
     try t.checkPartition(values.partition)
     try t.checkColumns(values)
     if new != old, try t.exists(new), !replace {
         throw ConstraintError("UNIQUE constraint failed on \(t.name) primary key (rowid \(new))")
+    }
+    if t.config.textPrimaryKey, !replace, let other = try t.rowidOfKey(values.primaryKey), other != old {
+        let key = lx_value_text(values.primaryKey).map { String(cString: $0) } ?? ""
+        throw ConstraintError("UNIQUE constraint failed on \(t.name) primary key (\(t.config.rowidName) '\(key.prefix(60))')")
     }
     // Copy the new values before deleting: they may point into the row being removed.
     let vbytes = try t.vectorArgument(vector).bytes
@@ -465,7 +478,7 @@ private let vecModule: UnsafeMutablePointer<sqlite3_module> = {
         let c = cursor(cur), t = c.table
         let rowid = c.rowids[c.pos]
         return guarded(cur!.pointee.pVtab) {
-            if i == VecTable.rowidCol { lx_result_int64(ctx, rowid) }
+            if i == VecTable.rowidCol { try t.resultKey(ctx, rowid: rowid) }
             else if let col = t.userColumn(i) { try t.resultColumn(ctx, col, rowid: rowid) }
             else if i == t.distanceCol, let d = c.distances { lx_result_double(ctx, Double(d[c.pos])) }
             else { lx_result_null(ctx) }

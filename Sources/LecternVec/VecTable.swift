@@ -115,7 +115,8 @@ final class VecTable {
     func createShadowTables() throws {
         // Metadata lives in the rowid map, so a KNN filter is one query over it that yields the
         // (chunk, slot) pairs to scan; auxiliary values, never filtered, get a table of their own.
-        let meta = config.metadata.map { ", " + $0.storage }.joined()
+        // A text primary key is a UNIQUE column of the rowid map (its automatic index follows a RENAME).
+        let meta = (config.textPrimaryKey ? ", pk TEXT NOT NULL UNIQUE" : "") + config.metadata.map { ", " + $0.storage }.joined()
         var sql = [
             "CREATE TABLE \(shadow("info"))(key TEXT PRIMARY KEY, value)",
             "CREATE TABLE \(shadow("rowids"))(rowid INTEGER PRIMARY KEY, partition, chunk_id INTEGER NOT NULL, chunk_offset INTEGER NOT NULL\(meta))",
@@ -351,7 +352,25 @@ final class VecTable {
         }
     }
 
+    /// A text primary key's value: TEXT, not NULL. Returns the text.
+    func checkPrimaryKey(_ values: ColumnValues) throws {
+        guard config.textPrimaryKey else { return }
+        let t = lx_value_type(values.primaryKey)
+        guard t == SQLITE_TEXT else {
+            throw VecError("lectern_vec: primary key \(name).\(config.rowidName) must be TEXT, got \(typeName(t))")
+        }
+    }
+
+    /// The internal rowid of the row with text primary key `pk`, if any.
+    func rowidOfKey(_ pk: OpaquePointer?) throws -> Int64? {
+        let st = try main.statement("SELECT rowid FROM \(shadow("rowids")) WHERE pk = ?")
+        try st.bind([.value(pk)])
+        defer { st.reset() }
+        return try st.step() ? st.int(0) : nil
+    }
+
     func insert(rowid: Int64?, vector: OpaquePointer?, values: ColumnValues, replace: Bool) throws -> Int64 {
+        try checkPrimaryKey(values)
         let v = try vectorArgument(vector)
         let extra = try extraVectorBytes(values)
         try checkPartition(values.partition)
@@ -365,6 +384,13 @@ final class VecTable {
     func insertBytes(rowid: Int64?, bytes: [UInt8], extra: [[UInt8]], values: ColumnValues, replace: Bool) throws -> Int64 {
         let partition = values.partition
         let v = Vector(type: config.type, dims: config.dims, bytes: bytes)
+        if config.textPrimaryKey, let other = try rowidOfKey(values.primaryKey), other != rowid {
+            guard replace else {
+                let key = lx_value_text(values.primaryKey).map { String(cString: $0) } ?? ""
+                throw ConstraintError("UNIQUE constraint failed on \(name) primary key (\(config.rowidName) '\(key.prefix(60))')")
+            }
+            try delete(rowid: other)
+        }
         let id: Int64
         if let rowid {
             if try exists(rowid) {
@@ -393,8 +419,9 @@ final class VecTable {
         let metaValues: [SQLArg] = zip(meta, values.metadata).map { c, v in
             c.kind == .metadata(.float) && lx_value_type(v) == SQLITE_INTEGER ? .double(lx_value_double(v)) : .value(v)
         }
-        try main.statement("INSERT INTO \(shadow("rowids"))(rowid, partition, chunk_id, chunk_offset\(meta.map { ", " + $0.storage }.joined())) VALUES (?, ?, ?, ?\(String(repeating: ", ?", count: meta.count)))")
-            .bind([.int(id), .value(partition), .int(chunk), .int(Int64(slot))] + metaValues).run()
+        let pk = config.textPrimaryKey
+        try main.statement("INSERT INTO \(shadow("rowids"))(rowid, partition, chunk_id, chunk_offset\(pk ? ", pk" : "")\(meta.map { ", " + $0.storage }.joined())) VALUES (?, ?, ?, ?\(pk ? ", ?" : "")\(String(repeating: ", ?", count: meta.count)))")
+            .bind([.int(id), .value(partition), .int(chunk), .int(Int64(slot))] + (pk ? [.value(values.primaryKey)] : []) + metaValues).run()
         let aux = config.auxiliary
         if !aux.isEmpty {
             let auxValues: [SQLArg] = zip(aux, values.auxiliary).map { c, v in
@@ -450,6 +477,15 @@ final class VecTable {
         let n = try cInt(bytes.count, "vector size")
         bytes.withUnsafeBytes { lx_result_blob(ctx, $0.baseAddress, n) }
         lx_result_subtype(ctx, config.vectors[column].type.rawValue)
+    }
+
+    /// Column 0: the rowid, or the text primary key.
+    func resultKey(_ ctx: OpaquePointer?, rowid: Int64) throws {
+        guard config.textPrimaryKey else { lx_result_int64(ctx, rowid); return }
+        let st = try main.statement("SELECT pk FROM \(shadow("rowids")) WHERE rowid = ?")
+        try st.bind([.int(rowid)])
+        defer { st.reset() }
+        if try st.step() { lx_result_value(ctx, st.value(0)) } else { lx_result_null(ctx) }
     }
 
     /// A metadata or auxiliary column's value (or the partition key's) for one row.
@@ -573,4 +609,6 @@ struct ColumnValues {
     var auxiliary: [OpaquePointer?] = []
     /// The second, third... vector columns' values.
     var vectors: [OpaquePointer?] = []
+    /// Column 0 of a table with a text primary key.
+    var primaryKey: OpaquePointer? = nil
 }

@@ -223,6 +223,56 @@ final class MetadataColumnTests: XCTestCase {
         }
     }
 
+    /// `id text primary key`: text ids in column 0, unique, found by `id = ?`, returned by KNN.
+    func testTextPrimaryKey() throws {
+        let path = tempPath("textpk.db")
+        let q = try openQueue(path)
+        try q.write { db in
+            try db.execute(sql: "CREATE VIRTUAL TABLE docs USING lectern_vec(id text primary key, e float[2], lang text, chunk_size=8)")
+            for i in 0..<20 {
+                try db.execute(sql: "INSERT INTO docs(id, e, lang) VALUES (?, ?, ?)", arguments: ["doc-\(i)", "[\(i), 0]", i % 2 == 0 ? "en" : "de"])
+            }
+        }
+        try q.read { db in
+            XCTAssertEqual(Array(try XCTUnwrap(Row.fetchOne(db, sql: "SELECT * FROM docs WHERE id = 'doc-3'")).columnNames), ["id", "e", "lang"])
+            XCTAssertEqual(try String.fetchOne(db, sql: "SELECT vec_to_json(e) FROM docs WHERE id = 'doc-3'"), "[3.000000,0.000000]")
+            XCTAssertNil(try Row.fetchOne(db, sql: "SELECT * FROM docs WHERE id = 'nope'"))
+            XCTAssertEqual(try String.fetchAll(db, sql: "SELECT id FROM docs WHERE e MATCH '[4.2, 0]' AND k = 3 ORDER BY distance"), ["doc-4", "doc-5", "doc-3"])
+            XCTAssertEqual(try String.fetchAll(db, sql: "SELECT id FROM docs WHERE e MATCH '[4.2, 0]' AND k = 2 AND lang = 'de' ORDER BY distance"), ["doc-5", "doc-3"])
+            XCTAssertEqual(try String.fetchAll(db, sql: "SELECT id FROM docs WHERE e MATCH '[0, 0]' AND k = 3 AND id IN ('doc-7', 'doc-9', 'x') ORDER BY distance"), ["doc-7", "doc-9"])
+            XCTAssertEqual(try String.fetchAll(db, sql: "SELECT id FROM docs WHERE e MATCH '[0, 0]' AND k = 2 AND id > 'doc-5' ORDER BY distance"), ["doc-6", "doc-7"])
+            // A join on the text id keeps "k nearest, then join".
+            XCTAssertEqual(try String.fetchAll(db, sql: """
+                SELECT v.id FROM (SELECT id, distance FROM docs WHERE e MATCH '[0, 0]' AND k = 2) v
+                JOIN (SELECT 'doc-' || value AS id FROM json_each('[0,1,2,3,4,5]')) w ON w.id = v.id ORDER BY v.distance
+                """), ["doc-0", "doc-1"])
+        }
+        try q.write { db in
+            XCTAssertThrowsError(try db.execute(sql: "INSERT INTO docs(id, e) VALUES ('doc-1', '[1,1]')")) { e in
+                XCTAssertTrue("\(e)".contains("UNIQUE constraint failed on docs primary key (id 'doc-1')"), "\(e)")
+            }
+            XCTAssertThrowsError(try db.execute(sql: "INSERT INTO docs(id, e) VALUES (5, '[1,1]')")) { e in
+                XCTAssertTrue("\(e)".contains("primary key docs.id must be TEXT, got INTEGER"), "\(e)")
+            }
+            XCTAssertThrowsError(try db.execute(sql: "INSERT INTO docs(e) VALUES ('[1,1]')")) { e in
+                XCTAssertTrue("\(e)".contains("must be TEXT, got NULL"), "\(e)")
+            }
+            try db.execute(sql: "INSERT OR REPLACE INTO docs(id, e, lang) VALUES ('doc-1', '[100, 0]', 'fr')")
+            try db.execute(sql: "UPDATE docs SET e = '[50, 0]' WHERE id = 'doc-2'")
+            try db.execute(sql: "UPDATE docs SET id = 'doc-2b' WHERE id = 'doc-2'")
+            XCTAssertThrowsError(try db.execute(sql: "UPDATE docs SET id = 'doc-3' WHERE id = 'doc-4'"))
+            try db.execute(sql: "DELETE FROM docs WHERE id = 'doc-0'")
+        }
+        let reopened = try openQueue(path)
+        try reopened.read { db in
+            XCTAssertEqual(try Int.fetchOne(db, sql: "SELECT count(*) FROM docs"), 19)
+            XCTAssertEqual(try String.fetchAll(db, sql: "SELECT id FROM docs WHERE e MATCH '[100, 0]' AND k = 2 ORDER BY distance"), ["doc-1", "doc-2b"])
+            XCTAssertEqual(try String.fetchOne(db, sql: "SELECT lang FROM docs WHERE id = 'doc-1'"), "fr")
+            XCTAssertEqual(try String.fetchOne(db, sql: "SELECT vec_to_json(e) FROM docs WHERE id = 'doc-4'"), "[4.000000,0.000000]")
+            XCTAssertNil(try Row.fetchOne(db, sql: "SELECT * FROM docs WHERE id = 'doc-0'"))
+        }
+    }
+
     func testDeclarationErrors() throws {
         let q = try openQueue()
         let cases: [(String, String)] = [
@@ -230,7 +280,8 @@ final class MetadataColumnTests: XCTestCase {
             ("e float[2], " + (0...16).map { "+a\($0) text" }.joined(separator: ", "), "more than 16 auxiliary columns"),
             ("e float[2], g text, g integer", "column 'g' is declared twice"),
             ("e float[2], g varchar", "column 'g' has an unknown type 'varchar'"),
-            ("id text primary key, e float[2]", "only an INTEGER primary key is supported"),
+            ("id blob primary key, e float[2]", "a primary key is INTEGER or TEXT"),
+            ("id text primary key, n integer primary key, e float[2]", "only one primary key column is allowed"),
             ("e float[2], +note json", "auxiliary column '+note' has an unknown type 'json'"),
             ("e float[2], distance float", "'distance' cannot be a column name"),
         ]
