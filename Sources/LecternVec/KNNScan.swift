@@ -114,10 +114,13 @@ func scan(_ chunk: ChunkData, index: Int, _ q: Query, vectorBytes: Int, into top
     case (.float32, .cosine):
         let qp = q.bytes.assumingMemoryBound(to: Float.self)
         let vbase = chunk.vectors.assumingMemoryBound(to: Float.self)
-        let qn = q.normSquared.squareRoot()
+        // Sums in float32, the quotient in double, the result as float32: sqlite-vec's arithmetic
+        // (and vec_distance_cosine's), so KNN distances equal sqlite-vec's to the last bit where
+        // the sums do; two double ops a vector beside a dims-long dot product cost nothing.
+        let qn = Double(q.normSquared).squareRoot()
         for i in 0..<n where chunk.isValid(i) {
             let (dot, vn) = dotAndNormF32(qp, vbase + i * q.dims, q.dims)
-            let d = 1 - dot / (qn * vn.squareRoot())
+            let d = Float(1 - Double(dot) / (qn * Double(vn).squareRoot()))
             top.offer(d.isNaN ? .infinity : d, chunk.rowids[i], base | Int64(i))   // zero vectors sort last
         }
     case (.float32, .dot):
