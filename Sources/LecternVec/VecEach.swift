@@ -15,12 +15,6 @@ private final class EachCursor {
     return Unmanaged<EachCursor>.fromOpaque(c.pointee.impl).takeUnretainedValue()
 }
 
-private func setEachError(_ vtab: UnsafeMutablePointer<sqlite3_vtab>?, _ message: String) {
-    guard let vtab else { return }
-    if let old = vtab.pointee.zErrMsg { lx_free(old) }
-    vtab.pointee.zErrMsg = lx_strdup(message)
-}
-
 /// Column 0 is `value`; column 1 the hidden argument.
 private let eachValueCol: Int32 = 0
 private let eachVectorCol: Int32 = 1
@@ -50,7 +44,7 @@ private let eachModule: UnsafeMutablePointer<sqlite3_module> = {
             info.pointee.estimatedRows = 100
             return SQLITE_OK
         }
-        setEachError(vtab, "vec_each: a vector argument is required, as in SELECT value FROM vec_each(:vector)")
+        setError(vtab, "vec_each: a vector argument is required, as in SELECT value FROM vec_each(:vector)")
         return SQLITE_ERROR
     }
     m.pointee.xDisconnect = { vtab in
@@ -59,20 +53,8 @@ private let eachModule: UnsafeMutablePointer<sqlite3_module> = {
         vtab?.deallocate()
         return SQLITE_OK
     }
-    m.pointee.xOpen = { _, pp in
-        let c = UnsafeMutablePointer<lx_cursor>.allocate(capacity: 1)
-        c.initialize(to: lx_cursor())
-        c.pointee.impl = Unmanaged.passRetained(EachCursor()).toOpaque()
-        pp?.pointee = UnsafeMutableRawPointer(c).assumingMemoryBound(to: sqlite3_vtab_cursor.self)
-        return SQLITE_OK
-    }
-    m.pointee.xClose = { cur in
-        let c = UnsafeMutableRawPointer(cur!).assumingMemoryBound(to: lx_cursor.self)
-        Unmanaged<EachCursor>.fromOpaque(c.pointee.impl).release()
-        c.deinitialize(count: 1)
-        c.deallocate()
-        return SQLITE_OK
-    }
+    m.pointee.xOpen = { _, pp in openCursor(EachCursor(), pp) }
+    m.pointee.xClose = { cur in closeCursor(cur) }
     m.pointee.xFilter = { cur, _, _, argc, argv in
         let c = eachCursor(cur)
         c.pos = 0
@@ -82,10 +64,10 @@ private let eachModule: UnsafeMutablePointer<sqlite3_module> = {
             c.vector = try vectorFromValue(argv[0])
             return SQLITE_OK
         } catch let e as VecError {
-            setEachError(cur?.pointee.pVtab, "vec_each: \(e.message)")
+            setError(cur?.pointee.pVtab, "vec_each: \(e.message)")
             return SQLITE_ERROR
         } catch {
-            setEachError(cur?.pointee.pVtab, "vec_each: \(error)")
+            setError(cur?.pointee.pVtab, "vec_each: \(error)")
             return SQLITE_ERROR
         }
     }

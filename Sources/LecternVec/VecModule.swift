@@ -28,10 +28,30 @@ final class VecCursor {
     return Unmanaged<VecCursor>.fromOpaque(c.pointee.impl).takeUnretainedValue()
 }
 
-private func setError(_ vtab: UnsafeMutablePointer<sqlite3_vtab>?, _ message: String) {
+/// Sets a virtual table's error message (sqlite3_malloc'd, as SQLite frees it).
+func setError(_ vtab: UnsafeMutablePointer<sqlite3_vtab>?, _ message: String) {
     guard let vtab else { return }
     if let old = vtab.pointee.zErrMsg { lx_free(old) }
     vtab.pointee.zErrMsg = lx_strdup(message)
+}
+
+/// xOpen's body for every module here: an `lx_cursor` owning `object` (retained until `closeCursor`).
+func openCursor(_ object: AnyObject, _ pp: UnsafeMutablePointer<UnsafeMutablePointer<sqlite3_vtab_cursor>?>?) -> Int32 {
+    let c = UnsafeMutablePointer<lx_cursor>.allocate(capacity: 1)
+    c.initialize(to: lx_cursor())
+    c.pointee.impl = Unmanaged.passRetained(object).toOpaque()
+    pp?.pointee = UnsafeMutableRawPointer(c).assumingMemoryBound(to: sqlite3_vtab_cursor.self)
+    return SQLITE_OK
+}
+
+/// xClose's body: releases the cursor's object and frees the `lx_cursor`.
+func closeCursor(_ cur: UnsafeMutablePointer<sqlite3_vtab_cursor>?) -> Int32 {
+    guard let cur else { return SQLITE_OK }
+    let c = UnsafeMutableRawPointer(cur).assumingMemoryBound(to: lx_cursor.self)
+    Unmanaged<AnyObject>.fromOpaque(c.pointee.impl).release()
+    c.deinitialize(count: 1)
+    c.deallocate()
+    return SQLITE_OK
 }
 
 /// Runs a callback body; errors become an error code and the vtab's message.
@@ -452,20 +472,8 @@ private let vecModule: UnsafeMutablePointer<sqlite3_module> = {
         release(vtab)
         return SQLITE_OK
     }
-    m.pointee.xOpen = { vtab, pp in
-        let c = UnsafeMutablePointer<lx_cursor>.allocate(capacity: 1)
-        c.initialize(to: lx_cursor())
-        c.pointee.impl = Unmanaged.passRetained(VecCursor(table: table(vtab))).toOpaque()
-        pp?.pointee = UnsafeMutableRawPointer(c).assumingMemoryBound(to: sqlite3_vtab_cursor.self)
-        return SQLITE_OK
-    }
-    m.pointee.xClose = { cur in
-        let c = UnsafeMutableRawPointer(cur!).assumingMemoryBound(to: lx_cursor.self)
-        Unmanaged<VecCursor>.fromOpaque(c.pointee.impl).release()
-        c.deinitialize(count: 1)
-        c.deallocate()
-        return SQLITE_OK
-    }
+    m.pointee.xOpen = { vtab, pp in openCursor(VecCursor(table: table(vtab)), pp) }
+    m.pointee.xClose = { cur in closeCursor(cur) }
     m.pointee.xFilter = { cur, idxNum, idxStr, argc, argv in
         let c = cursor(cur)
         let args = (0..<Int(argc)).map { argv![$0] }

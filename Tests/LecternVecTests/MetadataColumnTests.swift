@@ -119,12 +119,7 @@ final class MetadataColumnTests: XCTestCase {
             ("SELECT movie_id FROM m WHERE e MATCH ? AND k = 3 AND title = 'title 1'", [v], "m.title is an auxiliary column: a KNN query cannot filter on it"),
             ("SELECT movie_id FROM m WHERE e MATCH ? AND k = 3 AND genre MATCH 'x'", [v], "cannot filter genre with this operator"),
         ]
-        for (sql, args, fragment) in bad {
-            XCTAssertThrowsError(try q.write { try $0.execute(sql: sql, arguments: args) }, sql) { error in
-                let m = (error as? DatabaseError)?.message ?? "\(error)"
-                XCTAssertTrue(m.contains(fragment), "\(sql): \(m)")
-            }
-        }
+        assertSQLErrors(q, bad.map { (sql: $0.0, arguments: $0.1, fragment: $0.2) })
         try q.write { db in
             // A refused INSERT left nothing behind; a refused UPDATE left the row as it was.
             XCTAssertEqual(try Int.fetchOne(db, sql: "SELECT count(*) FROM m"), 20)
@@ -204,12 +199,7 @@ final class MetadataColumnTests: XCTestCase {
             ("SELECT rowid FROM mv WHERE a MATCH '[1,1,1,1]' AND b MATCH vec_int8('[1,1,1,1,1,1,1,1]') AND k = 3", "can MATCH one vector column"),
             ("CREATE VIRTUAL TABLE bad USING lectern_vec(a float[4], b float[4] indexed by ivf(nlist=2, nprobe=1))", "only the first vector column can have an IVF index"),
         ]
-        for (sql, fragment) in bad {
-            XCTAssertThrowsError(try q.write { try $0.execute(sql: sql) }, sql) { error in
-                let m = (error as? DatabaseError)?.message ?? "\(error)"
-                XCTAssertTrue(m.contains(fragment), "\(sql): \(m)")
-            }
-        }
+        assertSQLErrors(q, bad)
         // RENAME and DROP carry every shadow table, the further vector columns' included.
         try q.write { db in
             try db.execute(sql: "ALTER TABLE mv RENAME TO mv2")
@@ -285,12 +275,7 @@ final class MetadataColumnTests: XCTestCase {
             ("e float[2], +note json", "auxiliary column '+note' has an unknown type 'json'"),
             ("e float[2], distance float", "'distance' cannot be a column name"),
         ]
-        for (args, fragment) in cases {
-            XCTAssertThrowsError(try q.write { try $0.execute(sql: "CREATE VIRTUAL TABLE bad USING lectern_vec(\(args))") }, args) { error in
-                let m = (error as? DatabaseError)?.message ?? "\(error)"
-                XCTAssertTrue(m.contains(fragment), "\(args): \(m)")
-            }
-        }
+        assertSQLErrors(q, cases.map { ("CREATE VIRTUAL TABLE bad USING lectern_vec(\($0.0))", $0.1) })
     }
 
     func testVecEachVecTypeAndVecVersion() throws {

@@ -162,12 +162,7 @@ final class SqliteVecCompatTests: XCTestCase {
             ("INSERT INTO t(rowid, e, p) VALUES (9, '[1,2]', 'x')", "must be an INTEGER, got TEXT"),
             ("SELECT rowid FROM t WHERE e MATCH '[1,2]' AND k = 'ten'", "k must be an integer in a KNN query on t, got the text 'ten'"),
         ]
-        for (sql, fragment) in cases {
-            XCTAssertThrowsError(try q.write { try $0.execute(sql: sql) }, sql) { error in
-                let m = (error as? DatabaseError)?.message ?? "\(error)"
-                XCTAssertTrue(m.contains(fragment), "\(sql): \(m)")
-            }
-        }
+        assertSQLErrors(q, cases)
         try q.read { db in
             XCTAssertEqual(try Row.fetchAll(db, sql: "SELECT * FROM t ORDER BY rowid").map { $0.count }, [3, 3], "SELECT * shows rowid, e, p")
             XCTAssertEqual(try String.fetchOne(db, sql: "SELECT vec_to_json(e) FROM t WHERE rowid = 2"), "[1.000000,0.500000]")

@@ -101,3 +101,20 @@ func sqliteVecPath() -> String? {
     guard let p = ProcessInfo.processInfo.environment["SQLITE_VEC_PATH"], FileManager.default.fileExists(atPath: p + ".so") else { return nil }
     return p
 }
+
+/// Runs each statement (in a write transaction) and checks that it fails with a message
+/// containing its fragment.
+func assertSQLErrors(_ q: DatabaseQueue, _ cases: [(sql: String, arguments: StatementArguments, fragment: String)],
+                     file: StaticString = #filePath, line: UInt = #line) {
+    for c in cases {
+        XCTAssertThrowsError(try q.write { try $0.execute(sql: c.sql, arguments: c.arguments) }, c.sql, file: file, line: line) { error in
+            let m = (error as? DatabaseError)?.message ?? "\(error)"
+            XCTAssertTrue(m.contains(c.fragment), "\(c.sql): \(m)", file: file, line: line)
+        }
+    }
+}
+
+/// The same for statements without arguments.
+func assertSQLErrors(_ q: DatabaseQueue, _ cases: [(String, String)], file: StaticString = #filePath, line: UInt = #line) {
+    assertSQLErrors(q, cases.map { (sql: $0.0, arguments: StatementArguments(), fragment: $0.1) }, file: file, line: line)
+}

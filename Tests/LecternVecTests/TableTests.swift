@@ -279,12 +279,7 @@ final class TableTests: XCTestCase {
             ("CREATE VIRTUAL TABLE bad5 USING lectern_vec(v float[4] indexed by ivf(nlist=4, nprobe=10))", "cannot exceed nlist"),
             ("CREATE VIRTUAL TABLE bad6 USING lectern_vec(v float[4], colour=red)", "unknown option"),
         ]
-        for (sql, fragment) in cases {
-            XCTAssertThrowsError(try q.write { try $0.execute(sql: sql) }, sql) { error in
-                let m = (error as? DatabaseError)?.message ?? "\(error)"
-                XCTAssertTrue(m.contains(fragment), "\(sql): \(m)")
-            }
-        }
+        assertSQLErrors(q, cases)
         // Nothing above changed the table.
         XCTAssertEqual(try q.read { try Data.fetchOne($0, sql: "SELECT v FROM s WHERE rowid = 1") }, blob([Float(1), 2, 3, 4]))
         XCTAssertEqual(try q.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM s") }, 1)
