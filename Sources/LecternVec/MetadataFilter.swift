@@ -97,8 +97,9 @@ final class MetadataSnapshot {
 }
 
 extension VecTable {
-    /// Reads the snapshot: one scan of `<t>_rowids` (joined to the IVF map when trained).
-    func loadMetadataSnapshot() throws -> MetadataSnapshot {
+    /// Reads the snapshot: one scan of `<t>_rowids` (joined to the IVF map when trained). Nil when
+    /// it would take more than `limit` bytes of memory (then filters run in SQL).
+    func loadMetadataSnapshot(limit: Int) throws -> MetadataSnapshot? {
         let s = MetadataSnapshot()
         let meta = config.metadata
         let ivf = ivfTrained
@@ -113,7 +114,12 @@ extension VecTable {
         s.uniform = Array(repeating: true, count: meta.count)
         let map = name + "_rowids"
         let first = Int32(ivf ? 5 : 3)
+        // About what a row costs: rowid, chunk, slot (and the IVF pair), a Cell per column, text bytes.
+        let rowBytes = 20 + (ivf ? 12 : 0) + 24 * meta.count
+        var bytes = 0
         while try st.step() {
+            bytes += rowBytes
+            if bytes > limit { return nil }
             let rowid = st.int(0)
             s.rowids.append(rowid)
             s.chunks.append(try st.integer(1, map, "chunk_id", "rowid \(rowid)"))
@@ -130,7 +136,10 @@ extension VecTable {
                 case SQLITE_NULL: cell = .null
                 case SQLITE_INTEGER: cell = .int(st.int(i))
                 case SQLITE_FLOAT: cell = .real(lx_column_double(st.handle, i))
-                case SQLITE_TEXT: cell = .text(Array(st.bytes(i)))
+                case SQLITE_TEXT:
+                    let b = st.bytes(i)
+                    bytes += b.count
+                    cell = .text(Array(b))
                 default: cell = .other
                 }
                 if s.uniform[j] {
@@ -153,11 +162,15 @@ extension VecTable {
         return Int32(v)
     }
 
-    /// The snapshot when the cache may be used now (read from the file at most once per data version).
+    /// The snapshot when the cache may be used now (read from the file at most once per data
+    /// version), within the table's `cache_mb`; nil means "filter in SQL".
     func currentMetadataSnapshot() throws -> MetadataSnapshot? {
-        guard cachingAllowed() else { return nil }
+        guard cachingAllowed(), !metadataSnapshotTooLarge else { return nil }
         if let s = metadataSnapshot { return s }
-        let s = try loadMetadataSnapshot()
+        guard let s = try loadMetadataSnapshot(limit: config.cacheMB << 20) else {
+            metadataSnapshotTooLarge = true
+            return nil
+        }
         metadataSnapshot = s
         return s
     }

@@ -24,6 +24,8 @@ final class VecTable {
     var cachedBytes = 0
     /// The rowid map's metadata in memory, for KNN filters (see MetadataFilter.swift); same validity as the chunk cache.
     var metadataSnapshot: MetadataSnapshot? = nil
+    /// Set when the snapshot would not fit `cache_mb`; reset with the caches.
+    var metadataSnapshotTooLarge = false
     var cacheVersion: UInt32 = 0
     var inWrite = false
 
@@ -215,6 +217,7 @@ final class VecTable {
         for j in sideCaches.indices { sideCaches[j].removeAll() }
         cachedBytes = 0
         metadataSnapshot = nil
+        metadataSnapshotTooLarge = false
         main.dropCache()
         ivfStore.dropCache()
     }

@@ -8,7 +8,7 @@ final class MetadataColumnTests: XCTestCase {
     static let genres = ["horror", "comedy", "scifi", "fantasy", "documentary", "drama"]
 
     /// A table with every column kind, rows with seeded random values (some NULL).
-    private func movies(_ db: Database, name: String = "m", rows: Int, dims: Int, ivf: Bool = false, seed: UInt64 = 7) throws {
+    private func movies(_ db: Database, name: String = "m", rows: Int, dims: Int, ivf: Bool = false, seed: UInt64 = 7, options: String = "") throws {
         let index = ivf ? " indexed by ivf(nlist=8, nprobe=8)" : ""
         try db.execute(sql: """
             CREATE VIRTUAL TABLE \(name) USING lectern_vec(
@@ -20,7 +20,7 @@ final class MetadataColumnTests: XCTestCase {
               user integer partition key,
               reviews int,
               rating float,
-              chunk_size=16)
+              chunk_size=16\(options))
             """)
         var rng = TestRNG(seed)
         for i in 1...rows {
@@ -67,6 +67,9 @@ final class MetadataColumnTests: XCTestCase {
                            arguments: [blob([Float](repeating: 0.1, count: 8))])
             try checkFiltersMatchBruteForce(db, table: "m", dims: 8)
         }
+        // cache_mb = 0: no snapshot fits, every filter runs in SQL outside a write transaction too.
+        try q.write { db in try movies(db, name: "nocache", rows: 300, dims: 8, options: ", cache_mb=0") }
+        try q.read { db in try checkFiltersMatchBruteForce(db, table: "nocache", dims: 8) }
         try q.read { db in
             try checkFiltersMatchBruteForce(db, table: "m", dims: 8)
             // The filtered answer is k rows when k rows pass: no row lost to a filter applied after the scan.
