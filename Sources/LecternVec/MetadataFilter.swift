@@ -94,6 +94,32 @@ final class MetadataSnapshot {
     /// Whether each column holds only NULLs and values of its declared class (a file written by
     /// other hands may not): a column that does not is filtered in SQL.
     var uniform: [Bool] = []
+    /// Per text column, built on its first filter: each row's rank among the column's distinct
+    /// values in BINARY order (-1 for NULL) and those values sorted, so a comparison with a bound
+    /// is one binary search per query and an integer comparison per row.
+    private var ranks: [Int: (ranks: [Int32], values: [[UInt8]])] = [:]
+
+    func textRanks(_ j: Int) -> (ranks: [Int32], values: [[UInt8]]) {
+        if let r = ranks[j] { return r }
+        var distinct = Set<[UInt8]>()
+        for c in columns[j] { if case .text(let t) = c { distinct.insert(t) } }
+        let values = distinct.sorted { $0.lexicographicallyPrecedes($1) }
+        var index: [[UInt8]: Int32] = [:]
+        for (i, v) in values.enumerated() { index[v] = Int32(i) }
+        let r = columns[j].map { c -> Int32 in if case .text(let t) = c { return index[t] ?? -1 } else { return -1 } }
+        ranks[j] = (r, values)
+        return (r, values)
+    }
+}
+
+/// Where `b` falls among sorted `values`: the number of values below it, and whether it is one of them.
+func rankPosition(_ b: [UInt8], in values: [[UInt8]]) -> (pos: Int, found: Bool) {
+    var lo = 0, hi = values.count
+    while lo < hi {
+        let mid = (lo + hi) / 2
+        if values[mid].lexicographicallyPrecedes(b) { lo = mid + 1 } else { hi = mid }
+    }
+    return (lo, lo < values.count && values[lo] == b)
 }
 
 extension VecTable {
@@ -202,6 +228,10 @@ extension VecTable {
         var keep = [Bool](repeating: true, count: n)
         for f in filters {
             let bounds = f.values.map(Cell.init)
+            if f.metadataIndex >= 0, config.metadata[f.metadataIndex].kind == .metadata(.text) {
+                rankFilter(f.op, bounds, s.textRanks(f.metadataIndex), &keep)
+                continue
+            }
             let column: [Cell]? = f.metadataIndex >= 0 ? s.columns[f.metadataIndex] : nil
             @inline(__always) func cell(_ r: Int) -> Cell { column.map { $0[r] } ?? .int(s.rowids[r]) }
             switch f.op {
@@ -246,6 +276,40 @@ extension VecTable {
         }
         if current >= 0 { masks[current] = mask }
         return masks
+    }
+
+    /// One condition on a text column, by ranks (`filtersInMemory` made sure the bounds are TEXT or NULL).
+    private func rankFilter(_ op: String, _ bounds: [Cell], _ t: (ranks: [Int32], values: [[UInt8]]), _ keep: inout [Bool]) {
+        let ranks = t.ranks
+        let n = ranks.count
+        switch op {
+        case "IS NULL": for r in 0..<n where keep[r] { keep[r] = ranks[r] < 0 }
+        case "IS NOT NULL": for r in 0..<n where keep[r] { keep[r] = ranks[r] >= 0 }
+        case "IN":
+            var member = [Bool](repeating: false, count: t.values.count)
+            for b in bounds {
+                if case .text(let x) = b { let p = rankPosition(x, in: t.values); if p.found { member[p.pos] = true } }
+            }
+            for r in 0..<n where keep[r] { keep[r] = ranks[r] >= 0 && member[Int(ranks[r])] }
+        default:
+            guard let first = bounds.first, case .text(let x) = first else {   // NULL bound: nothing compares
+                for r in 0..<n { keep[r] = false }
+                return
+            }
+            let (p32, found) = { let p = rankPosition(x, in: t.values); return (Int32(p.pos), p.found) }()
+            for r in 0..<n where keep[r] {
+                let c = ranks[r]
+                guard c >= 0 else { keep[r] = false; continue }
+                switch op {
+                case "=": keep[r] = found && c == p32
+                case "!=": keep[r] = !(found && c == p32)
+                case "<": keep[r] = c < p32
+                case "<=": keep[r] = found ? c <= p32 : c < p32
+                case ">": keep[r] = found ? c > p32 : c >= p32
+                default: keep[r] = c >= p32
+                }
+            }
+        }
     }
 
     /// The slots a KNN query's row filter keeps, per chunk (a validity-shaped bitmap). Chunks

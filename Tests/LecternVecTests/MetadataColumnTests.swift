@@ -34,7 +34,7 @@ final class MetadataColumnTests: XCTestCase {
     /// Filters of every operator the scan takes; each KNN answer must equal the same filter applied
     /// by SQLite itself in a full scan ordered by the distance function (the brute-force oracle).
     static let filters = [
-        "genre = 'horror'", "genre != 'horror'", "genre < 'd'", "genre >= 'fantasy'", "genre IN ('scifi', 'drama')",
+        "genre = 'horror'", "genre != 'horror'", "genre < 'd'", "genre >= 'fantasy'", "genre <= 'fantasy'", "genre > 'horror'", "genre > 'e'", "genre <= 'e'", "genre != 'nope'", "genre = NULL", "genre IN ('scifi', 'drama')",
         "genre LIKE 'h%'", "genre GLOB '*o*'", "genre IS NULL", "genre IS NOT NULL", "genre IS 'comedy'",
         "reviews < 100", "reviews <= 10", "reviews > 450 AND fav = 1", "reviews IN (1, 2, 3, 400, 401, 402)",
         "rating >= 4.5", "rating = 2.5", "fav = 0 AND genre = 'comedy' AND rating < 3",
