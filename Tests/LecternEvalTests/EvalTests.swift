@@ -186,7 +186,14 @@ final class EvalTests: XCTestCase {
         let t0 = Date()
         let clean = try TestSupport.run(l, run(copy))
         XCTAssertEqual(clean.status, 0, clean.stderr)
-        let duration = Date().timeIntervalSince(t0)
+        // The kills are timed from a warm run: the first one can pay for cold caches (a CI run
+        // measured 33 s for it and then finished the killed runs before 55% of that, so no kill
+        // landed). A second, timed run on another copy of the file.
+        let warmCopy = s.file + ".warm.lectern"
+        try FileManager.default.copyItem(atPath: s.file, toPath: warmCopy)
+        let t1 = Date()
+        XCTAssertEqual(try TestSupport.run(l, run(warmCopy)).status, 0)
+        let duration = min(Date().timeIntervalSince(t1), t1.timeIntervalSince(t0))
         func predictions(_ file: String) throws -> [String] {
             try query(file) { db in
                 try Row.fetchAll(db, sql: "SELECT item_id, predicted_index, option_scores, correct FROM eval_predictions ORDER BY item_id")
@@ -196,7 +203,7 @@ final class EvalTests: XCTestCase {
         var kills = 0, midway = 0
         // Kills at growing fractions of the clean run's time: under load the engine's start-up can
         // take most of a run, so a kill that found nothing stored is followed by later ones.
-        for fraction in [0.55, 0.7, 0.85, 0.95, 1.1, 1.3, 1.6, 4.0] {
+        for fraction in [0.4, 0.55, 0.7, 0.85, 0.95, 1.1, 1.3, 1.6, 4.0] {
             let outcome = try TestSupport.runAndKill(l, run(s.file), after: duration * fraction)
             let stored = try query(s.file) { try Int.fetchOne($0, sql: "SELECT count(*) FROM eval_predictions") ?? 0 }
             if outcome == .killed {
