@@ -97,16 +97,16 @@ final class MetadataSnapshot {
     /// Per text column, built on its first filter: each row's rank among the column's distinct
     /// values in BINARY order (-1 for NULL) and those values sorted, so a comparison with a bound
     /// is one binary search per query and an integer comparison per row.
-    private var ranks: [Int: (ranks: [Int32], values: [[UInt8]])] = [:]
+    private var ranks: [Int: (ranks: [Int], values: [[UInt8]])] = [:]
 
-    func textRanks(_ j: Int) -> (ranks: [Int32], values: [[UInt8]]) {
+    func textRanks(_ j: Int) -> (ranks: [Int], values: [[UInt8]]) {
         if let r = ranks[j] { return r }
         var distinct = Set<[UInt8]>()
         for c in columns[j] { if case .text(let t) = c { distinct.insert(t) } }
         let values = distinct.sorted { $0.lexicographicallyPrecedes($1) }
-        var index: [[UInt8]: Int32] = [:]
-        for (i, v) in values.enumerated() { index[v] = Int32(i) }
-        let r = columns[j].map { c -> Int32 in if case .text(let t) = c { return index[t] ?? -1 } else { return -1 } }
+        var index: [[UInt8]: Int] = [:]
+        for (i, v) in values.enumerated() { index[v] = i }
+        let r = columns[j].map { c -> Int in if case .text(let t) = c { return index[t] ?? -1 } else { return -1 } }
         ranks[j] = (r, values)
         return (r, values)
     }
@@ -279,7 +279,7 @@ extension VecTable {
     }
 
     /// One condition on a text column, by ranks (`filtersInMemory` made sure the bounds are TEXT or NULL).
-    private func rankFilter(_ op: String, _ bounds: [Cell], _ t: (ranks: [Int32], values: [[UInt8]]), _ keep: inout [Bool]) {
+    private func rankFilter(_ op: String, _ bounds: [Cell], _ t: (ranks: [Int], values: [[UInt8]]), _ keep: inout [Bool]) {
         let ranks = t.ranks
         let n = ranks.count
         switch op {
@@ -290,13 +290,13 @@ extension VecTable {
             for b in bounds {
                 if case .text(let x) = b { let p = rankPosition(x, in: t.values); if p.found { member[p.pos] = true } }
             }
-            for r in 0..<n where keep[r] { keep[r] = ranks[r] >= 0 && member[Int(ranks[r])] }
+            for r in 0..<n where keep[r] { keep[r] = ranks[r] >= 0 && member[ranks[r]] }
         default:
             guard let first = bounds.first, case .text(let x) = first else {   // NULL bound: nothing compares
                 for r in 0..<n { keep[r] = false }
                 return
             }
-            let (p32, found) = { let p = rankPosition(x, in: t.values); return (Int32(p.pos), p.found) }()
+            let (p32, found) = rankPosition(x, in: t.values)
             for r in 0..<n where keep[r] {
                 let c = ranks[r]
                 guard c >= 0 else { keep[r] = false; continue }
