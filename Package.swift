@@ -179,7 +179,7 @@ let package = Package(
         .executableTarget(name: "lectern-bench-tokenizers", dependencies: ["LecternText"],
                           path: "benchmarks/tokenizers/Bench"),
         // Benchmark: the miner over a directory of raw texts (benchmarks/miner/run.sh).
-        .executableTarget(name: "lectern-miner-bench", dependencies: ["LecternMine"], path: "benchmarks/miner/bench"),
+        .executableTarget(name: "lectern-miner-bench", dependencies: ["LecternMine", "LecternText"], path: "benchmarks/miner/bench"),
         // Benchmark: length-based clustering vs exact-neighbour clustering (benchmarks/cluster/run.sh).
         .executableTarget(name: "lectern-bench-cluster", dependencies: ["LecternCluster", "LecternKernels"]),
         // Benchmark: `lectern merge` of 8 shards against plain SQLite copies (benchmarks/merge/run.sh).

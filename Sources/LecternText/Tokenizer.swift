@@ -27,6 +27,7 @@ public enum TokenizerKind: String, Sendable, Codable {
     case bpe
     case byteLevelBPE = "bytelevel-bpe"
     case sentencePieceBPE = "sentencepiece-bpe"
+    case sentencePieceUnigram = "sentencepiece-unigram"
 }
 
 /// Why a tokenizer could not be loaded. Each case names the file and what is wrong with it.

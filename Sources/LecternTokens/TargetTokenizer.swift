@@ -98,7 +98,7 @@ public struct TargetTokenizer: @unchecked Sendable {
             throw TokenizerError("\(path): no such file or directory")
         }
         guard isDir.boolValue else { return path }
-        for n in ["tokenizer.json", "vocab.txt"] where FileManager.default.fileExists(atPath: path + "/" + n) { return path + "/" + n }
-        throw TokenizerError("\(path): folder has no tokenizer.json or vocab.txt")
+        for n in ["tokenizer.json", "vocab.txt", "tokenizer.model"] where FileManager.default.fileExists(atPath: path + "/" + n) { return path + "/" + n }
+        throw TokenizerError("\(path): folder has no tokenizer.json, vocab.txt or tokenizer.model")
     }
 }

@@ -25,9 +25,22 @@ enum TestSupport {
         try missing("a Python 3 interpreter (set LECTERN_STDLIB_PYTHON, or apt-get install python3)")
     }
 
+    /// The venv Python with the reference libraries of scripts/requirements/text.txt
+    /// (sentencepiece, pysbd): `$LECTERN_PYTHON`, else `$LECTERN_CACHE/venv`.
+    static func referencePython() throws -> String {
+        let env = ProcessInfo.processInfo.environment
+        let cache = env["LECTERN_CACHE"] ?? NSHomeDirectory() + "/.cache/lectern"
+        let py = env["LECTERN_PYTHON"] ?? cache + "/venv/bin/python"
+        guard FileManager.default.isExecutableFile(atPath: py),
+              FileManager.default.fileExists(atPath: cache + "/venv") || env["LECTERN_PYTHON"] != nil else {
+            try missing("the reference venv with sentencepiece and pysbd (scripts/setup.d/10-models.sh; set LECTERN_PYTHON)")
+        }
+        return py
+    }
+
     /// Runs `script` with the JSON `input` (written to a temp file) and returns its stdout.
-    static func runPython(script: URL, input: Any) throws -> Data {
-        let py = try python()
+    static func runPython(script: URL, input: Any, python chosen: String? = nil) throws -> Data {
+        let py = try chosen ?? python()
         let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("lectern-mine-\(UUID().uuidString).json")
         try JSONSerialization.data(withJSONObject: input).write(to: tmp)
         defer { try? FileManager.default.removeItem(at: tmp) }

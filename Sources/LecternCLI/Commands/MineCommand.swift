@@ -48,8 +48,11 @@ struct MineArguments: PipelineStage {
     @Option(help: "Token budget of each article before tasks are added, in --tokenizer tokens (else estimated from words).")
     var tokenBudget = 1800
 
-    @Option(help: "Target model's tokenizer for the budget: tokenizer.json, a folder holding one, vocab.txt or a GGUF file.")
+    @Option(help: "Target model's tokenizer for the budget: tokenizer.json, a folder holding one, vocab.txt, a GGUF file or a SentencePiece tokenizer.model.")
     var tokenizer: String?
+
+    @Option(help: "adaptllm: mine as AdaptLLM's raw2read.py does (truncation in --general-spm tokens, pysbd's sentence breaks, domain words as --domain-spm pieces, CPython's shuffle); templates stay Lectern's. See docs/miner.md.")
+    var compat: String?
 
     @Option(help: "AdaptLLM's domain words: SentencePiece model trained on the domain corpus (with --general-spm).")
     var domainSpm: String?
@@ -73,11 +76,19 @@ struct MineArguments: PipelineStage {
     var threads: Int?
 
     func validate() throws {
-        if (domainSpm == nil) != (generalSpm == nil) { throw ValidationError("give both --domain-spm and --general-spm, or neither") }
+        if compat == nil, (domainSpm == nil) != (generalSpm == nil) { throw ValidationError("give both --domain-spm and --general-spm, or neither") }
         if domainSpm != nil && generalCorpus != nil { throw ValidationError("--general-corpus and the .spm options are alternatives: pick one") }
         guard tokenBudget > 0 else { throw ValidationError("--token-budget must be positive") }
         guard batchSize > 0 else { throw ValidationError("--batch-size must be positive") }
         if let t = threads, t <= 0 { throw ValidationError("--threads must be positive") }
+        if let c = compat {
+            guard c == "adaptllm" else { throw ValidationError("--compat \(c): unknown mode (adaptllm is the one there is)") }
+            if generalSpm == nil && !(tokenizer.map(SentencePieceModel.isModelPath) ?? false) {
+                throw ValidationError("--compat adaptllm truncates in the general LLM's SentencePiece tokens: give --general-spm (LLaMA's tokenizer.model), or --tokenizer with a .model file")
+            }
+            if unwrap { throw ValidationError("--compat adaptllm mines the text as AdaptLLM reads it: --unwrap would change it") }
+            if generalCorpus != nil { throw ValidationError("--compat adaptllm takes its domain words from --domain-spm, not --general-corpus") }
+        }
     }
 
     mutating func handOn(_ made: PipelineOutputs) {
@@ -92,7 +103,7 @@ struct MineArguments: PipelineStage {
         config.firstLineIsTitle = firstLineTitle
         if unwrap { config.unwrap = true }
         var vocabulary: DomainVocabulary?
-        if let d = domainSpm, let g = generalSpm {
+        if compat == nil, let d = domainSpm, let g = generalSpm {
             vocabulary = DomainVocabulary.adaptLLM(domain: try SentencePieceModel(contentsOf: URL(fileURLWithPath: d)),
                                                    general: try SentencePieceModel(contentsOf: URL(fileURLWithPath: g)))
         } else if let path = generalCorpus {
@@ -110,7 +121,16 @@ struct MineArguments: PipelineStage {
             let digest = (try? Data(contentsOf: file)).map { Fingerprint.hex(of: [UInt8]($0)) } ?? path
             counter = TokenCounter(name: "\(tok.kind.rawValue):\(digest)") { tok.count($0) }
         }
-        let miner = Miner(config: config, vocabulary: vocabulary, counter: counter)
+        var adaptLLM: AdaptLLMCompat?
+        if compat != nil {
+            let generalPath = generalSpm ?? tokenizer ?? ""
+            adaptLLM = try AdaptLLMCompat(general: try SentencePieceModel(contentsOf: URL(fileURLWithPath: generalPath)),
+                                          generalName: URL(fileURLWithPath: generalPath).lastPathComponent + ":" + fileDigest(generalPath),
+                                          domain: try domainSpm.map { try SentencePieceModel(contentsOf: URL(fileURLWithPath: $0)) },
+                                          domainName: domainSpm.map { URL(fileURLWithPath: $0).lastPathComponent + ":" + fileDigest($0) })
+            print("compat adaptllm: truncation at \(adaptLLM?.maxTokens ?? 0) tokens of \(generalPath); \(adaptLLM?.specificPieces.count ?? 0) domain-specific pieces")
+        }
+        let miner = Miner(config: config, vocabulary: adaptLLM == nil ? vocabulary : nil, counter: counter, compat: adaptLLM)
         let stage = MineStage(store: store, miner: miner, batchSize: batchSize,
                               threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
         let summary = try StageRunner.run(stage)
@@ -122,6 +142,11 @@ struct MineArguments: PipelineStage {
                   + "the task regexes look for sentences on one line and find little there: `lectern mine --unwrap` joins each paragraph's lines first")
         }
     }
+}
+
+/// SHA-256 of a file's bytes, short (names a model in the fingerprint by content, not by path).
+private func fileDigest(_ path: String) -> String {
+    (try? Data(contentsOf: URL(fileURLWithPath: path))).map { String(Fingerprint.hex(of: [UInt8]($0)).prefix(16)) } ?? path
 }
 
 private func isDirectory(_ path: String) -> Bool {

@@ -49,10 +49,16 @@ public struct Miner: Sendable {
     public let vocabulary: DomainVocabulary?
     public let counter: TokenCounter
     public let splitter: SentenceSplitter
+    /// AdaptLLM's own truncation, sentences and keyword pieces (``AdaptLLMCompat``); nil: Lectern's.
+    public let compat: AdaptLLMCompat?
 
     public init(config: MinerConfig = MinerConfig(), vocabulary: DomainVocabulary? = nil,
-                counter: TokenCounter = .approximateFromWords, splitter: SentenceSplitter = SentenceSplitter()) {
+                counter: TokenCounter = .approximateFromWords, splitter: SentenceSplitter = SentenceSplitter(),
+                compat: AdaptLLMCompat? = nil) {
+        var config = config
+        if compat != nil { config.compat = "adaptllm"; config.tokenBudget = compat?.maxTokens ?? config.tokenBudget }
         self.config = config; self.vocabulary = vocabulary; self.counter = counter; self.splitter = splitter
+        self.compat = compat
     }
 
     /// What identifies this miner's output: configuration, token counter, vocabulary.
@@ -74,6 +80,15 @@ public struct Miner: Sendable {
                 for b in w.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }
                 digest &+= h
             }
+        }
+        if let compat {
+            for w in compat.specificPieces {
+                var h: UInt64 = 0xCBF2_9CE4_8422_2325
+                for b in w.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }
+                digest &+= h
+            }
+            return Identity(config: config, tokenCounter: compat.name, vocabulary: compat.name,
+                            vocabularySize: compat.specificPieces.count, vocabularyDigest: digest)
         }
         return Identity(config: config, tokenCounter: counter.name, vocabulary: vocabulary?.origin,
                         vocabularySize: vocabulary?.words.count ?? 0, vocabularyDigest: digest)
@@ -115,17 +130,16 @@ public struct Miner: Sendable {
     /// The reading-comprehension text of one document. `key` (the document's id) and the
     /// configured seed fix every random choice, so the result is reproducible.
     public func mine(document: String, title: String? = nil, key: UInt64) -> RCText {
-        let (title, wrapped) = splitTitle(document: document, title: title)
-        let rawBody = config.unwrap == true ? HardWrap.unwrap(wrapped) : wrapped
-        let body = truncate(rawBody, toTokens: config.tokenBudget, counter: counter)
-        let sentences = splitter.split(body)
+        let (title, body, sentences) = article(document: document, title: title)
         var rng = SplitMix64(seed: config.seed, stream: key)
         let domain = config.domain
 
         // Mined tuples by type and sub-category.
         var bySub: [String: [MinedTuple]] = [:]
         for t in mineTuples(in: body) { bySub[t.subcategory!, default: []].append(t) }
-        if let vocab = vocabulary {
+        if let compat, compat.domain != nil {
+            if let found = adaptLLMKeywordTuples(sentences: sentences, body: body, compat: compat) { bySub["keywords"] = found }
+        } else if let vocab = vocabulary {
             var order = Array(sentences.indices)
             rng.shuffle(&order)
             var found: [MinedTuple] = []
@@ -211,6 +225,47 @@ public struct Miner: Sendable {
         }
         let text = collapseSpaces(template.render(values))
         return RCText(text: text, tasks: articleTasks + blocks.flatMap(\.tasks))
+    }
+
+    /// Title, truncated body and its sentences, as this miner reads a document.
+    public func article(document: String, title: String?) -> (title: String?, body: String, sentences: [Substring]) {
+        if let compat {
+            let (t, body) = Self.adaptLLMTitle(document: document, title: title, compat: compat)
+            return (t, body, AdaptLLMSentences(splitter: splitter).split(body))
+        }
+        let (t, wrapped) = splitTitle(document: document, title: title)
+        let rawBody = config.unwrap == true ? HardWrap.unwrap(wrapped) : wrapped
+        let body = truncate(rawBody, toTokens: config.tokenBudget, counter: counter)
+        return (t, body, splitter.split(body))
+    }
+
+    /// AdaptLLM's title and truncated body: an explicit title wins (the document is the body);
+    /// else `text.split('\n')[0]` and the rest, the title as it is (not stripped), the body
+    /// possibly empty.
+    static func adaptLLMTitle(document: String, title: String?, compat: AdaptLLMCompat) -> (String?, String) {
+        if let t = title, !pythonStrip(t).isEmpty { return (t, compat.truncate(document)) }
+        let scalars = document.unicodeScalars
+        guard let nl = scalars.firstIndex(of: "\n") else { return (document, "") }
+        return (String(scalars[..<nl]), compat.truncate(String(scalars[scalars.index(after: nl)...])))
+    }
+
+    /// The keyword tuples of AdaptLLM's word2text task: sentences in CPython's shuffled order,
+    /// the first `maxKeywordSentences` with at least `minKeywords` domain-specific pieces and at
+    /// most `maxSentencePieces` distinct pieces.
+    public func adaptLLMKeywordTuples(sentences: [Substring], body: String, compat: AdaptLLMCompat) -> [MinedTuple]? {
+        var order = Array(sentences.indices)
+        var py = PythonRandom(seed: UInt64(body.unicodeScalars.count))
+        py.shuffle(&order)
+        var found: [MinedTuple] = []
+        for i in order where found.count < config.maxKeywordSentences {
+            let (kw, n) = compat.keywords(in: sentences[i])
+            if kw.count >= config.minKeywords && n <= compat.maxSentencePieces {
+                found.append(MinedTuple(type: .word2text, subcategory: "keywords",
+                                        premise: kw.prefix(config.minKeywords).joined(separator: ", "),
+                                        verbalizer: nil, hypothesis: pythonStrip(sentences[i])))
+            }
+        }
+        return found.isEmpty ? nil : found
     }
 
     /// Renders one mined tuple with a template drawn from `rng`.

@@ -24,6 +24,9 @@ public struct MinerConfig: Codable, Sendable, Hashable {
     /// corpora. Optional so that a configuration without it keeps the fingerprint it had before
     /// the option existed (nil is not encoded).
     public var unwrap: Bool?
+    /// `adaptllm`: AdaptLLM's truncation, sentences and keyword pieces (``AdaptLLMCompat``); nil:
+    /// Lectern's own (not encoded, so older fingerprints stay).
+    public var compat: String?
 
     public init() {}
 }

@@ -1,3 +1,5 @@
+import LecternText
+
 /// The domain-specific words behind the word-to-text task: a sentence with at least three of
 /// them becomes a "keywords -> sentence" example.
 ///

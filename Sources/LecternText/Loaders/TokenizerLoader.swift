@@ -1,8 +1,8 @@
 import Foundation
 
 /// Loads a tokenizer from what model repositories ship:
-/// a Hugging Face `tokenizer.json` (or a folder holding one), a BERT `vocab.txt`, or a `.gguf`
-/// model file (its `tokenizer.ggml.*` metadata).
+/// a Hugging Face `tokenizer.json` (or a folder holding one), a BERT `vocab.txt`, a `.gguf`
+/// model file (its `tokenizer.ggml.*` metadata), or a SentencePiece model (`tokenizer.model`, `.spm`).
 ///
 /// ```swift
 /// let tok = try TokenizerLoader.load(path: "SmolLM2-135M-Instruct.Q4_1.gguf")
@@ -16,12 +16,13 @@ public enum TokenizerLoader {
             throw TokenizerError(path, "no such file or directory")
         }
         if isDir.boolValue {
-            for name in ["tokenizer.json", "vocab.txt"] where FileManager.default.fileExists(atPath: path + "/" + name) {
+            for name in ["tokenizer.json", "vocab.txt", "tokenizer.model"] where FileManager.default.fileExists(atPath: path + "/" + name) {
                 return try load(path: path + "/" + name)
             }
-            throw TokenizerError(path, "folder has no tokenizer.json or vocab.txt")
+            throw TokenizerError(path, "folder has no tokenizer.json, vocab.txt or tokenizer.model")
         }
         if path.lowercased().hasSuffix(".gguf") { return try GGUFTokenizer.load(path: path) }
+        if SentencePieceModel.isModelPath(path) { return try SentencePieceTokenizer(path: path) }
         if path.lowercased().hasSuffix(".txt") { return try WordPieceTokenizer(vocabFile: path) }
         return try HFTokenizerJSON.load(path: path)
     }

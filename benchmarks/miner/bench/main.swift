@@ -3,6 +3,7 @@
 // one reading-comprehension file per input. benchmarks/miner/run.sh runs it beside raw2read.py.
 import Foundation
 import LecternMine
+import LecternText
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -45,12 +46,14 @@ func option(_ name: String) -> String? {
 }
 let domainSPM = option("--domain-spm")
 let generalSPM = option("--general-spm")
+let compatMode = option("--compat")
+let dumpPath = option("--dump")
 var config = MinerConfig()
 config.domain = option("--domain") ?? "biomedicine"
 config.seed = UInt64(option("--seed") ?? "0") ?? 0
 let threads = Int(option("--threads") ?? "") ?? ProcessInfo.processInfo.activeProcessorCount
 guard args.count == 2 else {
-    fail("usage: lectern-miner-bench INPUT_DIR OUTPUT_DIR [--domain-spm F --general-spm F] [--domain D] [--seed N] [--threads N]")
+    fail("usage: lectern-miner-bench INPUT_DIR OUTPUT_DIR [--domain-spm F --general-spm F] [--compat adaptllm] [--dump F.jsonl] [--domain D] [--seed N] [--threads N]")
 }
 let inputDir = URL(fileURLWithPath: args[0]), outputDir = URL(fileURLWithPath: args[1])
 
@@ -66,7 +69,40 @@ guard let names = try? FileManager.default.contentsOfDirectory(atPath: inputDir.
     fail("cannot list input directory \(inputDir.path)")
 }
 try? FileManager.default.createDirectory(at: outputDir, withIntermediateDirectories: true)
-let miner = Miner(config: config, vocabulary: vocabulary)
+var compat: AdaptLLMCompat?
+if let mode = compatMode {
+    guard mode == "adaptllm" else { fail("--compat: unknown mode \(mode) (adaptllm is the one)") }
+    guard let g = generalSPM else { fail("--compat adaptllm needs --general-spm (the general LLM's tokenizer.model)") }
+    do {
+        compat = try AdaptLLMCompat(general: try SentencePieceModel(contentsOf: URL(fileURLWithPath: g)), generalName: g,
+                                    domain: try domainSPM.map { try SentencePieceModel(contentsOf: URL(fileURLWithPath: $0)) }, domainName: domainSPM)
+    } catch { fail("\(error)") }
+}
+let miner = Miner(config: config, vocabulary: vocabulary, compat: compat)
+/// What was mined from one document, in the shape benchmarks/miner/adaptllm_dump.py writes.
+func dumpRow(file: String, text: String, key: UInt64) -> String {
+    let (title, body, sentences) = miner.article(document: text, title: nil)
+    var row: [String: Any] = ["file": file, "truncated": body, "title": title ?? NSNull(),
+                              "sentences": sentences.map { String($0) }]
+    for sub in ["Entail", "Contradict", "Neutral", "Cause-effect", "Effect-cause", "Similar", "Different", "definition", "topic"] { row[sub] = [[String]]() }
+    for t in miner.mineTuples(in: body) {
+        var list = row[t.subcategory ?? ""] as? [[String]] ?? []
+        list.append([t.premise ?? "", t.verbalizer ?? "", t.hypothesis ?? ""])
+        row[t.subcategory ?? ""] = list
+    }
+    var keywords: [[Any]] = []
+    if let compat, compat.domain != nil {
+        for t in miner.adaptLLMKeywordTuples(sentences: sentences, body: body, compat: compat) ?? [] {
+            let (kw, _) = compat.keywords(in: Substring(t.hypothesis ?? ""))
+            keywords.append([kw.sorted(), t.hypothesis ?? ""])
+        }
+    }
+    row["keywords"] = keywords
+    guard let data = try? JSONSerialization.data(withJSONObject: row, options: [.sortedKeys, .withoutEscapingSlashes]) else { return "{}" }
+    return String(decoding: data, as: UTF8.self)
+}
+let dumpRows = UnsafeMutableBufferPointer<String>.allocate(capacity: max(names.count, 1))
+dumpRows.initialize(repeating: "")
 let n = names.count
 let results = UnsafeMutableBufferPointer<Int>.allocate(capacity: max(n, 1))
 results.initialize(repeating: 0)
@@ -82,10 +118,14 @@ DispatchQueue.concurrentPerform(iterations: threads) { worker in
         let rc = miner.mine(document: text, key: UInt64(i))
         guard writeFile(outputDir.path + "/" + names[i], rc.text) else { fail("cannot write \(outputDir.path)/\(names[i])") }
         results[i] = rc.tasks.count
+        if dumpPath != nil { dumpRows[i] = dumpRow(file: names[i], text: text, key: UInt64(i)) }
         i += threads
     }
 }
 let t2 = Date()
+if let dumpPath {
+    guard writeFile(dumpPath, dumpRows.prefix(n).joined(separator: "\n") + "\n") else { fail("cannot write \(dumpPath)") }
+}
 let tasks = results.reduce(0, +)
 let total = t2.timeIntervalSince(t0), mining = t2.timeIntervalSince(t1)
 print(String(format: "lectern: %d docs, %d tasks, %.3f s total (%.3f s read+mine+write, %d threads), %.1f docs/s",

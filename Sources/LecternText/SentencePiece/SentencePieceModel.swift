@@ -1,11 +1,28 @@
 import Foundation
 
-/// The pieces of a SentencePiece model file (`.spm` / `.model`, a serialised `ModelProto`).
+/// A SentencePiece model file (`tokenizer.model`, `.spm`: a serialised `ModelProto`).
 ///
-/// Only what AdaptLLM's keyword rule needs is read: each `pieces` entry's text, score and type
-/// (protobuf field 1 of ModelProto, whose field 1 is the piece, 2 the score, 3 the type). Other
-/// fields (trainer and normaliser specs) are skipped by wire type, so newer files still load.
+/// Read: the pieces (text, score, type), the trainer's model type and byte fallback, and the
+/// normaliser (its name, precompiled character map and whitespace rules): what encoding needs
+/// (``SentencePieceTokenizer``) and what AdaptLLM's keyword rule needs. Every other field is
+/// skipped by wire type, so newer files still load.
 public struct SentencePieceModel: Sendable {
+    /// `TrainerSpec.ModelType`.
+    public enum ModelType: Int, Sendable {
+        case unigram = 1, bpe = 2, word = 3, character = 4
+    }
+
+    /// `NormalizerSpec`: how text is normalised before it is split into pieces.
+    public struct Normalizer: Sendable {
+        /// `nmt_nfkc`, `identity`, ... (informative; the character map is what applies).
+        public var name = ""
+        /// Darts-clone trie + normalised strings (empty: no character mapping).
+        public var precompiledCharsmap: [UInt8] = []
+        public var addDummyPrefix = true
+        public var removeExtraWhitespaces = true
+        public var escapeWhitespaces = true
+    }
+
     /// One vocabulary entry.
     public struct Piece: Sendable, Hashable {
         public var text: String
@@ -16,6 +33,12 @@ public struct SentencePieceModel: Sendable {
 
     /// The pieces, in id order.
     public let pieces: [Piece]
+    /// The trainer's model type (unigram when the file does not say, as SentencePiece assumes).
+    public private(set) var modelType: ModelType = .unigram
+    /// Whether characters outside the vocabulary become `<0xNN>` byte pieces.
+    public private(set) var byteFallback = false
+    /// The normaliser spec.
+    public private(set) var normalizer = Normalizer()
 
     /// Reads the model at `url`.
     public init(contentsOf url: URL) throws {
@@ -29,6 +52,7 @@ public struct SentencePieceModel: Sendable {
     /// Parses a serialised ModelProto; `path` only names the input in errors.
     public init(data: Data, path: String = "<data>") throws {
         var pieces: [Piece] = []
+        var modelType = ModelType.unigram, byteFallback = false, normalizer = Normalizer()
         try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
             var r = ProtoReader(bytes: raw.bindMemory(to: UInt8.self), path: path)
             while !r.atEnd {
@@ -46,6 +70,34 @@ public struct SentencePieceModel: Sendable {
                         }
                     }
                     pieces.append(piece)
+                } else if field == 2 && wire == 2 {  // TrainerSpec
+                    var sub = try r.submessage()
+                    while !sub.atEnd {
+                        let (f, w) = try sub.key()
+                        switch (f, w) {
+                        case (3, 0):
+                            let v = try sub.varint()
+                            guard let t = ModelType(rawValue: Int(truncatingIfNeeded: v)) else {
+                                throw SentencePieceError(path: path, reason: "unknown model type \(v)")
+                            }
+                            modelType = t
+                        case (35, 0): byteFallback = try sub.varint() != 0
+                        default: try sub.skip(wire: w)
+                        }
+                    }
+                } else if field == 3 && wire == 2 {  // NormalizerSpec
+                    var sub = try r.submessage()
+                    while !sub.atEnd {
+                        let (f, w) = try sub.key()
+                        switch (f, w) {
+                        case (1, 2): normalizer.name = try sub.string()
+                        case (2, 2): normalizer.precompiledCharsmap = try sub.rawBytes()
+                        case (3, 0): normalizer.addDummyPrefix = try sub.varint() != 0
+                        case (4, 0): normalizer.removeExtraWhitespaces = try sub.varint() != 0
+                        case (5, 0): normalizer.escapeWhitespaces = try sub.varint() != 0
+                        default: try sub.skip(wire: w)
+                        }
+                    }
                 } else {
                     try r.skip(wire: wire)
                 }
@@ -53,6 +105,15 @@ public struct SentencePieceModel: Sendable {
         }
         guard !pieces.isEmpty else { throw SentencePieceError(path: path, reason: "no pieces found: not a SentencePiece model") }
         self.pieces = pieces
+        self.modelType = modelType
+        self.byteFallback = byteFallback
+        self.normalizer = normalizer
+    }
+
+    /// Whether `path` names a SentencePiece model by its extension (`.model`, `.spm`).
+    public static func isModelPath(_ path: String) -> Bool {
+        let p = path.lowercased()
+        return p.hasSuffix(".model") || p.hasSuffix(".spm")
     }
 
     /// The whole-word pieces (those starting with the word-boundary mark `▁`), without the mark.
@@ -120,6 +181,11 @@ private struct ProtoReader {
     mutating func submessage() throws -> ProtoReader {
         let r = try lengthDelimited()
         return ProtoReader(bytes: bytes, path: path, pos: r.lowerBound, end: r.upperBound)
+    }
+
+    mutating func rawBytes() throws -> [UInt8] {
+        let r = try lengthDelimited()
+        return Array(bytes[r])
     }
 
     mutating func string() throws -> String {
