@@ -18,6 +18,10 @@ final class PatternFaithfulnessTests: XCTestCase {
         "Okay. The following long discussion of this work was about something quite important to us all is about the mitochondria of cells!\n",
         "Q. The next long sentence is written in İstanbul by a writer with a pen and paper ok. In addıtıon, the next one is written by someone else entirely too. ",
         "Q.\n\nThe sentence 🙂🙂 with emoji needs to be more than fifty characters long, ok. Due to, x. ",
+        // Long runs of spaces (a man page's footer at 1,000 columns): the failure memo must not
+        // change what is found before, inside or after them.
+        "Notes follow. " + String(repeating: " ", count: 400) + "The report of the committee on these matters is about the budget of the year.  " + String(repeating: " ", count: 300) + "End. ",
+        "End.\n\n" + String(repeating: " ", count: 350) + "photosynthesis   is defined as   the process by which plants make their sugar. " + String(repeating: "\t ", count: 120) + "x. ",
         "Ends. the effect was large and very noticeable across all measured groups here due to the cause that was studied in detail by the group. More.",
     ]
 

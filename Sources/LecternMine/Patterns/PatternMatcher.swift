@@ -9,6 +9,14 @@
 ///
 /// The matcher never allocates while matching; captures are byte ranges into the text.
 ///
+/// Failures are memoised: whether the rest of a pattern matches after a quantified item depends
+/// only on (item, position), since the patterns have no backreferences or lookarounds, so once
+/// a continuation has failed at a position it is never tried there again (the first match found,
+/// and its groups, are the ones plain backtracking finds). Without it, AdaptLLM's `topic` pattern
+/// (`[.!?]+[\s]+` then `[^.!?,;\n]{20,}` then `[\s]+`: three quantifiers that all take spaces)
+/// is cubic in a run of spaces: 40 s on 1,243 man pages whose footers hold runs of hundreds
+/// (Python's `re` has the same blow-up: 361 s).
+///
 /// ## Topics
 /// - ``init(_:)``
 /// - ``findAll(in:)``
@@ -34,6 +42,7 @@ public final class PatternMatcher: @unchecked Sendable {
     // that would fail on their first byte (same result, as those attempts cannot succeed).
     private let canFollow: UnsafeMutableBufferPointer<Bool>
     private let nGroups: Int
+    private let nItems: Int
 
     /// Compiles `pattern` into the matcher's flat program.
     public init(_ pattern: MinePattern) {
@@ -75,6 +84,7 @@ public final class PatternMatcher: @unchecked Sendable {
             switch c.nonASCII { case .none: 0; case .all: 1; case .allButSpace: 2; case .onlySpace: 3 }
         })
         nGroups = pattern.groups.count
+        nItems = kinds.count
 
         // Which first bytes can begin a match: those whose code point can match the first
         // item of some branch of the first group (every byte if that item is optional).
@@ -151,7 +161,12 @@ public final class PatternMatcher: @unchecked Sendable {
         let caps = UnsafeMutableBufferPointer<Range<Int>>.allocate(capacity: nGroups)
         caps.initialize(repeating: 0..<0)
         defer { caps.deallocate() }
-        var run = Run(m: self, b: base, n: text.count, caps: caps)
+        // One bit per (quantified item, position): "what follows the item failed here".
+        let words = (nItems &* (text.count &+ 1) &+ 63) / 64
+        let failed = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: max(words, 1))
+        failed.initialize(repeating: 0)
+        defer { failed.deallocate() }
+        var run = Run(m: self, b: base, n: text.count, caps: caps, failed: failed)
         var pos = 0
         let n = text.count
         while pos < n {
@@ -184,11 +199,13 @@ public final class PatternMatcher: @unchecked Sendable {
         let b: UnsafePointer<UInt8>
         let n: Int
         let caps: UnsafeMutableBufferPointer<Range<Int>>
+        let failed: UnsafeMutableBufferPointer<UInt64>
         // Start offsets of the groups on the current path; ends are written when a group closes.
         var starts: [Int] = []
 
-        init(m: PatternMatcher, b: UnsafePointer<UInt8>, n: Int, caps: UnsafeMutableBufferPointer<Range<Int>>) {
-            self.m = m; self.b = b; self.n = n; self.caps = caps
+        init(m: PatternMatcher, b: UnsafePointer<UInt8>, n: Int, caps: UnsafeMutableBufferPointer<Range<Int>>,
+             failed: UnsafeMutableBufferPointer<UInt64>) {
+            self.m = m; self.b = b; self.n = n; self.caps = caps; self.failed = failed
             starts = Array(repeating: 0, count: m.nGroups)
         }
 
@@ -264,9 +281,14 @@ public final class PatternMatcher: @unchecked Sendable {
             }
             if count < lo { return false }
             let follow = k &* 256
+            let row = k &* (n &+ 1)
             while true {
                 if p >= n || m.canFollow[follow &+ Int(b[p])] {
-                    if matchSeq(g, br, k + 1, p) { return true }
+                    let bit = row &+ p
+                    if failed[bit >> 6] & (1 << UInt64(bit & 63)) == 0 {
+                        if matchSeq(g, br, k + 1, p) { return true }
+                        failed[bit >> 6] |= 1 << UInt64(bit & 63)
+                    }
                 }
                 if count == lo { return false }
                 repeat { p -= 1 } while b[p] & 0xC0 == 0x80

@@ -101,6 +101,20 @@ func dumpRow(file: String, text: String, key: UInt64) -> String {
     guard let data = try? JSONSerialization.data(withJSONObject: row, options: [.sortedKeys, .withoutEscapingSlashes]) else { return "{}" }
     return String(decoding: data, as: UTF8.self)
 }
+if args.contains("--rule-times") || ProcessInfo.processInfo.environment["MINER_RULE_TIMES"] != nil {
+    // Time of each pattern over every document's truncated body (one thread): where mining goes.
+    var bodies: [String] = []
+    for name in names {
+        guard let bytes = readFile(inputDir.path + "/" + name), let text = String(validating: bytes, as: UTF8.self) else { continue }
+        bodies.append(miner.article(document: pythonStrip(text), title: nil).body)
+    }
+    for (rule, matcher) in AdaptLLMPatterns.compiled {
+        let t = Date()
+        var found = 0
+        for var b in bodies { b.withUTF8 { matcher.forEachMatch(in: $0) { _ in found += 1 } } }
+        print(String(format: "%-13@ %8.3f s  %d matches", rule.subcategory as NSString, Date().timeIntervalSince(t), found))
+    }
+}
 let dumpRows = UnsafeMutableBufferPointer<String>.allocate(capacity: max(names.count, 1))
 dumpRows.initialize(repeating: "")
 let n = names.count
