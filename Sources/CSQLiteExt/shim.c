@@ -88,3 +88,5 @@ int lx_blob_close(sqlite3_blob *b) { return sqlite3_blob_close(b); }
 int lx_bind_zeroblob(sqlite3_stmt *s, int i, int n) { return sqlite3_bind_zeroblob(s, i, n); }
 sqlite3_int64 lx_last_insert_rowid(sqlite3 *db) { return sqlite3_last_insert_rowid(db); }
 char *lx_format_f(double x) { return sqlite3_mprintf("%f", x); }
+sqlite3_value *lx_value_dup(sqlite3_value *v) { return sqlite3_value_dup(v); }
+void lx_value_free(sqlite3_value *v) { sqlite3_value_free(v); }

@@ -65,9 +65,14 @@ struct TableConfig {
     var type = ElementType.float32
     var dims = 0
     var metric = Metric.l2
-    var partitionColumn: String? = nil
-    /// "integer", "text" or "any": what the partition key accepts.
-    var partitionType = "any"
+    /// Partition key columns in declaration order (at most 4, as sqlite-vec): each distinct
+    /// combination of their values is a chain of chunks; a KNN query with `=` on all of them
+    /// reads that chain only.
+    var partitionKeys: [String] = []
+    /// "integer", "text" or "any": what each partition key accepts.
+    var partitionTypes: [String] = []
+    var partitionColumn: String? { partitionKeys.first }
+    static let maxPartitionKeys = 4
     var chunkSize = 1024
     var ivf = false
     var nlist = 128
@@ -142,18 +147,14 @@ struct TableConfig {
                 columns.append(UserColumn(name: name, kind: .auxiliary(t), storage: "a\(self.auxiliary.count)"))
                 continue
             }
-            if lw.count >= 4, lw[lw.count - 2] == "partition", lw[lw.count - 1] == "key" {
-                guard partitionColumn == nil else { throw VecError("lectern_vec: only one partition key column is supported (found '\(partitionColumn ?? "")' and '\(name)')") }
-                partitionColumn = name
-                let t = lw[1]
-                partitionType = t.hasPrefix("int") ? "integer" : (t == "text" ? "text" : "any")
-                columns.append(UserColumn(name: name, kind: .partition))
-                continue
-            }
-            if lw.count == 3, lw[1] == "partition", lw[2] == "key" {
-                guard partitionColumn == nil else { throw VecError("lectern_vec: only one partition key column is supported (found '\(partitionColumn ?? "")' and '\(name)')") }
-                partitionColumn = name
-                columns.append(UserColumn(name: name, kind: .partition))
+            if lw.count >= 3, lw[lw.count - 2] == "partition", lw[lw.count - 1] == "key", lw.count <= 4 {
+                guard partitionKeys.count < TableConfig.maxPartitionKeys else {
+                    throw VecError("lectern_vec: more than \(TableConfig.maxPartitionKeys) partition key columns ('\(name)' after \(partitionKeys.joined(separator: ", ")))")
+                }
+                let t = lw.count == 4 ? lw[1] : "any"
+                partitionKeys.append(name)
+                partitionTypes.append(t.hasPrefix("int") ? "integer" : (t == "text" ? "text" : "any"))
+                columns.append(UserColumn(name: name, kind: .partition, storage: "k\(partitionKeys.count - 1)"))
                 continue
             }
             if lw.count >= 3, lw[lw.count - 2] == "primary", lw[lw.count - 1] == "key" {

@@ -133,7 +133,8 @@ private let unaryCodes: Set<UInt8> = [UInt8(ascii: "k"), UInt8(ascii: "l")]
 
 private func bestIndex(_ t: VecTable, _ vtab: UnsafeMutablePointer<sqlite3_vtab>?, _ info: UnsafeMutablePointer<sqlite3_index_info>) -> Int32 {
     let n = Int(info.pointee.nConstraint)
-    var match: Int? = nil, matchColumn = 0, k: Int? = nil, nprobe: Int? = nil, part: Int? = nil, rowid: Int? = nil, key: Int? = nil
+    var match: Int? = nil, matchColumn = 0, k: Int? = nil, nprobe: Int? = nil, rowid: Int? = nil, key: Int? = nil
+    var parts: [Int: Int] = [:]   // partition key index -> constraint
     var matchUnusable = false, kUnusable = false
     for i in 0..<n {
         let c = info.pointee.aConstraint[i]
@@ -149,9 +150,9 @@ private func bestIndex(_ t: VecTable, _ vtab: UnsafeMutablePointer<sqlite3_vtab>
             if usable { k = i } else { kUnusable = true }
         } else if c.iColumn == t.nprobeCol && op == SQLITE_INDEX_CONSTRAINT_EQ && usable {
             nprobe = i
-        } else if t.partitionCol >= 0 && c.iColumn == t.partitionCol && op == SQLITE_INDEX_CONSTRAINT_EQ && usable
-                    && part == nil && lx_vtab_in(info, Int32(i), -1) == 0 {
-            part = i
+        } else if let key = t.partitionCols.firstIndex(of: c.iColumn), op == SQLITE_INDEX_CONSTRAINT_EQ && usable
+                    && parts[key] == nil && lx_vtab_in(info, Int32(i), -1) == 0 {
+            parts[key] = i
         } else if (c.iColumn == -1 || c.iColumn == VecTable.rowidCol) && op == SQLITE_INDEX_CONSTRAINT_EQ && usable
                     && lx_vtab_in(info, Int32(i), -1) == 0 {
             if c.iColumn == VecTable.rowidCol && t.config.textPrimaryKey { key = i } else { rowid = i }
@@ -177,11 +178,15 @@ private func bestIndex(_ t: VecTable, _ vtab: UnsafeMutablePointer<sqlite3_vtab>
         plan = "3"
         use(match, "{" + String(UnicodeScalar(UInt8(ascii: "A") + UInt8(matchColumn))) + "__")
         use(k, "}___")
-        if let part { use(part, "]A=_") }
+        // The chain is read alone only when every partition key is given by `=`; otherwise the
+        // keys' constraints filter rows like metadata.
+        if parts.count != t.partitionCols.count { parts = [:] }
+        for key in parts.keys.sorted() { use(parts[key]!, "]" + String(UnicodeScalar(UInt8(ascii: "A") + UInt8(key))) + "=_") }
         if let nprobe { use(nprobe, "#___") }
         // Every other constraint on rowid, the partition key or a metadata column filters rows
         // inside the scan: left to SQLite, it would drop rows from the k found and return fewer.
-        for i in 0..<n where i != part {
+        let consumed = Set(parts.values)
+        for i in 0..<n where !consumed.contains(i) {
             let c = info.pointee.aConstraint[i]
             // With a text primary key, column 0 is the key and the hidden rowid is left to SQLite.
             if c.iColumn == -1 && t.config.textPrimaryKey { continue }
@@ -192,7 +197,7 @@ private func bestIndex(_ t: VecTable, _ vtab: UnsafeMutablePointer<sqlite3_vtab>
                 // ON d.id = v.rowid`), and filtering the scan by it would turn "the k nearest, then
                 // join" into one nearest per joined row. IN lists and ranges filter the scan.
                 filterable = Int32(c.op) != SQLITE_INDEX_CONSTRAINT_EQ || lx_vtab_in(info, Int32(i), -1) != 0
-            } else if col == t.partitionCol {
+            } else if t.partitionCols.contains(col) {
                 filterable = true
             } else if let u = t.userColumn(col) {
                 switch u.kind {
@@ -250,6 +255,7 @@ private func filter(_ c: VecCursor, _ idxNum: Int32, _ idxStr: String, _ argv: [
     switch idxNum {
     case 3:
         var query: OpaquePointer? = nil, column = 0, k: Int64? = 0, part: OpaquePointer? = nil, hasPart = false, nprobe: Int64? = nil
+        var keyValues: [Int: OpaquePointer?] = [:]
         var filters: [RowFilter] = []
         let blocks = Array(idxStr.utf8.dropFirst())
         var a = 0
@@ -272,7 +278,11 @@ private func filter(_ c: VecCursor, _ idxNum: Int32, _ idxStr: String, _ argv: [
                 guard j >= 0, j < t.config.vectors.count else { throw VecError("lectern_vec: internal error: bad vector column in the query plan of \(t.name)") }
                 column = j
             case UInt8(ascii: "}"): k = try knnCount(v, table: t.name)
-            case UInt8(ascii: "]"): part = v; hasPart = true
+            case UInt8(ascii: "]"):
+                let key = Int(colCode) - Int(UInt8(ascii: "A"))
+                guard key >= 0, key < max(1, t.partitionCols.count) else { throw VecError("lectern_vec: internal error: bad partition key in the query plan of \(t.name)") }
+                keyValues[key] = v
+                part = v; hasPart = true
             case UInt8(ascii: "#"):
                 guard lx_value_type(v) == SQLITE_INTEGER else { throw VecError("lectern_vec: nprobe must be an INTEGER, got \(typeName(lx_value_type(v)))") }
                 nprobe = lx_value_int64(v)
@@ -281,7 +291,7 @@ private func filter(_ c: VecCursor, _ idxNum: Int32, _ idxStr: String, _ argv: [
                 let column: String, index: Int
                 if col == VecTable.rowidCol && t.config.textPrimaryKey { column = "r.pk"; index = -3 }
                 else if col == VecTable.rowidCol { column = "r.rowid"; index = -1 }
-                else if col == t.partitionCol { column = "r.partition"; index = -2 }
+                else if let key = t.partitionCols.firstIndex(of: col) { column = t.compositeKeys ? "r.k\(key)" : "r.partition"; index = -2 }
                 else if let u = t.userColumn(col), case .metadata = u.kind,
                         let i = t.config.metadata.firstIndex(where: { $0.name == u.name }) { column = "r." + u.storage; index = i }
                 else { throw VecError("lectern_vec: internal error: bad filter column \(col) in the query plan of \(t.name)") }
@@ -306,6 +316,15 @@ private func filter(_ c: VecCursor, _ idxNum: Int32, _ idxStr: String, _ argv: [
                 }
             default: break
             }
+        }
+        // Several keys: the chain is their combination; `key = NULL` on any of them matches nothing.
+        var owned: OpaquePointer? = nil
+        defer { if let owned { lx_value_free(owned) } }
+        if hasPart && t.compositeKeys {
+            let keys = (0..<t.partitionCols.count).map { keyValues[$0] ?? nil }
+            if keys.contains(where: { lx_value_type($0) == SQLITE_NULL }) { c.rowids = []; c.distances = []; return }
+            owned = try t.compositePartition(keys)
+            part = owned
         }
         // k = NULL compares with nothing, as any `= NULL`: no rows (sqlite-vec's behaviour too).
         let r = try k.map { try t.knnQuery(vector: query, column: column, k: $0, partition: part, hasPartition: hasPart, nprobe: nprobe, filters: filters) } ?? []
@@ -393,7 +412,14 @@ private func update(_ t: VecTable, _ argc: Int32, _ argv: UnsafeMutablePointer<O
     let command = cols[Int(t.commandCol)]
     let vector = cols[Int(t.vectorCol)]
     let rowidColumn = cols[Int(VecTable.rowidCol)]
-    var values = ColumnValues(partition: t.partitionCol >= 0 ? cols[Int(t.partitionCol)] : nil)
+    var values = ColumnValues(partition: t.partitionCols.isEmpty ? nil : cols[Int(t.partitionCols[0])], partitionKeys: t.partitionCols.map { cols[Int($0)] })
+    // Several keys: the chain value is their combination, made here and freed on return.
+    var owned: OpaquePointer? = nil
+    defer { if let owned { lx_value_free(owned) } }
+    if t.compositeKeys {
+        owned = try t.compositePartition(values.partitionKeys)
+        values.partition = owned
+    }
     if t.config.textPrimaryKey { values.primaryKey = rowidColumn }
     for (i, c) in t.config.columns.enumerated() {
         switch c.kind {
@@ -437,7 +463,7 @@ private func update(_ t: VecTable, _ argc: Int32, _ argv: UnsafeMutablePointer<O
     try t.checkPrimaryKey(values)
     _ = try t.vectorArgument(vector)
     let extra = try t.extraVectorBytes(values)
-    try t.checkPartition(values.partition)
+    try t.checkPartition(values)
     try t.checkColumns(values)
     if new != old, try t.exists(new), !replace {
         throw ConstraintError("UNIQUE constraint failed on \(t.name) primary key (rowid \(new))")

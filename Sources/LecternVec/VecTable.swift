@@ -34,7 +34,11 @@ final class VecTable {
     // follow in declaration order, then the hidden ones.
     static let rowidCol: Int32 = 0
     let vectorCol: Int32
-    let partitionCol: Int32
+    /// The partition key columns, in declaration order (empty: none).
+    let partitionCols: [Int32]
+    /// With several partition keys, a chunk's `partition` holds their combination
+    /// (``compositePartition(_:)``) and `<t>_rowids` each key in `k0`, `k1`, ...
+    var compositeKeys: Bool { partitionCols.count > 1 }
     var distanceCol: Int32 { Int32(config.columns.count) + 1 }
     var kCol: Int32 { distanceCol + 1 }
     var nprobeCol: Int32 { distanceCol + 2 }
@@ -72,7 +76,7 @@ final class VecTable {
         self.name = name
         self.config = config
         vectorCol = Int32(config.columns.firstIndex { $0.kind == .vector } ?? 0) + 1
-        partitionCol = config.columns.firstIndex { $0.kind == .partition }.map { Int32($0) + 1 } ?? -1
+        partitionCols = config.columns.indices.filter { config.columns[$0].kind == .partition }.map { Int32($0) + 1 }
         vectorCols = config.columns.indices.filter { config.columns[$0].kind == .vector }.map { Int32($0) + 1 }
         main = VecTable.mainStore(db, schema, name, config)
         ivfStore = VecTable.ivfStore(db, schema, name, config)
@@ -119,6 +123,7 @@ final class VecTable {
         // (chunk, slot) pairs to scan; auxiliary values, never filtered, get a table of their own.
         // A text primary key is a UNIQUE column of the rowid map (its automatic index follows a RENAME).
         let meta = (config.textPrimaryKey ? ", pk TEXT NOT NULL UNIQUE" : "") + config.metadata.map { ", " + $0.storage }.joined()
+            + (partitionCols.count > 1 ? config.partitionKeys.indices.map { ", k\($0)" }.joined() : "")
         var sql = [
             "CREATE TABLE \(shadow("info"))(key TEXT PRIMARY KEY, value)",
             "CREATE TABLE \(shadow("rowids"))(rowid INTEGER PRIMARY KEY, partition, chunk_id INTEGER NOT NULL, chunk_offset INTEGER NOT NULL\(meta))",
@@ -303,17 +308,31 @@ final class VecTable {
 
     /// A typed partition key takes values of its type or NULL (as sqlite-vec's "allow nulls"); a
     /// NULL-keyed vector is found by unfiltered queries only, since `key = NULL` matches nothing.
-    func checkPartition(_ value: OpaquePointer?) throws {
-        guard let col = config.partitionColumn else { return }
-        let t = lx_value_type(value)
-        if t == SQLITE_NULL { return }
-        switch config.partitionType {
-        case "integer" where t != SQLITE_INTEGER:
-            throw VecError("lectern_vec: partition key \(name).\(col) must be an INTEGER, got \(typeName(t))")
-        case "text" where t != SQLITE_TEXT:
-            throw VecError("lectern_vec: partition key \(name).\(col) must be TEXT, got \(typeName(t))")
-        default: break
+    func checkPartition(_ values: ColumnValues) throws {
+        for (i, col) in config.partitionKeys.enumerated() where i < values.partitionKeys.count {
+            let t = lx_value_type(values.partitionKeys[i])
+            if t == SQLITE_NULL { continue }
+            switch config.partitionTypes[i] {
+            case "integer" where t != SQLITE_INTEGER:
+                throw VecError("lectern_vec: partition key \(name).\(col) must be an INTEGER, got \(typeName(t))")
+            case "text" where t != SQLITE_TEXT:
+                throw VecError("lectern_vec: partition key \(name).\(col) must be TEXT, got \(typeName(t))")
+            default: break
+            }
         }
+    }
+
+    /// The chain value of several partition keys: each key `quote()`d (so 1, 1.0 and '1' stay
+    /// apart, and NULL is a value of its own) and joined by U+001F, as a new value the caller
+    /// frees with `lx_value_free`.
+    func compositePartition(_ keys: [OpaquePointer?]) throws -> OpaquePointer? {
+        let st = try main.statement("SELECT " + keys.indices.map { "quote(?\($0 + 1))" }.joined(separator: " || char(31) || "))
+        try st.bind(keys.map { .value($0) })
+        defer { st.reset() }
+        guard try st.step(), let v = lx_value_dup(st.value(0)) else {
+            throw VecError("lectern_vec: out of memory combining the partition keys of \(name)")
+        }
+        return v
     }
 
     func exists(_ rowid: Int64) throws -> Bool {
@@ -376,7 +395,7 @@ final class VecTable {
         try checkPrimaryKey(values)
         let v = try vectorArgument(vector)
         let extra = try extraVectorBytes(values)
-        try checkPartition(values.partition)
+        try checkPartition(values)
         try checkColumns(values)
         return try insertBytes(rowid: rowid, bytes: v.bytes, extra: extra, values: values, replace: replace)
     }
@@ -423,8 +442,10 @@ final class VecTable {
             c.kind == .metadata(.float) && lx_value_type(v) == SQLITE_INTEGER ? .double(lx_value_double(v)) : .value(v)
         }
         let pk = config.textPrimaryKey
-        try main.statement("INSERT INTO \(shadow("rowids"))(rowid, partition, chunk_id, chunk_offset\(pk ? ", pk" : "")\(meta.map { ", " + $0.storage }.joined())) VALUES (?, ?, ?, ?\(pk ? ", ?" : "")\(String(repeating: ", ?", count: meta.count)))")
-            .bind([.int(id), .value(partition), .int(chunk), .int(Int64(slot))] + (pk ? [.value(values.primaryKey)] : []) + metaValues).run()
+        let keys = compositeKeys ? values.partitionKeys : []
+        try main.statement("INSERT INTO \(shadow("rowids"))(rowid, partition, chunk_id, chunk_offset\(pk ? ", pk" : "")\(meta.map { ", " + $0.storage }.joined())\(keys.indices.map { ", k\($0)" }.joined())) VALUES (?, ?, ?, ?\(pk ? ", ?" : "")\(String(repeating: ", ?", count: meta.count + keys.count)))")
+            .bind([.int(id), .value(partition), .int(chunk), .int(Int64(slot))] + (pk ? [.value(values.primaryKey)] : []) + metaValues
+                  + keys.map { .value($0) }).run()
         let aux = config.auxiliary
         if !aux.isEmpty {
             let auxValues: [SQLArg] = zip(aux, values.auxiliary).map { c, v in
@@ -497,7 +518,7 @@ final class VecTable {
         switch column.kind {
         case .metadata: sql = "SELECT \(column.storage) FROM \(shadow("rowids")) WHERE rowid = ?"
         case .auxiliary: sql = "SELECT \(column.storage) FROM \(shadow("auxiliary")) WHERE rowid = ?"
-        case .partition: sql = "SELECT partition FROM \(shadow("rowids")) WHERE rowid = ?"
+        case .partition: sql = "SELECT \(compositeKeys ? column.storage : "partition") FROM \(shadow("rowids")) WHERE rowid = ?"
         case .vector:
             let j = config.vectors.firstIndex { $0.name == column.name } ?? 0
             return try resultVector(ctx, rowid: rowid, column: j)
@@ -607,7 +628,10 @@ extension String {
 /// The values of one row's non-vector columns, as SQLite hands them to xUpdate: the partition
 /// key (nil when the table has none), then metadata and auxiliary values in declaration order.
 struct ColumnValues {
+    /// The chain value: the partition key's value, or with several keys their combination.
     var partition: OpaquePointer? = nil
+    /// Each partition key's value, in declaration order.
+    var partitionKeys: [OpaquePointer?] = []
     var metadata: [OpaquePointer?] = []
     var auxiliary: [OpaquePointer?] = []
     /// The second, third... vector columns' values.

@@ -52,6 +52,8 @@ sqlite3 *lx_context_db_handle(sqlite3_context *ctx);
 
 // Values.
 int lx_value_type(sqlite3_value *v);
+sqlite3_value *lx_value_dup(sqlite3_value *v);
+void lx_value_free(sqlite3_value *v);
 const void *lx_value_blob(sqlite3_value *v);
 int lx_value_bytes(sqlite3_value *v);
 const unsigned char *lx_value_text(sqlite3_value *v);
