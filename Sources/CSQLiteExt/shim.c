@@ -90,3 +90,12 @@ sqlite3_int64 lx_last_insert_rowid(sqlite3 *db) { return sqlite3_last_insert_row
 char *lx_format_f(double x) { return sqlite3_mprintf("%f", x); }
 sqlite3_value *lx_value_dup(sqlite3_value *v) { return sqlite3_value_dup(v); }
 void lx_value_free(sqlite3_value *v) { sqlite3_value_free(v); }
+// vec_npy_file(path): the path travels to vec_npy_each as a typed pointer (sqlite3_result_pointer),
+// so the file is opened by the table function, never copied into an SQL value.
+static const char *lx_npy_file_type = "lectern_vec_npy_file";
+void lx_result_npy_file(sqlite3_context *ctx, const char *path) {
+    char *p = sqlite3_mprintf("%s", path);
+    if (!p) { sqlite3_result_error_nomem(ctx); return; }
+    sqlite3_result_pointer(ctx, p, lx_npy_file_type, sqlite3_free);
+}
+const char *lx_value_npy_file(sqlite3_value *v) { return (const char *)sqlite3_value_pointer(v, lx_npy_file_type); }

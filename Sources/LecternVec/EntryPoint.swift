@@ -12,6 +12,7 @@ public func lecternVecInit(
     var rc = registerScalarFunctions(db)
     if rc == SQLITE_OK { rc = registerVecModule(db) }
     if rc == SQLITE_OK { rc = registerVecEach(db) }
+    if rc == SQLITE_OK { rc = registerNumpy(db) }
     if rc != SQLITE_OK, let pzErrMsg {
         pzErrMsg.pointee = lx_strdup("lectern_vec: registration failed: \(String(cString: lx_errmsg(db)))")
     }
@@ -37,3 +38,27 @@ public let lecternVecEntryPoint: @convention(c) (
 /// The entry point typed as `sqlite3_auto_extension` wants it (`void (*)(void)`): in-app use is
 /// `sqlite3_auto_extension(lecternVecAutoExtension)` before opening connections.
 public let lecternVecAutoExtension: @convention(c) () -> Void = unsafeBitCast(lecternVecEntryPoint, to: (@convention(c) () -> Void).self)
+
+/// The NumPy entry point, as sqlite-vec's `sqlite3_vec_numpy_init`: `vec_npy_each` and
+/// `vec_npy_file`. The main entry point registers them already; loading this one after it (which
+/// SQLite does inside a running `SELECT load_extension(...)`, where a function cannot be
+/// redefined) keeps the registration there and succeeds.
+public func lecternVecNumpyInit(
+    _ db: OpaquePointer?, _ pzErrMsg: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
+    _ api: UnsafePointer<sqlite3_api_routines>?
+) -> Int32 {
+    lx_set_api(api)
+    guard lx_has_api() != 0 else { return SQLITE_ERROR }
+    let rc = registerNumpy(db)
+    if rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_MISUSE { return SQLITE_OK }
+    if let pzErrMsg { pzErrMsg.pointee = lx_strdup("lectern_vec: numpy registration failed: \(String(cString: lx_errmsg(db)))") }
+    return rc
+}
+
+@_cdecl("sqlite3_lecternvec_numpy_init")
+public func sqlite3_lecternvec_numpy_init(
+    _ db: OpaquePointer?, _ pzErrMsg: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
+    _ api: UnsafePointer<sqlite3_api_routines>?
+) -> Int32 {
+    lecternVecNumpyInit(db, pzErrMsg, api)
+}

@@ -34,7 +34,8 @@ done
 mkdir -p "$work/vec0/dist" && cp "$SQLITE_VEC_PATH.so" "$work/vec0/dist/vec0.so"
 # Ours: the same files, the library and the module name mapped, nothing else.
 mkdir -p "$work/ours/dist" && cp "$ours" "$work/ours/dist/vec0.so"
-find "$work/ours/tests" -name '*.py' -exec sed -i -E 's/(using|USING) +vec0 *\(/\1 lectern_vec(/g' {} +
+find "$work/ours/tests" -name '*.py' -exec sed -i -E -e 's/(using|USING) +vec0 *\(/\1 lectern_vec(/g' \
+    -e 's/sqlite3_vec_numpy_init/sqlite3_lecternvec_numpy_init/g' {} +   # the NumPy entry point, ours
 run() {  # side -> pytest's -rA summary lines "PASSED tests/x.py::name" etc.
     local side="$1"; shift
     (cd "$work/$side" && "$venv/bin/pytest" -q -rA -p no:cacheprovider tests/test-loadable.py tests/test-metadata.py \

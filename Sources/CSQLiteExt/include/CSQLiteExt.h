@@ -54,6 +54,9 @@ sqlite3 *lx_context_db_handle(sqlite3_context *ctx);
 int lx_value_type(sqlite3_value *v);
 sqlite3_value *lx_value_dup(sqlite3_value *v);
 void lx_value_free(sqlite3_value *v);
+/// vec_npy_file(path) as a typed pointer, and its reading back (NULL when the value is not one).
+void lx_result_npy_file(sqlite3_context *ctx, const char *path);
+const char *lx_value_npy_file(sqlite3_value *v);
 const void *lx_value_blob(sqlite3_value *v);
 int lx_value_bytes(sqlite3_value *v);
 const unsigned char *lx_value_text(sqlite3_value *v);
