@@ -38,7 +38,7 @@ final class NpyBytes {
         base = UnsafeRawPointer(m); count = n; mapped = true
     }
 
-    subscript(i: Int) -> UInt8 { base!.load(fromByteOffset: i, as: UInt8.self) }
+    subscript(i: Int) -> UInt8 { base.map { $0.load(fromByteOffset: i, as: UInt8.self) } ?? 0 }
 
     deinit {
         if mapped, let base { munmap(UnsafeMutableRawPointer(mutating: base), count) }
@@ -69,7 +69,8 @@ struct NumpyArray {
         default: throw bad("unsupported .npy format version \(major)")
         }
         guard headerLength > 0, start + headerLength <= bytes.count else { throw bad("header length \(headerLength) runs past the end (\(bytes.count) bytes)") }
-        let header = String(decoding: UnsafeRawBufferPointer(start: bytes.base! + start, count: headerLength), as: UTF8.self)
+        guard let base = bytes.base else { throw bad("empty") }
+        let header = String(decoding: UnsafeRawBufferPointer(start: base + start, count: headerLength), as: UTF8.self)
         let dict = try NumpyHeader.parse(header, what: what)
         for key in dict.keys where !["descr", "fortran_order", "shape"].contains(key) {
             throw bad("unknown key '\(key)' in the header (descr, fortran_order and shape are the keys of a .npy header)")

@@ -51,6 +51,10 @@ public struct SentencePieceModel: Sendable {
 
     /// Parses a serialised ModelProto; `path` only names the input in errors.
     public init(data: Data, path: String = "<data>") throws {
+        // Ids are Int32 everywhere (as in SentencePiece); a file under 2 GiB cannot hold more pieces.
+        guard data.count < Int(Int32.max) else {
+            throw SentencePieceError(path: path, reason: "\(data.count) bytes: larger than any SentencePiece model (2 GiB at most)")
+        }
         var pieces: [Piece] = []
         var modelType = ModelType.unigram, byteFallback = false, normalizer = Normalizer()
         try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
