@@ -43,6 +43,9 @@ public final class PatternMatcher: @unchecked Sendable {
     private let canFollow: UnsafeMutableBufferPointer<Bool>
     private let nGroups: Int
     private let nItems: Int
+    /// The pattern opens with one unbounded greedy item (`([\s]+)...`, `([.!?]+...`): a start
+    /// inside the run a failed start already covered cannot match (see `forEachMatch`).
+    private let leadingRun: Bool
 
     /// Compiles `pattern` into the matcher's flat program.
     public init(_ pattern: MinePattern) {
@@ -85,6 +88,8 @@ public final class PatternMatcher: @unchecked Sendable {
         })
         nGroups = pattern.groups.count
         nItems = kinds.count
+        let first = pattern.groups[0]
+        leadingRun = first.branches.count == 1 && first.branches[0].first.map { $0.max == Int.max } ?? false
 
         // Which first bytes can begin a match: those whose code point can match the first
         // item of some branch of the first group (every byte if that item is optional).
@@ -169,14 +174,29 @@ public final class PatternMatcher: @unchecked Sendable {
         var run = Run(m: self, b: base, n: text.count, caps: caps, failed: failed)
         var pos = 0
         let n = text.count
+        // A failed start at p whose first (unbounded, greedy) item also took the character at p
+        // tried every continuation a start at p + width could try, and each one failed (and is
+        // memoised): the later start is skipped without re-scanning the run. Same matches; a run
+        // of k spaces costs O(k) instead of O(k^2).
+        var failedStart = -1, failedEnd = -1
         while pos < n {
             if !canStart[Int(base[pos])] { pos += 1; continue }
+            if leadingRun && pos == failedEnd {
+                let (c, w) = run.decode(failedStart)
+                if run.matches(0, c) && failedStart + w == pos {
+                    failedStart = pos; failedEnd = pos + run.width(pos); pos = failedEnd
+                    continue
+                }
+            }
             if run.matchAt(pos) {
                 body(UnsafeBufferPointer(caps))
                 let end = caps[nGroups - 1].upperBound
                 if end > pos { pos = end } else { pos += run.width(pos) }
             } else {
+                failedStart = pos
                 pos += 1
+                while pos < n && base[pos] & 0xC0 == 0x80 { pos += 1 }
+                failedEnd = pos
             }
         }
     }
