@@ -123,7 +123,10 @@ struct MineArguments: PipelineStage {
         }
         var adaptLLM: AdaptLLMCompat?
         if compat != nil {
-            let generalPath = generalSpm ?? tokenizer ?? ""
+            // The target tokenizer handed on by `lectern run` may be a GGUF: only a SentencePiece file serves.
+            guard let generalPath = generalSpm ?? tokenizer.flatMap({ SentencePieceModel.isModelPath($0) ? $0 : nil }) else {
+                throw ValidationError("--compat adaptllm truncates in the general LLM's SentencePiece tokens: give --general-spm (LLaMA's tokenizer.model); the tokenizer \(tokenizer ?? "") is not a SentencePiece model")
+            }
             adaptLLM = try AdaptLLMCompat(general: try SentencePieceModel(contentsOf: URL(fileURLWithPath: generalPath)),
                                           generalName: URL(fileURLWithPath: generalPath).lastPathComponent + ":" + fileDigest(generalPath),
                                           domain: try domainSpm.map { try SentencePieceModel(contentsOf: URL(fileURLWithPath: $0)) },

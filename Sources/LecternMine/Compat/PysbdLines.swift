@@ -95,7 +95,24 @@ struct PysbdLines: Sendable {
         protectPairs(open: Array("\u{00AB}".utf8), close: Array("\u{00BB}".utf8), forbidden: [0x5C])
         protectPairs(open: [0x2D, 0x2D], close: [0x2D, 0x2D], forbidden: [0x2D])
         // 'single quotes' opened after whitespace; an apostrophe before a letter does not close them.
-        var q = lo + 1
+        // pysbd skips this rule on a line that has a quoted word running on past its closing quote
+        // ('x'y, 'x': ...) and no quote followed by whitespace anywhere.
+        var quoteThenSpace = false, quoteRunsOn = false
+        for k in lo..<hi where b[k] == 0x27 {
+            if k + 1 < hi && isSpaceByte(b[k + 1]) { quoteThenSpace = true }
+        }
+        var s = lo + 1
+        while s < hi && !quoteThenSpace {
+            if b[s] == 0x27 && isSpaceByte(b[s - 1]) {
+                var j = s + 1
+                while j < hi && !(b[j] == 0x27 && !isLetter(at(j + 1))) { j += b[j] == 0x27 ? 2 : 1 }
+                // The closing quote followed by a non-space (the end of the line counts: pysbd
+                // appends a marker there).
+                if j < hi && (j + 1 >= hi || !isSpaceByte(b[j + 1])) { quoteRunsOn = true; break }
+            }
+            s += 1
+        }
+        var q = quoteRunsOn && !quoteThenSpace ? hi : lo + 1
         while q < hi {
             if b[q] == 0x27 && isSpaceByte(b[q - 1]) {
                 var j = q + 1
@@ -127,8 +144,9 @@ struct PysbdLines: Sendable {
                 // The word before the period.
                 var w = i; while w > lo && !isSpaceByte(b[w - 1]) { w -= 1 }
                 let word = String(decoding: UnsafeBufferPointer(rebasing: b[w..<i]), as: UTF8.self).lowercased()
-                // Multi-period abbreviations: a.b.c.
-                if word.count >= 3, isMultiPeriod(word) { return false }
+                // Multi-period abbreviations: a.b.c. after a word boundary ("(i.e.", "e.g.,").
+                let bare = String(word.drop { !(($0 >= "a" && $0 <= "z") || ($0 >= "0" && $0 <= "9") || $0 == "_") })
+                if bare.count >= 3, isMultiPeriod(bare), bare.count == word.count || !isWordChar(word.unicodeScalars[word.unicodeScalars.index(word.unicodeScalars.startIndex, offsetBy: word.unicodeScalars.count - bare.unicodeScalars.count - 1)]) { return false }
                 // A single capital initial.
                 if i - w == 1 && isUpper(b[w]) && (isSpaceByte(q) || (q == 0x2C && isSpaceByte(q2))) { return false }
                 if Self.abbreviations.contains(word) {
@@ -173,6 +191,21 @@ struct PysbdLines: Sendable {
         var i = lo
         while i < hi {
             let c = b[i]
+            // Where a sentence may start, a run of two or more spaces and enders is a "sentence" of
+            // its own (pysbd's `[.!? ]{2,}` comes before `\S.*?[.!?]`): indentation before ".type"
+            // makes "." one sentence. Its content is the run without spaces (none: no sentence).
+            if c == 0x20 || (c == 0x2E || c == 0x21 || c == 0x3F) && isEnder(i) {
+                var j = i
+                while j < hi && (b[j] == 0x20 || ((b[j] == 0x2E || b[j] == 0x21 || b[j] == 0x3F) && isEnder(j))) { j += 1 }
+                if j - i >= 2 {
+                    var a = i, z = j
+                    while a < z && b[a] == 0x20 { a += 1 }
+                    while z > a && b[z - 1] == 0x20 { z -= 1 }
+                    if a < z { out.append(a..<z) }
+                    i = j
+                    continue
+                }
+            }
             if isSpaceByte(c) { i += 1; continue }
             // A parenthesised or quoted span followed by a space and a capital.
             if c == 0x28 || c == 0x22 || c == 0x27 {
@@ -219,6 +252,7 @@ struct PysbdLines: Sendable {
 @inline(__always) private func isLower(_ c: UInt8) -> Bool { c >= 0x61 && c <= 0x7A }
 @inline(__always) private func isSpaceByte(_ c: UInt8) -> Bool { c == 0x20 || (c >= 0x09 && c <= 0x0D) }
 @inline(__always) private func isLetter(_ c: UInt8) -> Bool { isUpper(c) || isLower(c) }
+private func isWordChar(_ c: Unicode.Scalar) -> Bool { c.properties.isAlphabetic || c.properties.numericType != nil || c == "_" }
 
 private let fileExtensions: [[UInt8]] = ["jpg", "jpeg", "png", "gif", "tif", "tiff", "pdf", "ps", "doc", "docx", "xls", "xlsx",
     "svg", "bmp", "tga", "exif", "odt", "htm", "html", "txt", "rtf", "bat", "sxw", "xml", "zip", "exe", "msi", "blend", "wmv",
