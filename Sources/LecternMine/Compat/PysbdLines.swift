@@ -15,7 +15,9 @@
 /// - where a sentence may start, `(...)` of at least two characters followed by a space and a
 ///   capital is a sentence by itself (`(BETA) Create the ...`), and so are quoted spans
 ///   followed by a space and a capital;
-/// - the end of the line ends a sentence; runs of spaces between sentences are not sentences.
+/// - where a sentence may start, a run of two or more spaces and enders is a sentence of its own
+///   (stripped: indentation before `.type` makes `.` a sentence; spaces alone make none);
+/// - a line without an ender is one sentence; the end of the line ends a sentence.
 ///
 /// Returns the sentences' byte ranges within the line, without surrounding whitespace.
 struct PysbdLines: Sendable {
