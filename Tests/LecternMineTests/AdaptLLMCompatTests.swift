@@ -108,6 +108,11 @@ final class AdaptLLMCompatTests: XCTestCase {
         XCTAssertEqual(title, "A title with trailing space ", "the first line as it is, as text.split('\\n')[0]")
         XCTAssertEqual(body, "First sentence here. Second one.")
         XCTAssertEqual(sentences.map(String.init), ["First sentence here. ", "Second one."])
+        // CRLF and lone CR read as Python's text mode reads them.
+        let crlf = miner.article(document: "Title line\r\nFirst sentence here.\r\nSecond line.\rThird.", title: nil)
+        XCTAssertEqual(crlf.title, "Title line")
+        XCTAssertEqual(crlf.body, "First sentence here.\nSecond line.\nThird.")
+        XCTAssertEqual(crlf.sentences.map(String.init), ["First sentence here.\n", "Second line.\n", "Third."])
         let single = miner.article(document: "Only a line.", title: nil)
         XCTAssertEqual(single.title, "Only a line.")
         XCTAssertEqual(single.body, "")

@@ -242,7 +242,9 @@ public struct Miner: Sendable {
     /// AdaptLLM's title and truncated body: an explicit title wins (the document is the body);
     /// else `text.split('\n')[0]` and the rest, the title as it is (not stripped), the body
     /// possibly empty.
-    static func adaptLLMTitle(document: String, title: String?, compat: AdaptLLMCompat) -> (String?, String) {
+    static func adaptLLMTitle(document raw: String, title: String?, compat: AdaptLLMCompat) -> (String?, String) {
+        // raw2read.py reads files in Python's text mode: "\r\n" and a lone "\r" are "\n" there.
+        let document = raw.utf8.contains(0x0D) ? raw.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\r", with: "\n") : raw
         if let t = title, !pythonStrip(t).isEmpty { return (t, compat.truncate(document)) }
         let scalars = document.unicodeScalars
         guard let nl = scalars.firstIndex(of: "\n") else { return (document, "") }
