@@ -156,8 +156,7 @@ private final class NpyCursor {
 }
 
 @inline(__always) private func npyCursor(_ p: UnsafeMutablePointer<sqlite3_vtab_cursor>?) -> NpyCursor {
-    let c = UnsafeMutableRawPointer(p!).assumingMemoryBound(to: lx_cursor.self)
-    return Unmanaged<NpyCursor>.fromOpaque(c.pointee.impl).takeUnretainedValue()
+    tableFunctionCursor(p, as: NpyCursor.self)
 }
 
 private let npyVectorCol: Int32 = 0
@@ -166,36 +165,12 @@ private let npyArrayCol: Int32 = 1
 private let npyModule: UnsafeMutablePointer<sqlite3_module> = {
     let m = UnsafeMutablePointer<sqlite3_module>.allocate(capacity: 1)
     m.initialize(to: sqlite3_module())
-    m.pointee.xConnect = { db, _, _, _, ppVtab, _ in
-        let rc = lx_declare_vtab(db, "CREATE TABLE x(vector, array HIDDEN)")
-        guard rc == SQLITE_OK else { return rc }
-        let v = UnsafeMutablePointer<sqlite3_vtab>.allocate(capacity: 1)
-        v.initialize(to: sqlite3_vtab())
-        ppVtab?.pointee = v
-        return SQLITE_OK
-    }
+    m.pointee.xConnect = { db, _, _, _, ppVtab, _ in tableFunctionConnect(db, "CREATE TABLE x(vector, array HIDDEN)", ppVtab) }
     m.pointee.xBestIndex = { vtab, info in
-        guard let info else { return SQLITE_ERROR }
-        for i in 0..<Int(info.pointee.nConstraint) {
-            let c = info.pointee.aConstraint[i]
-            guard c.iColumn == npyArrayCol, Int32(c.op) == SQLITE_INDEX_CONSTRAINT_EQ else { continue }
-            if c.usable == 0 { return SQLITE_CONSTRAINT }
-            info.pointee.aConstraintUsage[i].argvIndex = 1
-            info.pointee.aConstraintUsage[i].omit = 1
-            info.pointee.idxNum = 1
-            info.pointee.estimatedCost = 100
-            info.pointee.estimatedRows = 1000
-            return SQLITE_OK
-        }
-        setError(vtab, "vec_npy_each: an array argument is required, as in SELECT vector FROM vec_npy_each(:npy) or vec_npy_each(vec_npy_file('a.npy'))")
-        return SQLITE_ERROR
+        tableFunctionBestIndex(vtab, info, argument: npyArrayCol, rows: 1000,
+                               usage: "vec_npy_each: an array argument is required, as in SELECT vector FROM vec_npy_each(:npy) or vec_npy_each(vec_npy_file('a.npy'))")
     }
-    m.pointee.xDisconnect = { vtab in
-        if let m = vtab?.pointee.zErrMsg { lx_free(m) }
-        vtab?.deinitialize(count: 1)
-        vtab?.deallocate()
-        return SQLITE_OK
-    }
+    m.pointee.xDisconnect = { vtab in tableFunctionDisconnect(vtab) }
     m.pointee.xOpen = { _, pp in openCursor(NpyCursor(), pp) }
     m.pointee.xClose = { cur in closeCursor(cur) }
     m.pointee.xFilter = { cur, _, _, argc, argv in

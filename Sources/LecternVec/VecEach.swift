@@ -11,8 +11,7 @@ private final class EachCursor {
 }
 
 @inline(__always) private func eachCursor(_ p: UnsafeMutablePointer<sqlite3_vtab_cursor>?) -> EachCursor {
-    let c = UnsafeMutableRawPointer(p!).assumingMemoryBound(to: lx_cursor.self)
-    return Unmanaged<EachCursor>.fromOpaque(c.pointee.impl).takeUnretainedValue()
+    tableFunctionCursor(p, as: EachCursor.self)
 }
 
 /// Column 0 is `value`; column 1 the hidden argument.
@@ -23,36 +22,12 @@ private let eachModule: UnsafeMutablePointer<sqlite3_module> = {
     let m = UnsafeMutablePointer<sqlite3_module>.allocate(capacity: 1)
     m.initialize(to: sqlite3_module())
     // xCreate nil: eponymous-only, like json_each (no CREATE VIRTUAL TABLE ... USING vec_each).
-    m.pointee.xConnect = { db, _, _, _, ppVtab, _ in
-        let rc = lx_declare_vtab(db, "CREATE TABLE x(value, vector HIDDEN)")
-        guard rc == SQLITE_OK else { return rc }
-        let v = UnsafeMutablePointer<sqlite3_vtab>.allocate(capacity: 1)
-        v.initialize(to: sqlite3_vtab())
-        ppVtab?.pointee = v
-        return SQLITE_OK
-    }
+    m.pointee.xConnect = { db, _, _, _, ppVtab, _ in tableFunctionConnect(db, "CREATE TABLE x(value, vector HIDDEN)", ppVtab) }
     m.pointee.xBestIndex = { vtab, info in
-        guard let info else { return SQLITE_ERROR }
-        for i in 0..<Int(info.pointee.nConstraint) {
-            let c = info.pointee.aConstraint[i]
-            guard c.iColumn == eachVectorCol, Int32(c.op) == SQLITE_INDEX_CONSTRAINT_EQ else { continue }
-            if c.usable == 0 { return SQLITE_CONSTRAINT }
-            info.pointee.aConstraintUsage[i].argvIndex = 1
-            info.pointee.aConstraintUsage[i].omit = 1
-            info.pointee.idxNum = 1
-            info.pointee.estimatedCost = 10
-            info.pointee.estimatedRows = 100
-            return SQLITE_OK
-        }
-        setError(vtab, "vec_each: a vector argument is required, as in SELECT value FROM vec_each(:vector)")
-        return SQLITE_ERROR
+        tableFunctionBestIndex(vtab, info, argument: eachVectorCol, rows: 100,
+                               usage: "vec_each: a vector argument is required, as in SELECT value FROM vec_each(:vector)")
     }
-    m.pointee.xDisconnect = { vtab in
-        if let m = vtab?.pointee.zErrMsg { lx_free(m) }
-        vtab?.deinitialize(count: 1)
-        vtab?.deallocate()
-        return SQLITE_OK
-    }
+    m.pointee.xDisconnect = { vtab in tableFunctionDisconnect(vtab) }
     m.pointee.xOpen = { _, pp in openCursor(EachCursor(), pp) }
     m.pointee.xClose = { cur in closeCursor(cur) }
     m.pointee.xFilter = { cur, _, _, argc, argv in
