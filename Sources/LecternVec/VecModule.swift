@@ -181,7 +181,7 @@ private func bestIndex(_ t: VecTable, _ vtab: UnsafeMutablePointer<sqlite3_vtab>
         // The chain is read alone only when every partition key is given by `=`; otherwise the
         // keys' constraints filter rows like metadata.
         if parts.count != t.partitionCols.count { parts = [:] }
-        for key in parts.keys.sorted() { use(parts[key]!, "]" + String(UnicodeScalar(UInt8(ascii: "A") + UInt8(key))) + "=_") }
+        for (key, i) in parts.sorted(by: { $0.key < $1.key }) { use(i, "]" + String(UnicodeScalar(UInt8(ascii: "A") + UInt8(key))) + "=_") }
         if let nprobe { use(nprobe, "#___") }
         // Every other constraint on rowid, the partition key or a metadata column filters rows
         // inside the scan: left to SQLite, it would drop rows from the k found and return fewer.

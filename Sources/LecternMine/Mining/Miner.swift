@@ -142,17 +142,9 @@ public struct Miner: Sendable {
         } else if let vocab = vocabulary {
             var order = Array(sentences.indices)
             rng.shuffle(&order)
-            var found: [MinedTuple] = []
-            for i in order where found.count < config.maxKeywordSentences {
-                let (kw, n) = vocab.keywords(in: sentences[i])
-                if kw.count >= config.minKeywords && n <= config.maxKeywordSentenceWords {
-                    found.append(MinedTuple(type: .word2text, subcategory: "keywords",
-                                            premise: kw.prefix(config.minKeywords).joined(separator: ", "),
-                                            verbalizer: nil,
-                                            hypothesis: pythonStrip(sentences[i])))
-                }
+            if let found = keywordTuples(sentences, order: order, maxUnits: config.maxKeywordSentenceWords, keywords: vocab.keywords) {
+                bySub["keywords"] = found
             }
-            if !found.isEmpty { bySub["keywords"] = found }
         }
 
         // Task blocks: one per type, its examples together (a few-shot block), then shuffled.
@@ -258,10 +250,17 @@ public struct Miner: Sendable {
         var order = Array(sentences.indices)
         var py = PythonRandom(seed: UInt64(body.unicodeScalars.count))
         py.shuffle(&order)
+        return keywordTuples(sentences, order: order, maxUnits: compat.maxSentencePieces, keywords: compat.keywords)
+    }
+
+    /// The first `maxKeywordSentences` sentences, in `order`, with at least `minKeywords` domain
+    /// words and at most `maxUnits` words (or pieces), as keyword tuples; nil when none qualifies.
+    func keywordTuples(_ sentences: [Substring], order: [Int], maxUnits: Int,
+                       keywords: (Substring) -> ([String], Int)) -> [MinedTuple]? {
         var found: [MinedTuple] = []
         for i in order where found.count < config.maxKeywordSentences {
-            let (kw, n) = compat.keywords(in: sentences[i])
-            if kw.count >= config.minKeywords && n <= compat.maxSentencePieces {
+            let (kw, n) = keywords(sentences[i])
+            if kw.count >= config.minKeywords && n <= maxUnits {
                 found.append(MinedTuple(type: .word2text, subcategory: "keywords",
                                         premise: kw.prefix(config.minKeywords).joined(separator: ", "),
                                         verbalizer: nil, hypothesis: pythonStrip(sentences[i])))
