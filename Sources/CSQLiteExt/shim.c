@@ -71,6 +71,7 @@ double lx_column_double(sqlite3_stmt *s, int i) { return sqlite3_column_double(s
 const unsigned char *lx_column_text(sqlite3_stmt *s, int i) { return sqlite3_column_text(s, i); }
 sqlite3_value *lx_column_value(sqlite3_stmt *s, int i) { return sqlite3_column_value(s, i); }
 int lx_exec(sqlite3 *db, const char *sql) { return sqlite3_exec(db, sql, 0, 0, 0); }
+int lx_errcode(sqlite3 *db) { return sqlite3_errcode(db); }
 const char *lx_errmsg(sqlite3 *db) { return sqlite3_errmsg(db); }
 unsigned int lx_data_version(sqlite3 *db, const char *schema) {
   unsigned int v = 0;

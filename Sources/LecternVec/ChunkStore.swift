@@ -43,7 +43,7 @@ final class ChunkData {
 }
 
 /// A chunk's small row and its rowids, validated: what a point lookup, an append or a delete
-/// needs to trust a (chunk, slot) pair read from `<t>_rowids` or `<t>_ivf_rowids`.
+/// needs to trust a (chunk, slot) pair read from `<t>_rowids`.
 struct ChunkMeta {
     let chunkId: Int64
     let listId: Int64
@@ -58,20 +58,23 @@ struct ChunkMeta {
 
 /// Vectors in chunks of `size` slots, in two shadow tables of the host file:
 /// `<prefix>_chunks` (small metadata row, cheap to update) and `<prefix>_vectors` (the contiguous
-/// BLOBs, written slot by slot in place with incremental BLOB I/O). The exact index and each IVF
-/// list use the same layout; `list_id` tells them apart (0 for the exact index).
+/// BLOBs, written slot by slot in place with incremental BLOB I/O). Each vector is stored once:
+/// a chain of chunks is one (list, partition) pair, where the list is the vector's IVF list
+/// (its nearest centroid) once an IVF index is trained and 0 otherwise, so an exact scan reads
+/// every chunk and an IVF probe reads its lists' chunks only.
 ///
 /// Every chunk read from the file goes through `validate` first (once per chunk, not per vector):
-/// types, `size` equal to the table's chunk size, `0 <= used <= size`, BLOB lengths exactly
-/// `size / 8`, `size * 8` and `size * vectorBytes`, no validity bit at or past `used`.
+/// types, `0 <= list_id < listCount`, `size` equal to the table's chunk size, `0 <= used <= size`,
+/// BLOB lengths exactly `size / 8`, `size * 8` and `size * vectorBytes`, no validity bit at or past `used`.
 final class ChunkStore {
     let db: OpaquePointer
     let schema: String
-    let prefix: String        // e.g. "doc_vectors" or "doc_vectors_ivf"
+    let prefix: String        // the table's name: chunks in `<prefix>_chunks`, BLOBs in `<prefix>_vectors`
     let chunkSize: Int
     let vectorBytes: Int
-    /// The exact index keeps every chunk in list 0; IVF lists are numbered from 0 (nil: any list >= 0).
-    let fixedListId: Int64?
+    /// List ids run from 0 to listCount - 1: 1 for a table without an IVF index, its declared
+    /// `nlist` with one (a list id is never more, whatever nlist the last training chose).
+    let listCount: Int64
     private var statements: [String: Statement] = [:]
     /// Validated chunk rows, when the owner says the file cannot have changed (see VecTable.cachingAllowed).
     private var metaCache: [Int64: ChunkMeta] = [:]
@@ -82,18 +85,21 @@ final class ChunkStore {
     private var holes: [HoleKey: [Int64]] = [:]
     /// Called with each chunk `append` creates: the table's other vector columns add their BLOB rows.
     var onNewChunk: ((Int64) throws -> Void)? = nil
+    /// Set by every write (a chunk row, a BLOB, a slot), reset by xUpdate before each row: once
+    /// set, a failure must undo the statement's earlier writes (see `VecModule`'s xUpdate).
+    var wrote = false
 
     var chunksTable: String { prefix + "_chunks" }
     var vectorsTable: String { prefix + "_vectors" }
     var q: String { quoteIdent(schema) + "." }
 
-    init(db: OpaquePointer, schema: String, prefix: String, chunkSize: Int, vectorBytes: Int, fixedListId: Int64?) {
+    init(db: OpaquePointer, schema: String, prefix: String, chunkSize: Int, vectorBytes: Int, listCount: Int64) {
         self.db = db
         self.schema = schema
         self.prefix = prefix
         self.chunkSize = chunkSize
         self.vectorBytes = vectorBytes
-        self.fixedListId = fixedListId
+        self.listCount = listCount
     }
 
     static func createSQL(schema: String, prefix: String) -> [String] {
@@ -185,10 +191,7 @@ final class ChunkStore {
         let ct = chunksTable, vt = vectorsTable
         let row = "chunk \(chunkId)"
         let listId = try st.integer(base, ct, "list_id", row)
-        if let fixedListId, listId != fixedListId {
-            throw corrupt(ct, "list_id of \(row) is \(listId), expected \(fixedListId)")
-        }
-        if listId < 0 { throw corrupt(ct, "list_id of \(row) is \(listId), expected a list number >= 0") }
+        try checkListId(listId, row)
         let size = try st.integer(base + 1, ct, "size", row)
         guard size == Int64(chunkSize) else { throw corrupt(ct, "size of \(row) is \(size), expected \(chunkSize)") }
         let used64 = try st.integer(base + 2, ct, "used", row)
@@ -218,6 +221,12 @@ final class ChunkStore {
         return (listId, used, Array(validity))
     }
 
+    private func checkListId(_ listId: Int64, _ row: String) throws {
+        guard listId >= 0, listId < listCount else {
+            throw corrupt(chunksTable, "list_id of \(row) is \(listId), expected " + (listCount == 1 ? "0" : "0 to \(listCount - 1)"))
+        }
+    }
+
     /// The first `used` rowids of a validated chunk, from its `rowids` BLOB at column `i`.
     private func rowids(_ st: Statement, _ i: Int32, used: Int) -> [Int64] {
         let b = st.bytes(i)
@@ -244,8 +253,7 @@ final class ChunkStore {
         return m
     }
 
-    /// Checks that `rowid` really lives at (`chunkId`, `slot`), as `mapTable` (`<t>_rowids` or
-    /// `<t>_ivf_rowids`) says: a filled slot holding that rowid. Returns the chunk's row.
+    /// Checks that `rowid` really lives at (`chunkId`, `slot`), as `mapTable` (`<t>_rowids`) says: a filled slot holding that rowid. Returns the chunk's row.
     func verifySlot(chunkId: Int64, slot: Int64, rowid: Int64, mapTable: String, useCache: Bool) throws -> ChunkMeta {
         let m = try meta(chunkId, useCache: useCache)
         guard slot >= 0, slot < Int64(m.used) else {
@@ -275,6 +283,7 @@ final class ChunkStore {
         // A slot emptied by a DELETE (or an UPDATE, which moves the row) is filled first, so a
         // table that churns does not grow: its file stays the size of its live rows.
         let key = HoleKey(listId: listId, partition: partition)
+        wrote = true
         if let (c, s, v) = try takeHole(key, listId: listId, partition: partition) {
             (chunkId, slot, validity) = (c, s, v)
             try fill(chunkId: chunkId, slot: slot, rowid: rowid, vector: vector)
@@ -328,11 +337,12 @@ final class ChunkStore {
         return id
     }
 
-    /// Writes a whole chunk at once (bulk loads: IVF lists after training). Returns its id.
+    /// Writes a whole chunk at once (bulk loads: the lists after IVF training). Returns its id.
     @discardableResult
     func writeChunk(listId: Int64, partition: OpaquePointer?, rowids: [Int64], vectors: UnsafeRawBufferPointer) throws -> Int64 {
         let n = rowids.count
         precondition(n <= chunkSize && vectors.count <= chunkSize * vectorBytes)
+        wrote = true
         var validity = [UInt8](repeating: 0, count: chunkSize / 8)
         for i in 0..<n { validity[i >> 3] |= 1 << UInt8(i & 7) }
         try statement("INSERT INTO \(q)\(quoteIdent(chunksTable))(list_id, partition, size, used, validity) VALUES (?, ?, ?, ?, ?)")
@@ -353,6 +363,7 @@ final class ChunkStore {
     /// after checking that the slot holds that rowid: a corrupt map never clears another row's bit.
     func remove(chunkId: Int64, slot: Int64, rowid: Int64, mapTable: String) throws {
         var m = try verifySlot(chunkId: chunkId, slot: slot, rowid: rowid, mapTable: mapTable, useCache: false)
+        wrote = true
         let s = Int(slot)
         m.validity[s >> 3] &= ~(1 << UInt8(s & 7))
         try statement("UPDATE \(q)\(quoteIdent(chunksTable)) SET validity = ? WHERE chunk_id = ?")
@@ -381,23 +392,25 @@ final class ChunkStore {
         return out
     }
 
-    /// The ids of the chunks of some lists, optionally only one partition's. The exact index
-    /// (list 0 only) reads every chunk row and checks its list_id, so a chunk moved to another
-    /// list is an error rather than a chunk silently left out of exact search.
+    /// The ids of every chunk (an exact scan), optionally only one partition's. Each chunk row's
+    /// list_id is checked, so a chunk moved out of range is an error rather than a chunk silently
+    /// left out of exact search.
+    func allChunkIds(partition: OpaquePointer?, filterPartition: Bool) throws -> [Int64] {
+        var out: [Int64] = []
+        let st = try statement("SELECT chunk_id, list_id FROM \(q)\(quoteIdent(chunksTable))" + (filterPartition ? " WHERE partition = ?" : "") + " ORDER BY chunk_id")
+        try st.bind(filterPartition ? [.value(partition)] : [])
+        defer { st.reset() }
+        while try st.step() {
+            let id = st.int(0)
+            try checkListId(try st.integer(1, chunksTable, "list_id", "chunk \(id)"), "chunk \(id)")
+            out.append(id)
+        }
+        return out
+    }
+
+    /// The ids of the chunks of some IVF lists (a probe), optionally only one partition's.
     func chunkIds(listIds: [Int64], partition: OpaquePointer?, filterPartition: Bool) throws -> [Int64] {
         var out: [Int64] = []
-        if let fixedListId {
-            let st = try statement("SELECT chunk_id, list_id FROM \(q)\(quoteIdent(chunksTable))" + (filterPartition ? " WHERE partition = ?" : "") + " ORDER BY chunk_id")
-            try st.bind(filterPartition ? [.value(partition)] : [])
-            defer { st.reset() }
-            while try st.step() {
-                let id = st.int(0)
-                let l = try st.integer(1, chunksTable, "list_id", "chunk \(id)")
-                guard l == fixedListId else { throw corrupt(chunksTable, "list_id of chunk \(id) is \(l), expected \(fixedListId)") }
-                out.append(id)
-            }
-            return out
-        }
         let sql = "SELECT chunk_id FROM \(q)\(quoteIdent(chunksTable)) WHERE list_id = ?" + (filterPartition ? " AND partition = ?" : "") + " ORDER BY chunk_id"
         let st = try statement(sql)
         for l in listIds {
@@ -420,8 +433,9 @@ final class ChunkStore {
                          usedBytes: try checkedMul(v.used, vectorBytes, vectorsTable, "vectors of chunk \(chunkId)"))
     }
 
-    /// Drops every chunk of this store (IVF rebuild).
+    /// Drops every chunk (the IVF rebuild writes them all again).
     func clear() throws {
+        wrote = true
         try statement("DELETE FROM \(q)\(quoteIdent(chunksTable))").run()
         try statement("DELETE FROM \(q)\(quoteIdent(vectorsTable))").run()
         metaCache.removeAll()
@@ -457,6 +471,7 @@ final class ChunkStore {
         let (end, o) = offset.addingReportingOverflow(buf.count)
         guard offset >= 0, !o, end <= expectedLength else { throw corrupt(table, "offset \(offset) is outside \(column) of chunk \(rowid)") }
         let n = try cInt(buf.count, "BLOB write size"), off = try cInt(offset, "BLOB offset")
+        wrote = true
         try withBlob(table, column, rowid, writable: true, expectedLength: expectedLength) { lx_blob_write($0, buf.baseAddress, n, off) }
     }
 }

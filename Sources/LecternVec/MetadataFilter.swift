@@ -86,9 +86,6 @@ final class MetadataSnapshot {
     var rowids: [Int64] = []
     var chunks: [Int64] = []
     var slots: [Int32] = []
-    /// The row's place in the IVF lists (chunk -1 when it has none); empty when the index is untrained.
-    var ivfChunks: [Int64] = []
-    var ivfSlots: [Int32] = []
     /// One array per metadata column, values in rowid order.
     var columns: [[Cell]] = []
     /// Whether each column holds only NULLs and values of its declared class (a file written by
@@ -123,25 +120,21 @@ func rankPosition(_ b: [UInt8], in values: [[UInt8]]) -> (pos: Int, found: Bool)
 }
 
 extension VecTable {
-    /// Reads the snapshot: one scan of `<t>_rowids` (joined to the IVF map when trained). Nil when
+    /// Reads the snapshot: one scan of `<t>_rowids`. Nil when
     /// it would take more than `limit` bytes of memory (then filters run in SQL).
     func loadMetadataSnapshot(limit: Int) throws -> MetadataSnapshot? {
         let s = MetadataSnapshot()
         let meta = config.metadata
-        let ivf = ivfTrained
-        var sql = "SELECT r.rowid, r.chunk_id, r.chunk_offset"
-        if ivf { sql += ", coalesce(i.chunk_id, -1), coalesce(i.chunk_offset, -1)" }
-        sql += meta.map { ", r." + $0.storage }.joined() + " FROM \(shadow("rowids")) r"
-        if ivf { sql += " LEFT JOIN \(shadow("ivf_rowids")) i ON i.rowid = r.rowid" }
+        let sql = "SELECT r.rowid, r.chunk_id, r.chunk_offset" + meta.map { ", r." + $0.storage }.joined() + " FROM \(shadow("rowids")) r"
         let st = try main.statement(sql)
         try st.bind([])
         defer { st.reset() }
         s.columns = Array(repeating: [], count: meta.count)
         s.uniform = Array(repeating: true, count: meta.count)
         let map = name + "_rowids"
-        let first = Int32(ivf ? 5 : 3)
-        // About what a row costs: rowid, chunk, slot (and the IVF pair), a Cell per column, text bytes.
-        let rowBytes = 20 + (ivf ? 12 : 0) + 24 * meta.count
+        let first: Int32 = 3
+        // About what a row costs: rowid, chunk, slot, a Cell per column, text bytes.
+        let rowBytes = 20 + 24 * meta.count
         var bytes = 0
         while try st.step() {
             bytes += rowBytes
@@ -150,11 +143,6 @@ extension VecTable {
             s.rowids.append(rowid)
             s.chunks.append(try st.integer(1, map, "chunk_id", "rowid \(rowid)"))
             s.slots.append(try slot32(st.integer(2, map, "chunk_offset", "rowid \(rowid)"), map))
-            if ivf {
-                let ivfMap = name + "_ivf_rowids"
-                s.ivfChunks.append(try st.integer(3, ivfMap, "chunk_id", "rowid \(rowid)"))
-                s.ivfSlots.append(try slot32(st.integer(4, ivfMap, "chunk_offset", "rowid \(rowid)"), ivfMap))
-            }
             for (j, c) in meta.enumerated() {
                 let i = first + Int32(j)
                 let cell: Cell
@@ -223,7 +211,7 @@ extension VecTable {
     }
 
     /// Per chunk, the slots whose row passes every filter, from the snapshot.
-    func masksInMemory(_ filters: [RowFilter], _ s: MetadataSnapshot, ivf: Bool, size: Int, map: String) throws -> [Int64: [UInt8]] {
+    func masksInMemory(_ filters: [RowFilter], _ s: MetadataSnapshot, size: Int, map: String) throws -> [Int64: [UInt8]] {
         let n = s.rowids.count
         var keep = [Bool](repeating: true, count: n)
         for f in filters {
@@ -259,12 +247,11 @@ extension VecTable {
             }
         }
         var masks: [Int64: [UInt8]] = [:]
-        let chunks = ivf ? s.ivfChunks : s.chunks, slots = ivf ? s.ivfSlots : s.slots
+        let chunks = s.chunks, slots = s.slots
         var current: Int64 = -1
         var mask: [UInt8] = []
         for r in 0..<n where keep[r] {
             let c = chunks[r]
-            if ivf && c < 0 { continue }   // not in the IVF lists
             let slot = Int(slots[r])
             guard slot >= 0, slot < size else { throw corrupt(map, "chunk_offset \(slot) of chunk \(c) is outside 0..<\(size)") }
             if c != current {
@@ -314,16 +301,14 @@ extension VecTable {
 
     /// The slots a KNN query's row filter keeps, per chunk (a validity-shaped bitmap). Chunks
     /// with no kept slot are not read at all.
-    func filterMasks(_ filters: [RowFilter], ivf: Bool, partition: OpaquePointer?) throws -> [Int64: [UInt8]] {
-        let size = ivf ? VecTable.ivfChunkSize : config.chunkSize
-        let map = name + (ivf ? "_ivf_rowids" : "_rowids")
+    func filterMasks(_ filters: [RowFilter], partition: OpaquePointer?) throws -> [Int64: [UInt8]] {
+        let size = chunkSize
+        let map = name + "_rowids"
         // The partition equality is applied by the caller (it picks the partition's chunks).
         if let s = try currentMetadataSnapshot(), filtersInMemory(filters, s) {
-            return try masksInMemory(filters, s, ivf: ivf, size: size, map: map)
+            return try masksInMemory(filters, s, size: size, map: map)
         }
-        var sql = ivf
-            ? "SELECT i.chunk_id, i.chunk_offset FROM \(shadow("rowids")) r JOIN \(shadow("ivf_rowids")) i ON i.rowid = r.rowid"
-            : "SELECT r.chunk_id, r.chunk_offset FROM \(shadow("rowids")) r"
+        var sql = "SELECT r.chunk_id, r.chunk_offset FROM \(shadow("rowids")) r"
         var conds: [String] = []
         var args: [SQLArg] = []
         if partition != nil {

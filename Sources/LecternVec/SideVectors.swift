@@ -4,7 +4,7 @@ import CSQLiteExt
 /// `<t>_vectors<j>(chunk_id INTEGER PRIMARY KEY, vectors BLOB NOT NULL)`, slot-aligned with
 /// `<t>_chunks`: a row's vectors share its (chunk, slot), and the chunk's validity bitmap and
 /// rowids (in `<t>_vectors`) are the first column's. These columns are scanned exactly (an IVF
-/// index covers the first vector column only).
+/// index covers the first vector column only; its rewrite moves them with the first column's).
 final class SideVectors {
     let main: ChunkStore
     /// The shadow table, unquoted (`<t>_vectors<j>`).
@@ -30,6 +30,18 @@ final class SideVectors {
     /// A new chunk of the exact index gets its zeroed BLOB here too.
     func addChunk(_ id: Int64) throws {
         try main.statement("INSERT INTO \(qualified)(chunk_id, vectors) VALUES (?, zeroblob(?))").bind([.int(id), .int(Int64(try total))]).run()
+    }
+
+    /// A whole chunk's BLOB at once (the rewrite after IVF training).
+    func writeChunk(_ id: Int64, _ bytes: [UInt8]) throws {
+        let n = try total
+        precondition(bytes.count == n)
+        try main.statement("INSERT INTO \(qualified)(chunk_id, vectors) VALUES (?, ?)").bind([.int(id), .blob(bytes)]).run()
+    }
+
+    /// Drops every chunk's BLOB (the IVF rewrite writes them all again).
+    func clear() throws {
+        try main.statement("DELETE FROM \(qualified)").run()
     }
 
     func write(chunkId: Int64, slot: Int, _ bytes: [UInt8]) throws {

@@ -73,7 +73,13 @@ struct TableConfig {
     var partitionTypes: [String] = []
     var partitionColumn: String? { partitionKeys.first }
     static let maxPartitionKeys = 4
+    /// Slots per storage chunk as declared (`chunk_size=`); a table records the size it was made
+    /// with in `<t>_info`, which wins on later connections (see VecTable.chunkSize).
     var chunkSize = 1024
+    /// Whether `chunk_size=` was given. Without it an IVF table gets 128-slot chunks (one chain
+    /// per list and partition, so big chunks would be mostly empty) and any other table 1024.
+    var chunkSizeGiven = false
+    var defaultChunkSize: Int { chunkSizeGiven ? chunkSize : ivf ? 128 : chunkSize }
     var ivf = false
     var nlist = 128
     var nprobe = 8
@@ -109,6 +115,7 @@ struct TableConfig {
                         throw VecError("lectern_vec: chunk_size must be a multiple of 8 between 8 and 65536, got '\(value)'")
                     }
                     chunkSize = n
+                    chunkSizeGiven = true
                 case "cache_mb":
                     guard let n = Int(value), n >= 0 else { throw VecError("lectern_vec: cache_mb must be >= 0, got '\(value)'") }
                     cacheMB = min(n, Int.max >> 21)   // bytes = cacheMB << 20 must not wrap

@@ -59,15 +59,19 @@ private func guarded(_ vtab: UnsafeMutablePointer<sqlite3_vtab>?, _ body: () thr
     do {
         try body()
         return SQLITE_OK
-    } catch let e as ConstraintError {
-        setError(vtab, e.message)
-        return SQLITE_CONSTRAINT
-    } catch let e as VecError {
-        setError(vtab, e.message)
-        return SQLITE_ERROR
     } catch {
-        setError(vtab, "lectern_vec: \(error)")
-        return SQLITE_ERROR
+        let (message, code) = errorMessage(error)
+        setError(vtab, message)
+        return code
+    }
+}
+
+/// The message and result code of an error thrown by the extension.
+private func errorMessage(_ error: Error) -> (String, Int32) {
+    switch error {
+    case let e as ConstraintError: return (e.message, SQLITE_CONSTRAINT)
+    case let e as VecError: return (e.message, SQLITE_ERROR)
+    default: return ("lectern_vec: \(error)", SQLITE_ERROR)
     }
 }
 
@@ -503,7 +507,10 @@ private let vecModule: UnsafeMutablePointer<sqlite3_module> = {
     m.pointee.xFilter = { cur, idxNum, idxStr, argc, argv in
         let c = cursor(cur)
         let args = (0..<Int(argc)).map { argv![$0] }
-        return guarded(cur!.pointee.pVtab) { try filter(c, idxNum, idxStr.map { String(cString: $0) } ?? "", args) }
+        return guarded(cur!.pointee.pVtab) {
+            try c.table.refreshState()
+            try filter(c, idxNum, idxStr.map { String(cString: $0) } ?? "", args)
+        }
     }
     m.pointee.xNext = { cur in cursor(cur).pos += 1; return SQLITE_OK }
     m.pointee.xEof = { cur in let c = cursor(cur); return c.pos >= c.rowids.count ? 1 : 0 }
@@ -520,7 +527,23 @@ private let vecModule: UnsafeMutablePointer<sqlite3_module> = {
     }
     m.pointee.xUpdate = { vtab, argc, argv, pRowid in
         let t = table(vtab)
-        return guarded(vtab) { try update(t, argc, argv!, pRowid) }
+        do {
+            try t.refreshState()
+            t.main.wrote = false
+            try update(t, argc, argv!, pRowid)
+            return SQLITE_OK
+        } catch {
+            let (message, code) = errorMessage(error)
+            guard t.main.wrote else { setError(vtab, message); return code }
+            // A row's write is several statements on the shadow tables, and SQLite keeps no
+            // statement journal for a one-row write to a virtual table: returning a plain error
+            // here would leave the writes made so far (a half-moved row, a half-rewritten IVF
+            // index). SQLITE_INTERRUPT (or the I/O error that caused it) makes SQLite roll the
+            // whole transaction back instead, as it does after an I/O error.
+            let cause = lx_errcode(t.db) & 0xff
+            setError(vtab, message + " (\(t.name) was being changed: the transaction was rolled back, so nothing is half-written)")
+            return cause == SQLITE_IOERR || cause == SQLITE_FULL || cause == SQLITE_NOMEM ? cause : SQLITE_INTERRUPT
+        }
     }
     m.pointee.xBegin = { vtab in let t = table(vtab); t.inWrite = true; t.dropCache(); t.forgetHoles(); return SQLITE_OK }
     m.pointee.xSync = { _ in SQLITE_OK }

@@ -8,19 +8,35 @@ final class VecTable {
     var name: String
     let config: TableConfig
     var main: ChunkStore
-    var ivfStore: ChunkStore
+    /// Slots per chunk: `<t>_info`'s `chunk_size` (written when the table is made), else, in
+    /// files made before 2026-12-03, the declared `chunk_size` or 1024.
+    var chunkSize: Int
     /// IVF state, read from `<t>_info`: centroids (nlist x dims, row-major) once trained.
     var centroids: [Float] = []
     var ivfTrained: Bool { !centroids.isEmpty }
+    /// `<t>_info`'s layout version: 1 (any table made before 2026-12-03; an IVF index then kept
+    /// a second copy of each vector in `<t>_ivf_*`) or 2 (an IVF table whose lists are its chunks).
+    var format: Int64 = 1
+    /// `<t>_info`'s `ivf_generation`, bumped by each 'compute-centroids' and 'clear-centroids', so a
+    /// connection notices another's retraining (see ``refreshState()``).
+    var ivfGeneration: Int64 = 0
+    /// Whether the two-copy tables of a format-1 IVF table exist (they stay, emptied, after the
+    /// upgrade: a virtual table cannot drop tables while a statement runs).
+    var hasLegacyIVFTables = false
     /// Set when `<t>_info` is unusable: every statement on the table reports it (DROP TABLE still works).
     var formatError: VecError? = nil
     /// Set when the IVF centroids are unusable: IVF queries and inserts report it; exact queries,
     /// deletes, 'clear-centroids' and 'compute-centroids' (which repair it) still work.
     var ivfError: VecError? = nil
+    /// The data version at the last ``refreshState()``, and whether this transaction has checked.
+    var stateVersion: UInt32 = 0
+    var stateChecked = false
 
     // Cache: valid while the file's data version is unchanged and no write transaction of ours is open.
     var cache: [Int64: ChunkData] = [:]
-    var ivfCache: [Int64: ChunkData] = [:]
+    /// The chunk ids a scan reads, per chain selection (all lists or one, a partition or all), so
+    /// a repeated query does not step through hundreds of chunk rows in SQL (same validity as `cache`).
+    var chunkIdCache: [String: [Int64]] = [:]
     var cachedBytes = 0
     /// The rowid map's metadata in memory, for KNN filters (see MetadataFilter.swift); same validity as the chunk cache.
     var metadataSnapshot: MetadataSnapshot? = nil
@@ -49,16 +65,19 @@ final class VecTable {
         i >= 1 && Int(i) <= config.columns.count ? config.columns[Int(i) - 1] : nil
     }
 
-    static let shadowSuffixes = ["info", "rowids", "chunks", "vectors", "ivf_centroids", "ivf_chunks", "ivf_vectors", "ivf_rowids", "auxiliary"]
-    /// This table's shadow tables: the common ones, `auxiliary` when it has such columns, and one
-    /// `vectors<j>` per further vector column.
+    static let shadowSuffixes = ["info", "rowids", "chunks", "vectors", "ivf_centroids", "auxiliary"]
+    /// The second copy of an IVF index in format-1 files (made before 2026-12-03).
+    static let legacyIVFSuffixes = ["ivf_chunks", "ivf_vectors", "ivf_rowids"]
+    /// This table's shadow tables: the common ones, `auxiliary` when it has such columns, one
+    /// `vectors<j>` per further vector column, and the format-1 IVF tables where they exist.
     var allShadowSuffixes: [String] {
         VecTable.shadowSuffixes.filter { $0 != "auxiliary" || !config.auxiliary.isEmpty }
             + config.vectors.indices.dropFirst().map { "vectors\($0)" }
+            + (hasLegacyIVFTables ? VecTable.legacyIVFSuffixes : [])
     }
     /// Whether `suffix` names one of lectern_vec's shadow tables (xShadowName).
     static func isShadowSuffix(_ suffix: String) -> Bool {
-        if shadowSuffixes.contains(suffix) { return true }
+        if shadowSuffixes.contains(suffix) || legacyIVFSuffixes.contains(suffix) { return true }
         guard suffix.hasPrefix("vectors"), let j = Int(suffix.dropFirst(7)) else { return false }
         return j >= 1 && j < TableConfig.maxVectorColumns
     }
@@ -78,8 +97,8 @@ final class VecTable {
         vectorCol = Int32(config.columns.firstIndex { $0.kind == .vector } ?? 0) + 1
         partitionCols = config.columns.indices.filter { config.columns[$0].kind == .partition }.map { Int32($0) + 1 }
         vectorCols = config.columns.indices.filter { config.columns[$0].kind == .vector }.map { Int32($0) + 1 }
-        main = VecTable.mainStore(db, schema, name, config)
-        ivfStore = VecTable.ivfStore(db, schema, name, config)
+        chunkSize = config.defaultChunkSize
+        main = VecTable.mainStore(db, schema, name, config, chunkSize: chunkSize)
         makeSides()
     }
 
@@ -96,16 +115,10 @@ final class VecTable {
     /// Which vector column (index into `config.vectors`) column number `col` is, if any.
     func vectorIndex(ofColumn col: Int32) -> Int? { vectorCols.firstIndex(of: col) }
 
-    static func mainStore(_ db: OpaquePointer, _ schema: String, _ name: String, _ config: TableConfig) -> ChunkStore {
-        ChunkStore(db: db, schema: schema, prefix: name, chunkSize: config.chunkSize, vectorBytes: config.vectorBytes, fixedListId: 0)
+    static func mainStore(_ db: OpaquePointer, _ schema: String, _ name: String, _ config: TableConfig, chunkSize: Int) -> ChunkStore {
+        ChunkStore(db: db, schema: schema, prefix: name, chunkSize: chunkSize, vectorBytes: config.vectorBytes,
+                   listCount: config.ivf ? Int64(config.nlist) : 1)
     }
-
-    static func ivfStore(_ db: OpaquePointer, _ schema: String, _ name: String, _ config: TableConfig) -> ChunkStore {
-        ChunkStore(db: db, schema: schema, prefix: name + "_ivf", chunkSize: ivfChunkSize, vectorBytes: config.vectorBytes, fixedListId: nil)
-    }
-
-    /// Slots per IVF list chunk.
-    static let ivfChunkSize = 128
 
     var q: String { quoteIdent(schema) + "." }
     func shadow(_ suffix: String) -> String { q + quoteIdent(name + "_" + suffix) }
@@ -128,15 +141,15 @@ final class VecTable {
             "CREATE TABLE \(shadow("info"))(key TEXT PRIMARY KEY, value)",
             "CREATE TABLE \(shadow("rowids"))(rowid INTEGER PRIMARY KEY, partition, chunk_id INTEGER NOT NULL, chunk_offset INTEGER NOT NULL\(meta))",
             "CREATE TABLE \(shadow("ivf_centroids"))(list_id INTEGER PRIMARY KEY, centroid BLOB NOT NULL)",
-            "CREATE TABLE \(shadow("ivf_rowids"))(rowid INTEGER PRIMARY KEY, chunk_id INTEGER NOT NULL, chunk_offset INTEGER NOT NULL)",
         ]
         if !config.auxiliary.isEmpty {
             sql.append("CREATE TABLE \(shadow("auxiliary"))(rowid INTEGER PRIMARY KEY\(config.auxiliary.map { ", " + $0.storage }.joined()))")
         }
         for side in sides { sql.append(SideVectors.createSQL(schema: schema, table: side.table)) }
         sql += ChunkStore.createSQL(schema: schema, prefix: name)
-        sql += ChunkStore.createSQL(schema: schema, prefix: name + "_ivf")
-        sql.append("INSERT INTO \(shadow("info"))(key, value) VALUES ('format', 1), ('ivf_trained', 0)")
+        // Format 2 only where it differs (IVF tables), so files without an IVF index stay readable
+        // by earlier builds.
+        sql.append("INSERT INTO \(shadow("info"))(key, value) VALUES ('format', \(config.ivf ? 2 : 1)), ('ivf_trained', 0), ('chunk_size', \(chunkSize))")
         for s in sql {
             guard lx_exec(db, s) == SQLITE_OK else { throw VecError("lectern_vec: \(String(cString: lx_errmsg(db))) (in: \(s))") }
         }
@@ -147,19 +160,66 @@ final class VecTable {
     func loadState() throws {
         formatError = nil
         let info = name + "_info"
-        let f = try main.statement("SELECT value FROM \(shadow("info")) WHERE key = 'format'")
+        let f = try main.statement("SELECT key, value FROM \(shadow("info")) WHERE key IN ('format', 'chunk_size', 'ivf_generation')")
         try f.bind([])
-        if try f.step() {
-            if f.type(0) != SQLITE_INTEGER || f.int(0) != 1 {
-                formatError = corrupt(info, "format is \(f.text(0).map { "'\($0)'" } ?? "NULL"), expected 1")
+        var formatValue: Int64? = nil, sizeValue: Int64? = nil
+        var bad: VecError? = nil
+        ivfGeneration = 0
+        while try f.step() {
+            let key = f.text(0) ?? ""
+            let isInt = f.type(1) == SQLITE_INTEGER
+            switch key {
+            case "format":
+                if isInt && (f.int(1) == 1 || f.int(1) == 2) { formatValue = f.int(1) } else {
+                    bad = corrupt(info, "format is \(f.text(1).map { "'\($0)'" } ?? "NULL"), expected 1 or 2 (a newer lectern_vec may have made this table)")
+                }
+            case "chunk_size":
+                if isInt && f.int(1) >= 8 && f.int(1) <= 65536 && f.int(1) % 8 == 0 { sizeValue = f.int(1) } else {
+                    bad = bad ?? corrupt(info, "chunk_size is \(f.text(1).map { "'\($0)'" } ?? "NULL"), expected a multiple of 8 from 8 to 65536")
+                }
+            default:
+                if isInt { ivfGeneration = f.int(1) }
             }
-        } else {
-            formatError = corrupt(info, "no 'format' row")
         }
         f.reset()
+        if formatValue == nil && bad == nil { bad = corrupt(info, "no 'format' row") }
+        format = formatValue ?? 1
+        if let sizeValue, config.chunkSizeGiven, Int(sizeValue) != config.chunkSize {
+            bad = bad ?? corrupt(info, "chunk_size is \(sizeValue), but the table is declared with chunk_size=\(config.chunkSize)")
+        }
+        formatError = bad
+        let size = sizeValue.map { Int($0) } ?? config.chunkSize
+        if size != chunkSize {
+            chunkSize = size
+            main.close()
+            main = VecTable.mainStore(db, schema, name, config, chunkSize: size)
+            makeSides()
+        }
+        let legacy = try main.statement("SELECT count(*) FROM \(q)sqlite_master WHERE type = 'table' AND name = ?")
+        try legacy.bind([.text(name + "_ivf_rowids")])
+        hasLegacyIVFTables = try legacy.step() && legacy.int(0) > 0
+        legacy.reset()
         ivfError = nil
         centroids = []
         do { centroids = try readCentroids() } catch let e as VecError { ivfError = e }
+        if format == 1 && !centroids.isEmpty {
+            ivfError = VecError("lectern_vec: the IVF index of \(name) was built by an earlier lectern_vec, which kept a second copy of every vector; rebuild it with INSERT INTO \(quoteIdent(name))(\(quoteIdent(name))) VALUES ('compute-centroids') (or drop it with 'clear-centroids'); exact queries (nprobe = 0) still work")
+        }
+    }
+
+    /// Re-reads the IVF state when another connection may have retrained or cleared the index
+    /// (the file's data version moved) or this transaction has not looked yet (a rolled-back
+    /// training leaves no trace in the data version): one point query in the common case.
+    func refreshState() throws {
+        let v = lx_data_version(db, schema)
+        if stateChecked && v == stateVersion { return }
+        let st = try main.statement("SELECT value FROM \(shadow("info")) WHERE key = 'ivf_generation'")
+        try st.bind([])
+        let g: Int64 = try st.step() && st.type(0) == SQLITE_INTEGER ? st.int(0) : 0
+        st.reset()
+        if g != ivfGeneration { try loadState() }
+        stateVersion = v
+        stateChecked = true
     }
 
     /// The centroids, checked: list_id 0, 1, 2, ... in order, each a BLOB of `dims` finite float32.
@@ -197,34 +257,32 @@ final class VecTable {
     /// After ALTER TABLE ... RENAME: the shadow tables now carry the new name.
     func rename(to newName: String) {
         name = newName
-        main = VecTable.mainStore(db, schema, newName, config)
-        ivfStore = VecTable.ivfStore(db, schema, newName, config)
+        main = VecTable.mainStore(db, schema, newName, config, chunkSize: chunkSize)
         makeSides()
     }
 
-    /// At transaction boundaries: the stores' lists of emptied slots may be stale from here on.
+    /// At transaction boundaries: the lists of emptied slots may be stale from here on, and the
+    /// IVF state is checked again by the next statement.
     func forgetHoles() {
         main.forgetHoles()
-        ivfStore.forgetHoles()
+        stateChecked = false
     }
 
     func close() {
         dropCache()
         main.close()
-        ivfStore.close()
     }
 
     // MARK: cache
 
     func dropCache() {
         cache.removeAll()
-        ivfCache.removeAll()
+        chunkIdCache.removeAll()
         for j in sideCaches.indices { sideCaches[j].removeAll() }
         cachedBytes = 0
         metadataSnapshot = nil
         metadataSnapshotTooLarge = false
         main.dropCache()
-        ivfStore.dropCache()
     }
 
     /// Whether cached chunks may be used now: not inside a write transaction, and only while the
@@ -239,9 +297,9 @@ final class VecTable {
     /// The chunks with these ids holding vector column `column` (0: the first, whose chunks carry
     /// validity and rowids; j > 0: those chunks with column j's vectors), cached like `chunks`.
     func chunks(_ ids: [Int64], column: Int) throws -> [ChunkData] {
-        if column == 0 { return try chunks(ids, ivf: false) }
+        if column == 0 { return try chunks(ids) }
         let side = sides[column - 1]
-        let bases = try chunks(ids, ivf: false)
+        let bases = try chunks(ids)
         if !cachingAllowed() { return try bases.map { try side.load($0) } }
         let limit = config.cacheMB << 20
         return try bases.map { b in
@@ -256,17 +314,16 @@ final class VecTable {
     }
 
     /// The chunks with these ids, from the cache when it is current.
-    func chunks(_ ids: [Int64], ivf: Bool) throws -> [ChunkData] {
-        let store = ivf ? ivfStore : main
-        if !cachingAllowed() { return try ids.map { try store.load(chunkId: $0) } }
+    func chunks(_ ids: [Int64]) throws -> [ChunkData] {
+        if !cachingAllowed() { return try ids.map { try main.load(chunkId: $0) } }
         let limit = config.cacheMB << 20
         var out: [ChunkData] = []
         out.reserveCapacity(ids.count)
         for id in ids {
-            if let c = ivf ? ivfCache[id] : cache[id] { out.append(c); continue }
-            let c = try store.load(chunkId: id)
+            if let c = cache[id] { out.append(c); continue }
+            let c = try main.load(chunkId: id)
             if cachedBytes + c.byteCount <= limit {
-                if ivf { ivfCache[id] = c } else { cache[id] = c }
+                cache[id] = c
                 cachedBytes += c.byteCount
             }
             out.append(c)
@@ -404,6 +461,8 @@ final class VecTable {
     /// already validated column values.
     @discardableResult
     func insertBytes(rowid: Int64?, bytes: [UInt8], extra: [[UInt8]], values: ColumnValues, replace: Bool) throws -> Int64 {
+        // Before any write (a REPLACE deletes first): an unusable IVF state refuses the row whole.
+        try checkUsable(ivf: true)
         let partition = values.partition
         let v = Vector(type: config.type, dims: config.dims, bytes: bytes)
         if config.textPrimaryKey, let other = try rowidOfKey(values.primaryKey), other != rowid {
@@ -431,9 +490,10 @@ final class VecTable {
                 id = m + 1
             }
         }
-        try checkUsable(ivf: true)
         dropCache()
-        let (chunk, slot) = try v.bytes.withUnsafeBytes { try main.append(listId: 0, partition: partition, rowid: id, vector: $0.baseAddress!) }
+        // Once the IVF index is trained a row goes to the chain of its nearest centroid.
+        let list = ivfTrained ? Int64(nearestCentroids(v.floats, count: 1)[0]) : 0
+        let (chunk, slot) = try v.bytes.withUnsafeBytes { try main.append(listId: list, partition: partition, rowid: id, vector: $0.baseAddress!) }
         for (side, b) in zip(sides, extra) { try side.write(chunkId: chunk, slot: slot, b) }
         let meta = config.metadata
         // A float metadata column stores REAL even when given an integer, so comparisons and
@@ -454,42 +514,30 @@ final class VecTable {
             try main.statement("INSERT INTO \(shadow("auxiliary"))(rowid\(aux.map { ", " + $0.storage }.joined())) VALUES (?\(String(repeating: ", ?", count: aux.count)))")
                 .bind([.int(id)] + auxValues).run()
         }
-        if ivfTrained {
-            let list = nearestCentroids(v.floats, count: 1)[0]
-            let (ic, islot) = try v.bytes.withUnsafeBytes { try ivfStore.append(listId: Int64(list), partition: partition, rowid: id, vector: $0.baseAddress!) }
-            try main.statement("INSERT INTO \(shadow("ivf_rowids"))(rowid, chunk_id, chunk_offset) VALUES (?, ?, ?)")
-                .bind([.int(id), .int(ic), .int(Int64(islot))]).run()
-        }
         return id
     }
 
     func delete(rowid: Int64) throws {
         dropCache()
-        guard let (chunk, slot) = try locate(rowid, map: "rowids") else { return }
-        // Both maps are checked before anything changes, so a corrupt one leaves the row intact.
-        let ivfLoc = try locate(rowid, map: "ivf_rowids")
-        if let (c, s) = ivfLoc { _ = try ivfStore.verifySlot(chunkId: c, slot: s, rowid: rowid, mapTable: name + "_ivf_rowids", useCache: false) }
+        guard let (chunk, slot) = try locate(rowid) else { return }
+        // `remove` checks the slot before anything changes, so a corrupt map leaves the row intact.
         try main.remove(chunkId: chunk, slot: slot, rowid: rowid, mapTable: name + "_rowids")
         try main.statement("DELETE FROM \(shadow("rowids")) WHERE rowid = ?").bind([.int(rowid)]).run()
         if !config.auxiliary.isEmpty {
             try main.statement("DELETE FROM \(shadow("auxiliary")) WHERE rowid = ?").bind([.int(rowid)]).run()
         }
-        if let (c, s) = ivfLoc {
-            try ivfStore.remove(chunkId: c, slot: s, rowid: rowid, mapTable: name + "_ivf_rowids")
-            try main.statement("DELETE FROM \(shadow("ivf_rowids")) WHERE rowid = ?").bind([.int(rowid)]).run()
-        }
     }
 
     // MARK: reads
 
-    /// (chunk, slot) of a rowid in `<t>_<map>` (`rowids` or `ivf_rowids`), type-checked; nil when absent.
+    /// (chunk, slot) of a rowid in `<t>_rowids`, type-checked; nil when absent.
     /// The slot is not yet checked against its chunk: `ChunkStore.verifySlot` does that.
-    func locate(_ rowid: Int64, map: String = "rowids") throws -> (chunk: Int64, slot: Int64)? {
-        let st = try main.statement("SELECT chunk_id, chunk_offset FROM \(shadow(map)) WHERE rowid = ?")
+    func locate(_ rowid: Int64) throws -> (chunk: Int64, slot: Int64)? {
+        let st = try main.statement("SELECT chunk_id, chunk_offset FROM \(shadow("rowids")) WHERE rowid = ?")
         try st.bind([.int(rowid)])
         defer { st.reset() }
         guard try st.step() else { return nil }
-        let table = name + "_" + map
+        let table = name + "_rowids"
         return (try st.integer(0, table, "chunk_id", "rowid \(rowid)"), try st.integer(1, table, "chunk_offset", "rowid \(rowid)"))
     }
 
@@ -561,52 +609,55 @@ final class VecTable {
         let probes = column > 0 ? 0 : nprobe ?? Int64(config.nprobe)
         if probes < 0 { throw VecError("lectern_vec: nprobe must be >= 0, got \(probes)") }
         if probes > 0 { try checkUsable(ivf: true) }
+        var ids: [Int64]
+        let part = hasPartition ? HoleKey(listId: 0, partition: partition).partition : "*"
         if ivfTrained && probes > 0 {
             let lists = nearestCentroids(v.floats, count: min(Int(probes), centroids.count / config.dims))
-            var ids = try ivfStore.chunkIds(listIds: lists.map { Int64($0) }, partition: partition, filterPartition: hasPartition)
-            let masks = filters.isEmpty ? nil : try filterMasks(filters, ivf: true, partition: hasPartition ? partition : nil)
-            if let masks { ids = ids.filter { masks[$0] != nil } }
-            let scanned = try chunks(ids, ivf: true).map { c in masks.map { ChunkData(c, keeping: $0[c.chunkId] ?? []) } ?? c }
-            let hits = knn(scanned, query, k: Int(k), vectorBytes: config.vectorBytes)
-            try verify(hits, scanned, ivf: true, partition: hasPartition ? partition : nil)
-            return hits.map { ($0.rowid, $0.distance) }
+            ids = []
+            for l in lists {
+                ids += try cachedChunkIds("\(l) \(part)") { try main.chunkIds(listIds: [Int64(l)], partition: partition, filterPartition: hasPartition) }
+            }
+        } else {
+            ids = try cachedChunkIds("* \(part)") { try main.allChunkIds(partition: partition, filterPartition: hasPartition) }
         }
-        var ids = try main.chunkIds(listIds: [0], partition: partition, filterPartition: hasPartition)
-        let masks = filters.isEmpty ? nil : try filterMasks(filters, ivf: false, partition: hasPartition ? partition : nil)
+        let masks = filters.isEmpty ? nil : try filterMasks(filters, partition: hasPartition ? partition : nil)
         if let masks { ids = ids.filter { masks[$0] != nil } }
         let scanned = try chunks(ids, column: column).map { c in masks.map { ChunkData(c, keeping: $0[c.chunkId] ?? []) } ?? c }
         let hits = knn(scanned, query, k: Int(k), vectorBytes: spec.bytes)
-        try verify(hits, scanned, ivf: false, partition: hasPartition ? partition : nil)
+        try verify(hits, scanned, partition: hasPartition ? partition : nil)
         return hits.map { ($0.rowid, $0.distance) }
     }
 
+    /// The chunk ids of a chain selection, from `chunkIdCache` when caching is allowed.
+    private func cachedChunkIds(_ key: String, _ read: () throws -> [Int64]) throws -> [Int64] {
+        guard cachingAllowed() else { return try read() }
+        if let ids = chunkIdCache[key] { return ids }
+        let ids = try read()
+        if chunkIdCache.count >= 65536 { chunkIdCache.removeAll() }
+        chunkIdCache[key] = ids
+        return ids
+    }
+
     /// Checks the k results of a scan (not every scanned vector: the scan validated its chunks as
-    /// wholes) against the rowid maps: each result's rowid must live exactly where the scan found
+    /// wholes) against the rowid map: each result's rowid must live exactly where the scan found
     /// it, so a stray validity bit, a wrong rowid in `<t>_vectors` or a partition mismatch is an
     /// error instead of a deleted, duplicated or misfiled row in the answer.
-    private func verify(_ hits: [KNNHit], _ scanned: [ChunkData], ivf: Bool, partition: OpaquePointer?) throws {
-        let map = ivf ? "ivf_rowids" : "rowids"
-        let mapTable = name + "_" + map
-        let store = ivf ? ivfStore : main
-        let part = try main.statement(partition == nil
-            ? "SELECT 1 FROM \(shadow("rowids")) WHERE rowid = ?"
-            : "SELECT coalesce(partition = ?, 0) FROM \(shadow("rowids")) WHERE rowid = ?")
+    private func verify(_ hits: [KNNHit], _ scanned: [ChunkData], partition: OpaquePointer?) throws {
+        let mapTable = name + "_rowids"
+        let part = try main.statement("SELECT coalesce(partition = ?, 0) FROM \(shadow("rowids")) WHERE rowid = ?")
         for h in hits {
             let chunk = scanned[h.chunkIndex].chunkId
-            guard let (c, s) = try locate(h.rowid, map: map) else {
-                throw corrupt(mapTable, "rowid \(h.rowid) is in a filled slot (chunk \(chunk), slot \(h.slot)) of \(store.chunksTable) but has no row in \(mapTable)")
+            guard let (c, s) = try locate(h.rowid) else {
+                throw corrupt(mapTable, "rowid \(h.rowid) is in a filled slot (chunk \(chunk), slot \(h.slot)) of \(main.chunksTable) but has no row in \(mapTable)")
             }
             guard c == chunk, s == Int64(h.slot) else {
-                throw corrupt(mapTable, "rowid \(h.rowid) is in chunk \(chunk) slot \(h.slot) of \(store.chunksTable), but \(mapTable) places it at chunk \(c) slot \(s)")
+                throw corrupt(mapTable, "rowid \(h.rowid) is in chunk \(chunk) slot \(h.slot) of \(main.chunksTable), but \(mapTable) places it at chunk \(c) slot \(s)")
             }
-            if ivf || partition != nil {
-                try part.bind(partition == nil ? [.int(h.rowid)] : [.value(partition), .int(h.rowid)])
+            if let partition {
+                try part.bind([.value(partition), .int(h.rowid)])
                 defer { part.reset() }
-                guard try part.step() else {
-                    throw corrupt(name + "_rowids", "rowid \(h.rowid) is in the IVF index (\(mapTable)) but has no row in \(name)_rowids")
-                }
-                guard part.int(0) == 1 else {
-                    throw corrupt(name + "_rowids", "the partition of rowid \(h.rowid) differs from that of its chunk \(chunk) in \(store.chunksTable)")
+                guard try part.step(), part.int(0) == 1 else {
+                    throw corrupt(mapTable, "the partition of rowid \(h.rowid) differs from that of its chunk \(chunk) in \(main.chunksTable)")
                 }
             }
         }

@@ -212,7 +212,6 @@ struct CorruptionFuzz {
     func mutations(_ kind: Kind) -> [Mutation] {
         var out: [Mutation] = []
         let chunkOf2 = "(SELECT chunk_id FROM t_rowids WHERE rowid = 2)"
-        let ivfChunkOf2 = "(SELECT chunk_id FROM t_ivf_rowids WHERE rowid = 2)"
         let intValues = ["9223372036854775807", "-9223372036854775808", "200000000", "-1", "0",
                          "%C + 1", "%C - 1", "NULL", "'abc'", "x'01'", "1.5"]
         let keyValues = ["1000000", "-1", "%C + 100", "NULL", "0"]
@@ -242,19 +241,21 @@ struct CorruptionFuzz {
         }
 
         // <t>_info
-        for v in ["2", "'x'", "NULL", "x'01'", "1.0"] { update("t_info", "value", v, "key = 'format'", .exact) }
+        for v in ["3", "'x'", "NULL", "x'01'", "1.0", kind.ivf ? "1" : "2"] { update("t_info", "value", v, "key = 'format'", .exact) }
+        for v in ["7", "0", "'x'", "NULL", "1024", "65544"] { update("t_info", "value", v, "key = 'chunk_size'", .exact) }
+        custom("t_info: no 'chunk_size' row", .exact) { try $0.execute(sql: "DELETE FROM t_info WHERE key = 'chunk_size'") }
+        for v in ["'x'", "NULL", "-5"] { update("t_info", "value", v, "key = 'ivf_generation'", .exact) }
         custom("t_info: no 'format' row", .exact) { try $0.execute(sql: "DELETE FROM t_info WHERE key = 'format'") }
         for v in ["'yes'", "NULL", "-1"] { update("t_info", "value", v, "key = 'ivf_trained'", .exact) }
 
-        // The exact index and (for the IVF table) the lists: same layout, same corruptions.
-        var stores: [(prefix: String, chunkOf2: String, map: String)] = [("t", chunkOf2, "t_rowids")]
-        if kind.ivf { stores.append(("t_ivf", ivfChunkOf2, "t_ivf_rowids")) }
-        for (prefix, chunk, map) in stores {
-            let chunks = prefix + "_chunks", vectors = prefix + "_vectors"
+        // The chunks (once trained, the IVF table's chunks are its lists: each vector is stored once).
+        do {
+            let chunk = chunkOf2, map = "t_rowids"
+            let chunks = "t_chunks", vectors = "t_vectors"
             let lastChunk = "(SELECT max(chunk_id) FROM \(chunks))"
-            // Which rows can vanish from a scan when a chunk's list changes: in the exact index
-            // that is an error (every chunk must be list 0); in the IVF index a recall loss.
-            let listOracle: Oracle = prefix == "t" ? .exact : .mayHide
+            // What a chunk moved to another list does: without an IVF index an error (every chunk
+            // must be list 0); with one, an exact scan still reads it and a probe may miss it.
+            let listOracle: Oracle = kind.ivf ? .mayHide : .exact
             for target in [chunk, lastChunk] {
                 for v in intValues { update(chunks, "size", v, "chunk_id = \(target)", .exact) }
                 for v in intValues { update(chunks, "used", v, "chunk_id = \(target)", .exact) }

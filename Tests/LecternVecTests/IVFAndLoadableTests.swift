@@ -19,9 +19,21 @@ final class IVFTests: XCTestCase {
                 vectors[Int64(i)] = v
                 try db.execute(sql: "INSERT INTO iv(rowid, v, part) VALUES (?, ?, ?)", arguments: [i, blob(v), i % 2])
             }
+            let vectorBytes = { try Int.fetchOne(db, sql: "SELECT sum(length(vectors)) FROM iv_vectors") ?? 0 }
+            let untrained = try vectorBytes()
             try db.execute(sql: "INSERT INTO iv(iv) VALUES ('compute-centroids')")
             XCTAssertEqual(try Int.fetchOne(db, sql: "SELECT count(*) FROM iv_ivf_centroids"), 64)
-            XCTAssertEqual(try Int.fetchOne(db, sql: "SELECT count(*) FROM iv_ivf_rowids"), n)
+            // Each vector is stored once: the chunks became the lists (one chain per list and
+            // partition), no second copy. Partly filled last chunks of the 128 chains cost some
+            // space; a second copy would be more than 2x.
+            XCTAssertEqual(try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master WHERE name LIKE 'iv\\_ivf\\_%' ESCAPE '\\'"), 1)
+            XCTAssertEqual(try Int.fetchOne(db, sql: "SELECT count(DISTINCT list_id) FROM iv_chunks"), 64)
+            XCTAssertEqual(try Int.fetchOne(db, sql: "SELECT count(*) FROM (SELECT DISTINCT list_id, partition FROM iv_chunks)"),
+                           try Int.fetchOne(db, sql: "SELECT count(*) FROM (SELECT list_id, partition FROM iv_chunks GROUP BY 1, 2 HAVING min(used) < 128 OR count(*) = 1)"))
+            let trained = try vectorBytes()
+            print("IVF vector bytes: \(untrained) untrained, \(trained) trained (\(String(format: "%.2f", Double(trained) / Double(untrained)))x)")
+            XCTAssertLessThan(Double(trained), 1.6 * Double(untrained))
+            XCTAssertEqual(try Int.fetchOne(db, sql: "SELECT value FROM iv_info WHERE key = 'format'"), 2)
         }
         func recall(_ nprobe: Int, queries: Int = 100) throws -> Double {
             var hit = 0
@@ -68,6 +80,95 @@ final class IVFTests: XCTestCase {
         }
         try q2.write { db in try db.execute(sql: "INSERT INTO iv(iv) VALUES ('clear-centroids')") }
         XCTAssertEqual(try q2.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM iv_ivf_centroids") }, 0)
+        // Cleared, the chunks keep their lists and an exact scan reads them all.
+        var live = vectors
+        live[1] = nil
+        live[999999] = probe
+        let after = try q2.read { try Int64.fetchAll($0, sql: "SELECT rowid FROM iv WHERE v MATCH ? AND k = 5", arguments: [blob(query)]) }
+        XCTAssertEqual(after, sortedPairs(live.map { ($0.key, refL2(query, $0.value)) }, 5).map { $0.0 })
+        XCTAssertEqual(try q2.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM iv") }, n)
+    }
+
+    /// A connection that opened the table before another one trained (or cleared) the index
+    /// notices at its next statement: its inserts go to their nearest list, so a probe finds them.
+    func testAnotherConnectionsTrainingIsSeen() throws {
+        let path = tempPath("ivf-two.sqlite")
+        var rng = TestRNG(31)
+        let d = 8
+        let centers = (0..<32).map { _ in (0..<d).map { _ in rng.gaussian() * 4 } }
+        let a = try openQueue(path), b = try openQueue(path)
+        try a.write { db in
+            try db.execute(sql: "CREATE VIRTUAL TABLE t USING lectern_vec(v float[8] indexed by ivf(nlist=32, nprobe=1))")
+            for i in 1...3200 { try db.execute(sql: "INSERT INTO t(rowid, v) VALUES (?, ?)", arguments: [i, blob(centers[i % 32].map { $0 + rng.gaussian() * 0.1 })]) }
+        }
+        try b.write { db in try db.execute(sql: "INSERT INTO t(t) VALUES ('compute-centroids')") }
+        // a's table object was made before the training; each probe lands far from list 0.
+        var found = 0
+        for (j, c) in centers.enumerated() {
+            let v = c.map { $0 + 0.01 }
+            try a.write { db in try db.execute(sql: "INSERT INTO t(rowid, v) VALUES (?, ?)", arguments: [100_000 + j, blob(v)]) }
+            let hit = try b.read { try Int64.fetchOne($0, sql: "SELECT rowid FROM t WHERE v MATCH ? AND k = 1", arguments: [blob(v)]) }
+            if hit == Int64(100_000 + j) { found += 1 }
+        }
+        XCTAssertEqual(found, centers.count, "rows inserted by the other connection after the training are in their lists")
+        try b.write { db in try db.execute(sql: "INSERT INTO t(t) VALUES ('clear-centroids')") }
+        try a.write { db in try db.execute(sql: "INSERT INTO t(rowid, v) VALUES (200000, ?)", arguments: [blob(centers[5])]) }
+        XCTAssertEqual(try a.read { try Int.fetchOne($0, sql: "SELECT list_id FROM t_chunks WHERE chunk_id = (SELECT chunk_id FROM t_rowids WHERE rowid = 200000)") }, 0,
+                       "after another connection cleared the index, new rows go to list 0")
+    }
+
+    /// A table whose IVF index an earlier lectern_vec built (format 1: a second copy of each vector
+    /// in t_ivf_chunks / t_ivf_vectors / t_ivf_rowids): exact queries work, IVF queries and inserts
+    /// say how to rebuild, and 'compute-centroids' rebuilds it in the current layout.
+    func testFormatOneIVFTableIsRebuilt() throws {
+        let path = tempPath("ivf-format1.sqlite")
+        var rng = TestRNG(8)
+        var vectors: [Int64: [Float]] = [:]
+        let q = try openQueue(path)
+        try q.write { db in
+            try db.execute(sql: "CREATE VIRTUAL TABLE old USING lectern_vec(v float[4] indexed by ivf(nlist=4, nprobe=1), chunk_size=16)")
+            for i in Int64(1)...100 {
+                let v = rng.vector(4)
+                vectors[i] = v
+                try db.execute(sql: "INSERT INTO old(rowid, v) VALUES (?, ?)", arguments: [i, blob(v)])
+            }
+            // What a format-1 file holds: format 1, no chunk_size row, the two-copy tables, centroids.
+            try db.execute(sql: "UPDATE old_info SET value = 1 WHERE key = 'format'")
+            try db.execute(sql: "DELETE FROM old_info WHERE key = 'chunk_size'")
+            try db.execute(sql: "INSERT OR REPLACE INTO old_info(key, value) VALUES ('ivf_trained', 1), ('ivf_nlist', 1)")
+            try db.execute(sql: "CREATE TABLE old_ivf_chunks(chunk_id INTEGER PRIMARY KEY, list_id INTEGER NOT NULL, partition, size INTEGER NOT NULL, used INTEGER NOT NULL, validity BLOB NOT NULL, UNIQUE(list_id, partition, chunk_id))")
+            try db.execute(sql: "CREATE TABLE old_ivf_vectors(chunk_id INTEGER PRIMARY KEY, rowids BLOB NOT NULL, vectors BLOB NOT NULL)")
+            try db.execute(sql: "CREATE TABLE old_ivf_rowids(rowid INTEGER PRIMARY KEY, chunk_id INTEGER NOT NULL, chunk_offset INTEGER NOT NULL)")
+            try db.execute(sql: "INSERT INTO old_ivf_rowids SELECT rowid, 1, 0 FROM old_rowids")
+            try db.execute(sql: "INSERT INTO old_ivf_centroids(list_id, centroid) VALUES (0, ?)", arguments: [blob([Float](repeating: 0, count: 4))])
+        }
+        try q.close()
+        let r = try openQueue(path)
+        let query = rng.vector(4)
+        let want = bruteForce(vectors, query, k: 5)
+        XCTAssertEqual(try r.read { try Int64.fetchAll($0, sql: "SELECT rowid FROM old WHERE v MATCH ? AND k = 5 AND nprobe = 0", arguments: [blob(query)]) }, want)
+        for sql in ["SELECT rowid FROM old WHERE v MATCH ? AND k = 5", "INSERT INTO old(rowid, v) VALUES (500, ?)"] {
+            XCTAssertThrowsError(try r.write { try $0.execute(sql: sql, arguments: [blob(query)]) }) { e in
+                let m = (e as? DatabaseError)?.message ?? ""
+                XCTAssertTrue(m.contains("earlier lectern_vec") && m.contains("compute-centroids"), m)
+            }
+        }
+        try r.write { db in try db.execute(sql: "INSERT INTO old(old) VALUES ('compute-centroids')") }
+        try r.read { db in
+            XCTAssertEqual(try Int.fetchOne(db, sql: "SELECT value FROM old_info WHERE key = 'format'"), 2)
+            XCTAssertEqual(try Int.fetchOne(db, sql: "SELECT value FROM old_info WHERE key = 'chunk_size'"), 16)
+            XCTAssertEqual(try Int.fetchOne(db, sql: "SELECT count(*) FROM old_ivf_rowids"), 0)
+            XCTAssertEqual(try Int64.fetchAll(db, sql: "SELECT rowid FROM old WHERE v MATCH ? AND k = 5 AND nprobe = 4", arguments: [blob(query)]), want)
+        }
+        // The emptied two-copy tables follow a rename and go with a DROP.
+        try r.write { db in try db.execute(sql: "ALTER TABLE old RENAME TO renamed") }
+        XCTAssertEqual(try r.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM sqlite_master WHERE name LIKE 'renamed\\_ivf\\_%' ESCAPE '\\'") }, 4)
+        try r.write { db in try db.execute(sql: "DROP TABLE renamed") }
+        XCTAssertEqual(try r.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM sqlite_master WHERE name LIKE 'renamed%'") }, 0)
+    }
+
+    func bruteForce(_ vectors: [Int64: [Float]], _ q: [Float], k: Int) -> [Int64] {
+        sortedPairs(vectors.map { ($0.key, refL2(q, $0.value)) }, k).map { $0.0 }
     }
 }
 

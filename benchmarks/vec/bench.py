@@ -49,6 +49,11 @@ def connect(path, ext):
     return db
 
 
+def file_size(path):
+    """Bytes on disk: the database and whatever is left in its WAL."""
+    return sum(os.path.getsize(path + s) for s in ("", "-wal") if os.path.exists(path + s))
+
+
 def bandwidth():
     """Streaming read bandwidth, both cores (numpy releases the GIL in reductions)."""
     a = np.ones(256 * 1024 * 1024 // 4, dtype=np.float32)  # 256 MiB per thread
@@ -74,6 +79,7 @@ for n in [int(s) for s in args.sizes.split(",")]:
     print(f"\n== {n} x {D} float32, k = {K}, {len(qs)} queries, file databases ==")
     floor_ms = n * D * 4 / bw2 * 1000
     out = {}
+    sizes = {}
     for kind, coltype, conv in [
         ("float32", f"float[{D}]", lambda v: v.tobytes()),
         ("int8", f"int8[{D}]", lambda v: np.clip(np.round(v * 127 / 4), -128, 127).astype(np.int8).tobytes()),
@@ -102,6 +108,7 @@ for n in [int(s) for s in args.sizes.split(",")]:
             db.execute("COMMIT")
             dt = time.perf_counter() - t0
             db.close()
+            size = file_size(path)
             db = connect(path, ext)
             sql = f"SELECT rowid, distance FROM t WHERE v MATCH {wrap} AND k = {K}"
             db.execute(sql, (qconv[0],)).fetchall()
@@ -112,17 +119,19 @@ for n in [int(s) for s in args.sizes.split(",")]:
                 times.append(time.perf_counter() - t0)
                 results.append([a for a, _ in r])
             ms = statistics.median(times) * 1000
-            res[name] = (n / dt, ms, results)
+            res[name] = (n / dt, ms, results, size)
             db.close()
             if kind != "float32" or n < args.ivf_min:
                 os.remove(path)
         sv, lv = res["sqlite-vec"], res["lectern"]
         agree = sum(len(set(a) & set(b)) for a, b in zip(sv[2], lv[2])) / (K * len(qs))
         out[kind] = sv[1]
+        sizes[kind] = (sv[3], lv[3])
         scanned = n * {"float32": D * 4, "int8": D, "bit": D // 8}[kind]
         print(f"{kind:8s} insert: sqlite-vec {sv[0]:9.0f} rows/s, lectern {lv[0]:9.0f} rows/s (ratio {lv[0]/sv[0]:.2f}x)")
         print(f"{kind:8s} KNN   : sqlite-vec {sv[1]:8.2f} ms, lectern {lv[1]:8.2f} ms, latency ratio lectern/sqlite-vec = {lv[1]/sv[1]:.3f}"
               f"  (floor {scanned / bw2 * 1000:.2f} ms = {scanned/1e6:.0f} MB / {bw2/1e9:.1f} GB/s; same top-{K}: {agree:.3f})")
+        print(f"{kind:8s} file  : sqlite-vec {sv[3]/1e6:8.1f} MB, lectern {lv[3]/1e6:8.1f} MB (ratio {lv[3]/sv[3]:.2f}; vectors alone {scanned/1e6:.1f} MB)")
 
     if n >= args.ivf_min:
         path = f"{args.data}/lectern-float32-{n}.db"
@@ -130,6 +139,12 @@ for n in [int(s) for s in args.sizes.split(",")]:
         t0 = time.perf_counter()
         db.execute("BEGIN"); db.execute("INSERT INTO t(t) VALUES ('compute-centroids')"); db.execute("COMMIT")
         train = time.perf_counter() - t0
+        db.close()
+        trained_size = file_size(path)
+        untrained, vec0_size = sizes["float32"][1], sizes["float32"][0]
+        print(f"IVF file : {trained_size/1e6:.1f} MB once trained = {trained_size/untrained:.2f}x the untrained table, "
+              f"{trained_size/vec0_size:.2f}x sqlite-vec's (the lists are the table's chunks: each vector stored once)")
+        db = connect(path, args.lib)
         exact = [[r[0] for r in db.execute(f"SELECT rowid FROM t WHERE v MATCH ? AND k = {K} AND nprobe = 0", (q,))] for q in qblobs]
         print(f"IVF      : nlist={nlist}, compute-centroids {train:.1f} s")
         chosen = None

@@ -84,6 +84,7 @@ double lx_column_double(sqlite3_stmt *s, int i);
 const unsigned char *lx_column_text(sqlite3_stmt *s, int i);
 sqlite3_value *lx_column_value(sqlite3_stmt *s, int i);
 int lx_exec(sqlite3 *db, const char *sql);
+int lx_errcode(sqlite3 *db);
 const char *lx_errmsg(sqlite3 *db);
 /// Counter that changes whenever the main database file changes (any connection); 0 if unknown.
 unsigned int lx_data_version(sqlite3 *db, const char *schema);
