@@ -171,4 +171,26 @@ for n in [int(s) for s in args.sizes.split(",")]:
         if chosen:
             print(f"IVF result: recall@{K} {chosen[1]:.3f} at nprobe={chosen[0]}: {chosen[2]:.2f} ms = {out['float32']/chosen[2]:.1f}x faster than sqlite-vec brute force")
         db.close()
+        # Churn, side by side: delete every other row and insert as many again (the same vectors
+        # under new rowids), in two transactions; file size after a checkpoint. Lectern's table is
+        # the trained IVF one (inserts go to their nearest list, filling emptied slots first).
+        churned = {}
+        for name, p, ext in [("sqlite-vec", f"{args.data}/sqlite-vec-float32-{n}.db", args.vec0), ("lectern", path, args.lib)]:
+            db = connect(p, ext)
+            t0 = time.perf_counter()
+            db.execute("BEGIN")
+            db.executemany("DELETE FROM t WHERE rowid = ?", ((i + 1,) for i in range(0, n, 2)))
+            db.execute("COMMIT")
+            db.execute("BEGIN")
+            db.executemany("INSERT INTO t(rowid, v) VALUES (?, ?)", ((n + i + 1, x[i].tobytes()) for i in range(0, n, 2)))
+            db.execute("COMMIT")
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            dt = time.perf_counter() - t0
+            db.close()
+            churned[name] = (file_size(p), dt)
+        (sv_before, lv_before), lv_trained = sizes["float32"], trained_size
+        print(f"churn    : deleting half and inserting as many: sqlite-vec {sv_before/1e6:.1f} -> {churned['sqlite-vec'][0]/1e6:.1f} MB "
+              f"({churned['sqlite-vec'][0]/sv_before:.2f}x, {churned['sqlite-vec'][1]:.1f} s), lectern IVF {lv_trained/1e6:.1f} -> "
+              f"{churned['lectern'][0]/1e6:.1f} MB ({churned['lectern'][0]/lv_trained:.2f}x, {churned['lectern'][1]:.1f} s); "
+              f"lectern / sqlite-vec after churn {churned['lectern'][0]/churned['sqlite-vec'][0]:.2f}")
         os.remove(path)
