@@ -254,6 +254,7 @@ struct TableConfig {
         }
         ivf = true
         let body = s.dropFirst(4).dropLast()
+        var nprobeGiven = false
         for kv in body.split(separator: ",") where !kv.isEmpty {
             let parts = kv.split(separator: "=", maxSplits: 1).map(String.init)
             guard parts.count == 2, let v = Int(parts[1]) else { throw VecError("lectern_vec: bad ivf option '\(kv)'") }
@@ -264,9 +265,12 @@ struct TableConfig {
             case "nprobe":
                 guard v >= 1 else { throw VecError("lectern_vec: ivf nprobe must be >= 1, got \(v)") }
                 nprobe = v
+                nprobeGiven = true
             default: throw VecError("lectern_vec: unknown ivf option '\(parts[0])'; nlist or nprobe")
             }
         }
+        // The default nprobe (8) follows a small nlist down; a given one must fit.
+        if !nprobeGiven { nprobe = min(nprobe, nlist) }
         if nprobe > nlist { throw VecError("lectern_vec: ivf nprobe (\(nprobe)) cannot exceed nlist (\(nlist))") }
     }
 }

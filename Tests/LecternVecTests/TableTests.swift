@@ -290,6 +290,14 @@ final class TableTests: XCTestCase {
         // Nothing above changed the table.
         XCTAssertEqual(try q.read { try Data.fetchOne($0, sql: "SELECT v FROM s WHERE rowid = 1") }, blob([Float(1), 2, 3, 4]))
         XCTAssertEqual(try q.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM s") }, 1)
+        // A small nlist without nprobe: the default nprobe (8) follows it down instead of failing.
+        try q.write { db in
+            try db.execute(sql: "CREATE VIRTUAL TABLE small USING lectern_vec(v float[2] indexed by ivf(nlist=2))")
+            for i in 1...20 { try db.execute(sql: "INSERT INTO small(rowid, v) VALUES (?, ?)", arguments: [i, blob([Float(i), Float(i % 3)])]) }
+            try db.execute(sql: "INSERT INTO small(small) VALUES ('compute-centroids')")
+            // nprobe = nlist = 2: every list, so the exact answer.
+            XCTAssertEqual(try Int64.fetchAll(db, sql: "SELECT rowid FROM small WHERE v MATCH ? AND k = 3", arguments: [blob([Float(10.2), 1])]), [10, 11, 9])
+        }
     }
 
     /// Random BLOBs, random queries and random DML against a model dictionary: no crash, every
